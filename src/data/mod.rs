@@ -1,0 +1,1 @@
+//! MNIST data: loading (CSV, IDX, gzip'd IDX) and fetching.

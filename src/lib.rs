@@ -1,0 +1,3 @@
+//! `mimic`: statically shaped neural networks and the MNIST student–teacher experiment.
+
+pub mod data;
