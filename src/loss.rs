@@ -1,0 +1,206 @@
+//! Loss functions and a numerically stable softmax.
+//!
+//! Every function here returns finite numbers for every finite input. The seed's
+//! first attempt fed raw 0..255 pixels into an untrained network, overflowed `exp`
+//! inside softmax and silently trained to 9.8%; here the max is subtracted before
+//! exponentiating, so the largest exponent is always `exp(0) = 1`.
+
+use core::fmt;
+
+/// A loss on a network output `O` against a target.
+pub trait Loss<O> {
+    /// What the output is compared with: a class index, a target vector, ….
+    type Target: ?Sized;
+
+    /// The loss and its gradient with respect to the output.
+    fn loss_and_gradient(&self, output: &O, target: &Self::Target) -> Result<(f32, O), LossError>;
+
+    /// The loss alone.
+    fn loss(&self, output: &O, target: &Self::Target) -> Result<f32, LossError> {
+        self.loss_and_gradient(output, target).map(|(loss, _)| loss)
+    }
+}
+
+/// A target the loss cannot be computed against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LossError {
+    /// A class index outside `0..classes`.
+    ClassOutOfRange {
+        /// The class that was given.
+        class: usize,
+        /// How many outputs (classes) the network has.
+        classes: usize,
+    },
+}
+
+impl fmt::Display for LossError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LossError::ClassOutOfRange { class, classes } => write!(
+                f,
+                "class {class} is out of range: expected a class index in 0..{classes}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LossError {}
+
+/// Mean squared error, `Σ (y − t)² / N`, with gradient `2 (y − t) / N`, as the seed.
+///
+/// The seed's students use it to match the teacher's output vector.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Mse;
+
+impl<const N: usize> Loss<[f32; N]> for Mse {
+    type Target = [f32; N];
+
+    #[inline]
+    fn loss_and_gradient(
+        &self,
+        output: &[f32; N],
+        target: &[f32; N],
+    ) -> Result<(f32, [f32; N]), LossError> {
+        let scale = 2.0 / N as f32;
+        let mut gradient = [0.0; N];
+        let mut sum = 0.0;
+        for ((g, &y), &t) in gradient.iter_mut().zip(output).zip(target) {
+            let d = y - t;
+            sum += d * d;
+            *g = scale * d;
+        }
+        Ok((sum / N as f32, gradient))
+    }
+}
+
+/// Softmax cross-entropy on logits against a class index.
+///
+/// Loss `logsumexp(y) − y[class]`, gradient `softmax(y) − onehot(class)`, both
+/// computed with the max subtracted first: finite for every finite input (the
+/// loss saturates at `f32::MAX` in the one case where its true value is larger).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CrossEntropy;
+
+impl<const N: usize> Loss<[f32; N]> for CrossEntropy {
+    type Target = usize;
+
+    #[inline]
+    fn loss_and_gradient(
+        &self,
+        output: &[f32; N],
+        &class: &usize,
+    ) -> Result<(f32, [f32; N]), LossError> {
+        if class >= N {
+            return Err(LossError::ClassOutOfRange { class, classes: N });
+        }
+        let (max, sum) = shifted_exp_sum(output);
+        let mut gradient = [0.0; N];
+        for (g, &y) in gradient.iter_mut().zip(output) {
+            *g = exp_shifted(y, max) / sum;
+        }
+        gradient[class] -= 1.0;
+        // logsumexp − y[class] = ln(sum) + (max − y[class]); both terms are ≥ 0.
+        // The true loss can exceed f32's range only for logits near ±f32::MAX; it
+        // saturates there rather than becoming infinite.
+        let loss = (sum.ln() + (max - output[class])).min(f32::MAX);
+        Ok((loss, gradient))
+    }
+}
+
+/// `exp(y − max)`: the exponent is ≤ 0, so the result is in `[0, 1]`.
+///
+/// For logits of opposite sign near `f32::MAX` the subtraction overflows to `−∞`,
+/// and `exp(−∞) = 0` is still the right answer.
+#[inline(always)]
+fn exp_shifted(y: f32, max: f32) -> f32 {
+    (y - max).exp()
+}
+
+/// The maximum of `xs` and `Σ exp(x − max)` (which is in `[1, N]`).
+#[inline]
+fn shifted_exp_sum<const N: usize>(xs: &[f32; N]) -> (f32, f32) {
+    let max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum = xs.iter().map(|&x| exp_shifted(x, max)).sum();
+    (max, sum)
+}
+
+/// Numerically stable softmax: sums to 1 (up to rounding), never NaN or infinite
+/// for finite input, and unchanged by adding a constant to every logit.
+///
+/// ```
+/// let p = mimic::softmax(&[1e30_f32, 0.0, -1e30]);
+/// assert_eq!(p, [1.0, 0.0, 0.0]);
+/// ```
+pub fn softmax<const N: usize>(logits: &[f32; N]) -> [f32; N] {
+    let (max, sum) = shifted_exp_sum(logits);
+    let mut p = [0.0; N];
+    for (p, &x) in p.iter_mut().zip(logits) {
+        *p = exp_shifted(x, max) / sum;
+    }
+    p
+}
+
+/// Numerically stable `ln Σ exp(x)`.
+pub fn log_sum_exp<const N: usize>(logits: &[f32; N]) -> f32 {
+    let (max, sum) = shifted_exp_sum(logits);
+    max + sum.ln()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mse_matches_the_seed_formula() {
+        let (loss, g) = Mse.loss_and_gradient(&[1.0, 3.0], &[0.0, 1.0]).unwrap();
+        assert_eq!(loss, (1.0 + 4.0) / 2.0);
+        assert_eq!(g, [1.0, 2.0]);
+    }
+
+    #[test]
+    fn cross_entropy_of_extreme_logits_is_finite() {
+        for logits in [
+            [1e30, -1e30, 0.0],
+            [f32::MAX, -f32::MAX, 0.0],
+            [255.0 * 784.0, 0.0, -3.0],
+        ] {
+            for class in 0..3 {
+                let (loss, g) = CrossEntropy.loss_and_gradient(&logits, &class).unwrap();
+                assert!(
+                    loss.is_finite() && loss >= 0.0,
+                    "{logits:?} {class}: {loss}"
+                );
+                assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn cross_entropy_value_and_gradient() {
+        let (loss, g) = CrossEntropy.loss_and_gradient(&[0.0, 0.0], &1).unwrap();
+        assert!((loss - 2f32.ln()).abs() < 1e-6);
+        assert_eq!(g, [0.5, -0.5]);
+    }
+
+    #[test]
+    fn cross_entropy_rejects_out_of_range_class() {
+        let err = CrossEntropy.loss_and_gradient(&[0.0; 10], &10).unwrap_err();
+        assert_eq!(
+            err,
+            LossError::ClassOutOfRange {
+                class: 10,
+                classes: 10
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "class 10 is out of range: expected a class index in 0..10"
+        );
+    }
+
+    #[test]
+    fn softmax_of_huge_logits() {
+        assert_eq!(softmax(&[1000.0_f32, 1000.0]), [0.5, 0.5]);
+        assert_eq!(log_sum_exp(&[1e30_f32, 0.0]), 1e30);
+    }
+}

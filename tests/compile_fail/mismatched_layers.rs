@@ -1,0 +1,7 @@
+// A 16-output layer chained into a 10-input layer must not compile.
+use mimic::{CrossEntropy, Dense, Network};
+
+fn main() {
+    let _net: Network<(Dense<784, 16>, Dense<10, 10>), CrossEntropy> =
+        Network::seeded(0, CrossEntropy, 0.1);
+}
