@@ -6,7 +6,9 @@ use rand::Rng;
 
 use crate::activation::{Activation, LeakyReLU};
 use crate::init::{Initialize, Initializer, Normal};
-use crate::module::{Module, Parameters, Train, Update};
+use crate::kernels;
+use crate::module::{Module, Parameters, SparseTrain, Train, Update};
+use crate::sparse::SparseVector;
 
 /// A dense layer from `IN` inputs to `OUT` outputs with activation `A`
 /// (the seed's LeakyReLU(0.1) unless named).
@@ -92,16 +94,26 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
     /// `W·x + b`, before the activation.
     #[inline]
     pub fn pre_activation(&self, x: &[f32; IN]) -> [f32; OUT] {
-        let mut z = self.bias;
-        for (&xi, column) in x.iter().zip(&self.weights_t) {
-            if xi == 0.0 {
-                continue; // adds nothing; most MNIST pixels are 0
-            }
-            for (z, &w) in z.iter_mut().zip(column) {
-                *z += xi * w;
-            }
+        let (indices, values, n) = nonzeros(x);
+        self.pre_activation_sparse(SparseVector::from_parts(&indices[..n], &values[..n]))
+    }
+
+    /// `W·x + b` for a sparse `x`: only the rows of `Wᵀ` for nonzero inputs are read.
+    /// Bit-identical to [`Dense::pre_activation`] on the dense vector.
+    #[inline]
+    pub fn pre_activation_sparse(&self, x: SparseVector<'_, IN>) -> [f32; OUT] {
+        let mut z = kernels::gather_sum(&self.weights_t, x.indices(), x.values());
+        for (z, &b) in z.iter_mut().zip(&self.bias) {
+            *z += b;
         }
         z
+    }
+
+    /// `f(W·x + b)` for a sparse `x`.
+    #[inline]
+    pub fn forward_sparse(&self, x: SparseVector<'_, IN>) -> [f32; OUT] {
+        self.pre_activation_sparse(x)
+            .map(|z| self.activation.apply(z))
     }
 
     /// `db = f'(y) ⊙ dy`: the gradient at the pre-activation from the gradient at the output.
@@ -118,24 +130,38 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
     #[inline]
     pub fn input_gradient(&self, db: &[f32; OUT]) -> [f32; IN] {
         let mut dx = [0.0; IN];
-        for (dx, column) in dx.iter_mut().zip(&self.weights_t) {
-            *dx = column.iter().zip(db).map(|(&w, &d)| w * d).sum();
-        }
+        kernels::row_dots(&self.weights_t, db, &mut dx);
         dx
     }
 
     /// `W -= lr·db·xᵀ`, `b -= lr·db`: the seed's per-sample SGD update.
     #[inline]
     pub fn sgd_update(&mut self, x: &[f32; IN], db: &[f32; OUT], learning_rate: f32) {
+        let (indices, values, n) = nonzeros(x);
+        self.sgd_update_sparse(
+            SparseVector::from_parts(&indices[..n], &values[..n]),
+            db,
+            learning_rate,
+        );
+    }
+
+    /// [`Dense::sgd_update`] for a sparse `x`: rows of zero inputs have a zero
+    /// gradient and are not touched.
+    #[inline]
+    pub fn sgd_update_sparse(
+        &mut self,
+        x: SparseVector<'_, IN>,
+        db: &[f32; OUT],
+        learning_rate: f32,
+    ) {
         let step = db.map(|d| learning_rate * d);
-        for (&xi, column) in x.iter().zip(&mut self.weights_t) {
-            if xi == 0.0 {
-                continue; // its weights' gradient is exactly zero
-            }
-            for (w, &s) in column.iter_mut().zip(&step) {
-                *w -= xi * s;
-            }
-        }
+        // w + x·(−s) is bit-identical to w − x·s.
+        kernels::scatter_add(
+            &mut self.weights_t,
+            x.indices(),
+            x.values(),
+            &step.map(|s| -s),
+        );
         for (b, &s) in self.bias.iter_mut().zip(&step) {
             *b -= s;
         }
@@ -145,25 +171,43 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
     /// gradient accumulator for mini-batches.
     #[inline]
     pub fn accumulate(&mut self, x: &[f32; IN], db: &[f32; OUT]) {
-        for (&xi, column) in x.iter().zip(&mut self.weights_t) {
-            if xi == 0.0 {
-                continue;
-            }
-            for (w, &d) in column.iter_mut().zip(db) {
-                *w += xi * d;
-            }
-        }
+        let (indices, values, n) = nonzeros(x);
+        self.accumulate_sparse(SparseVector::from_parts(&indices[..n], &values[..n]), db);
+    }
+
+    /// [`Dense::accumulate`] for a sparse `x`.
+    #[inline]
+    pub fn accumulate_sparse(&mut self, x: SparseVector<'_, IN>, db: &[f32; OUT]) {
+        kernels::scatter_add(&mut self.weights_t, x.indices(), x.values(), db);
         for (b, &d) in self.bias.iter_mut().zip(db) {
             *b += d;
         }
     }
 
-    fn apply_update(&mut self, x: &[f32; IN], db: &[f32; OUT], update: Update<'_, Self>) {
+    fn apply_update_sparse(
+        &mut self,
+        x: SparseVector<'_, IN>,
+        db: &[f32; OUT],
+        update: Update<'_, Self>,
+    ) {
         match update {
-            Update::Sgd { learning_rate } => self.sgd_update(x, db, learning_rate),
-            Update::Accumulate(gradients) => gradients.accumulate(x, db),
+            Update::Sgd { learning_rate } => self.sgd_update_sparse(x, db, learning_rate),
+            Update::Accumulate(gradients) => gradients.accumulate_sparse(x, db),
         }
     }
+}
+
+/// The nonzero entries of `x` (positions, values, count), found without branches.
+#[inline]
+fn nonzeros<const N: usize>(x: &[f32; N]) -> ([u32; N], [f32; N], usize) {
+    let (mut indices, mut values, mut n) = ([0u32; N], [0.0f32; N], 0);
+    for (i, &v) in x.iter().enumerate() {
+        // n ≤ i < N, so the slot exists; it is kept only if v is nonzero.
+        indices[n] = i as u32;
+        values[n] = v;
+        n += usize::from(v != 0.0);
+    }
+    (indices, values, n)
 }
 
 impl<const IN: usize, const OUT: usize, A: Activation> Default for Dense<IN, OUT, A> {
@@ -233,7 +277,12 @@ impl<const IN: usize, const OUT: usize, A: Activation> Train for Dense<IN, OUT, 
     ) -> [f32; IN] {
         let db = self.output_delta(y, dy);
         let dx = self.input_gradient(&db); // before the update, as the seed
-        self.apply_update(x, &db, update);
+        let (indices, values, n) = nonzeros(x);
+        self.apply_update_sparse(
+            SparseVector::from_parts(&indices[..n], &values[..n]),
+            &db,
+            update,
+        );
         dx
     }
 
@@ -245,8 +294,37 @@ impl<const IN: usize, const OUT: usize, A: Activation> Train for Dense<IN, OUT, 
         dy: &[f32; OUT],
         update: Update<'_, Self>,
     ) {
+        let (indices, values, n) = nonzeros(x);
+        self.backward_sparse(
+            SparseVector::from_parts(&indices[..n], &values[..n]),
+            y,
+            dy,
+            update,
+        );
+    }
+}
+
+impl<const IN: usize, const OUT: usize, A: Activation> SparseTrain<IN> for Dense<IN, OUT, A> {
+    #[inline]
+    fn forward_sparse(&self, x: SparseVector<'_, IN>) -> [f32; OUT] {
+        Dense::forward_sparse(self, x)
+    }
+
+    #[inline]
+    fn forward_trace_sparse(&self, x: SparseVector<'_, IN>) -> [f32; OUT] {
+        Dense::forward_sparse(self, x)
+    }
+
+    #[inline]
+    fn backward_sparse(
+        &mut self,
+        x: SparseVector<'_, IN>,
+        y: &[f32; OUT],
+        dy: &[f32; OUT],
+        update: Update<'_, Self>,
+    ) {
         let db = self.output_delta(y, dy);
-        self.apply_update(x, &db, update);
+        self.apply_update_sparse(x, &db, update);
     }
 }
 

@@ -25,16 +25,21 @@
 
 pub mod activation;
 pub mod data;
+pub mod experiment;
 pub mod init;
+pub mod kernels;
 pub mod layer;
 pub mod loss;
 pub mod models;
 pub mod module;
 pub mod network;
+pub mod sparse;
+pub mod training;
 
 pub use activation::{Activation, Identity, LeakyReLU, ReLU, Sigmoid};
 pub use init::{Initialize, Initializer};
 pub use layer::Dense;
 pub use loss::{CrossEntropy, Loss, LossError, Mse, log_sum_exp, softmax};
-pub use module::{Module, Parameters, Train, Update};
+pub use module::{Module, Parameters, SparseTrain, Train, Update};
 pub use network::{Network, StepError};
+pub use sparse::{SparseImages, SparseVector};

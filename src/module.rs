@@ -9,6 +9,7 @@
 use rand::Rng;
 
 use crate::init::{Initialize, Initializer};
+use crate::sparse::SparseVector;
 
 /// Something with a forward pass from a fixed input type to a fixed output type.
 pub trait Module {
@@ -95,6 +96,26 @@ pub trait Train: Module + Parameters + Sized {
     fn backward_without_input_gradient(
         &mut self,
         input: &Self::Input,
+        trace: &Self::Trace,
+        grad_output: &Self::Output,
+        update: Update<'_, Self>,
+    );
+}
+
+/// A trainable module whose first layer can take a sparse input (only the nonzero
+/// entries of a length-`N` vector), skipping the work zeros would cost. Results
+/// are bit-identical to the dense methods of [`Module`] and [`Train`].
+pub trait SparseTrain<const N: usize>: Train<Input = [f32; N]> {
+    /// [`Module::forward`] from a sparse input.
+    fn forward_sparse(&self, input: SparseVector<'_, N>) -> Self::Output;
+
+    /// [`Train::forward_trace`] from a sparse input.
+    fn forward_trace_sparse(&self, input: SparseVector<'_, N>) -> Self::Trace;
+
+    /// [`Train::backward_without_input_gradient`] from a sparse input.
+    fn backward_sparse(
+        &mut self,
+        input: SparseVector<'_, N>,
         trace: &Self::Trace,
         grad_output: &Self::Output,
         update: Update<'_, Self>,
@@ -201,6 +222,44 @@ macro_rules! chain {
                     );
                 )+
                 self.0.backward_without_input_gradient(input, &trace.0, g, update.project(|p| &mut p.0))
+            }
+        }
+
+        impl<const N: usize, $A: SparseTrain<N>, $($T: Train<Input = <$P as Module>::Output>),+> SparseTrain<N>
+            for ($A, $($T),+)
+        {
+            #[inline]
+            fn forward_sparse(&self, input: SparseVector<'_, N>) -> Self::Output {
+                let y = self.0.forward_sparse(input);
+                $(let y = self.$i.forward(&y);)+
+                y
+            }
+
+            #[inline]
+            fn forward_trace_sparse(&self, input: SparseVector<'_, N>) -> Self::Trace {
+                let $ta = self.0.forward_trace_sparse(input);
+                $(let $t = self.$i.forward_trace(<$P as Train>::traced_output(&$tp));)+
+                ($ta, $($t),+)
+            }
+
+            #[inline]
+            fn backward_sparse(
+                &mut self,
+                input: SparseVector<'_, N>,
+                trace: &Self::Trace,
+                grad_output: &Self::Output,
+                mut update: Update<'_, Self>,
+            ) {
+                let g = grad_output;
+                $(
+                    let g = &self.$bi.backward(
+                        <$BP as Train>::traced_output(&trace.$bp),
+                        &trace.$bi,
+                        g,
+                        update.project(|p| &mut p.$bi),
+                    );
+                )+
+                self.0.backward_sparse(input, &trace.0, g, update.project(|p| &mut p.0))
             }
         }
     };

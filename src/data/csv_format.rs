@@ -1,0 +1,128 @@
+//! The seed's CSV format: one sample per row, `label,p0,…,p783`, no header.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use super::{CLASSES, DataError, Dataset, PIXELS};
+
+pub(super) fn read(path: &Path) -> Result<Dataset, DataError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true) // a wrong column count gets our own error, naming the line
+        .trim(csv::Trim::All)
+        .buffer_capacity(1 << 20)
+        .from_reader(File::open(path).map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?);
+    let (mut images, mut labels) = (Vec::new(), Vec::new());
+    let mut record = csv::ByteRecord::new();
+    while reader
+        .read_byte_record(&mut record)
+        .map_err(|source| csv_error(path, source))?
+    {
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() != PIXELS + 1 {
+            return Err(DataError::Columns {
+                path: path.to_path_buf(),
+                line,
+                found: record.len(),
+            });
+        }
+        let position = |column: usize| format!("line {line}, column {column}");
+        let text = |field: &[u8]| String::from_utf8_lossy(field).into_owned();
+        let label = parse_u8(&record[0])
+            .filter(|&l| usize::from(l) < CLASSES)
+            .ok_or_else(|| DataError::LabelOutOfRange {
+                path: path.to_path_buf(),
+                position: position(1),
+                value: text(&record[0]),
+            })?;
+        let mut image = [0u8; PIXELS];
+        for (k, (pixel, field)) in image.iter_mut().zip(record.iter().skip(1)).enumerate() {
+            *pixel = parse_u8(field).ok_or_else(|| DataError::Pixel {
+                path: path.to_path_buf(),
+                position: position(k + 2),
+                value: text(field),
+            })?;
+        }
+        images.push(image);
+        labels.push(label);
+    }
+    if images.is_empty() {
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(Dataset { images, labels })
+}
+
+/// A decimal integer in 0..=255 (leading zeros allowed), or `None`.
+fn parse_u8(field: &[u8]) -> Option<u8> {
+    if field.is_empty() || field.len() > 3 + field.iter().take_while(|&&b| b == b'0').count() {
+        return None;
+    }
+    let mut value: u32 = 0;
+    for &b in field {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + u32::from(b - b'0');
+    }
+    u8::try_from(value).ok()
+}
+
+fn csv_error(path: &Path, source: csv::Error) -> DataError {
+    DataError::Csv {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+pub(super) fn write(data: &Dataset, path: &Path) -> Result<(), DataError> {
+    let io = |source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(path).map_err(io)?);
+    let mut line = Vec::with_capacity(4 * (PIXELS + 1));
+    for (image, label) in data.iter() {
+        line.clear();
+        line.push(b'0' + label);
+        for &p in image {
+            line.push(b',');
+            push_decimal(&mut line, p);
+        }
+        line.push(b'\n');
+        out.write_all(&line).map_err(io)?;
+    }
+    out.flush().map_err(io)
+}
+
+fn push_decimal(out: &mut Vec<u8>, value: u8) {
+    if value >= 100 {
+        out.push(b'0' + value / 100);
+    }
+    if value >= 10 {
+        out.push(b'0' + value / 10 % 10);
+    }
+    out.push(b'0' + value % 10);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_u8;
+
+    #[test]
+    fn parses_bytes() {
+        assert_eq!(parse_u8(b"0"), Some(0));
+        assert_eq!(parse_u8(b"255"), Some(255));
+        assert_eq!(parse_u8(b"007"), Some(7));
+        assert_eq!(parse_u8(b"256"), None);
+        assert_eq!(parse_u8(b"99999999999999999999"), None);
+        assert_eq!(parse_u8(b"1.5"), None);
+        assert_eq!(parse_u8(b"-1"), None);
+        assert_eq!(parse_u8(b""), None);
+    }
+}
