@@ -15,7 +15,7 @@ use crate::init::{Initialize, Initializer};
 use crate::loss::{CrossEntropy, Mse};
 use crate::models::{Student, Teacher};
 use crate::network::Network;
-use crate::training::{TrainError, accuracy, class_targets, outputs, train_epoch};
+use crate::training::{Samples, TrainError, accuracy, outputs, train_epoch};
 
 /// The seed's six student learning rates.
 pub const STUDENT_LEARNING_RATES: [f32; 6] = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3];
@@ -132,30 +132,26 @@ const STUDENT_STREAM: u64 = 2;
 /// measures it before and after, each step recorded in `watch` under `label`.
 pub fn train_classifier<L>(
     network: &mut Network<L, CrossEntropy>,
-    train: &Dataset,
-    test: &Dataset,
+    train: &Samples,
+    test: &Samples,
     epochs: usize,
     watch: &mut Stopwatch,
     names: [&'static str; 3],
 ) -> Result<ClassifierOutcome, TrainError>
 where
-    L: crate::module::Train<Input = [f32; crate::data::PIXELS], Output = [f32; 10]>,
+    L: crate::module::SparseTrain<{ crate::data::PIXELS }, Output = [f32; 10]>,
 {
     let [before_name, train_name, eval_name] = names;
-    let accuracy_before = watch.time(before_name, || {
-        accuracy(network, test.images(), test.labels())
-    });
-    let targets = class_targets(train.labels());
+    let accuracy_before = watch.time(before_name, || accuracy(network, test));
+    let targets = train.class_targets();
     let epoch_losses = watch.time(train_name, || {
         (0..epochs)
             .map(|epoch| {
-                train_epoch(network, train.images(), &targets, None, epoch).map(|s| s.mean_loss)
+                train_epoch(network, &train.images, &targets, None, epoch).map(|s| s.mean_loss)
             })
             .collect::<Result<Vec<_>, _>>()
     })?;
-    let accuracy = watch.time(eval_name, || {
-        accuracy(network, test.images(), test.labels())
-    });
+    let accuracy = watch.time(eval_name, || accuracy(network, test));
     Ok(ClassifierOutcome {
         accuracy_before,
         accuracy,
@@ -167,6 +163,18 @@ where
 pub fn benchmark(
     train: &Dataset,
     test: &Dataset,
+    config: &Config,
+    watch: &mut Stopwatch,
+) -> Result<ClassifierOutcome, TrainError> {
+    let (train, test) = watch.time("listing nonzero pixels", || {
+        (Samples::new(train), Samples::new(test))
+    });
+    benchmark_prepared(&train, &test, config, watch)
+}
+
+fn benchmark_prepared(
+    train: &Samples,
+    test: &Samples,
     config: &Config,
     watch: &mut Stopwatch,
 ) -> Result<ClassifierOutcome, TrainError> {
@@ -203,6 +211,10 @@ pub fn teacher_student(
     config: &Config,
 ) -> Result<TeacherStudentReport, TrainError> {
     let mut watch = Stopwatch::default();
+    let (train, test) = watch.time("listing nonzero pixels", || {
+        (Samples::new(train), Samples::new(test))
+    });
+    let (train, test) = (&train, &test);
     let mut teacher: Network<Teacher, CrossEntropy> = Network::new(
         Teacher::initialize(Initializer::Seed, &mut stream(config.seed, TEACHER_STREAM)),
         CrossEntropy,
@@ -220,12 +232,12 @@ pub fn teacher_student(
             "teacher evaluation",
         ],
     )?;
-    let targets = watch.time("teacher outputs", || outputs(&teacher, train.images()));
+    let targets = watch.time("teacher outputs", || outputs(&teacher, &train.images));
     let initial = Student::initialize(Initializer::Seed, &mut stream(config.seed, STUDENT_STREAM));
     let students = watch.time("students training and evaluation", || {
         train_students(&initial, train, test, &targets, config)
     });
-    let benchmark = benchmark(train, test, config, &mut watch)?;
+    let benchmark = benchmark_prepared(train, test, config, &mut watch)?;
     Ok(TeacherStudentReport {
         config: config.clone(),
         teacher: teacher_outcome,
@@ -238,8 +250,8 @@ pub fn teacher_student(
 /// Trains one student per learning rate on `targets`, spread over `config.threads`.
 fn train_students(
     initial: &Student,
-    train: &Dataset,
-    test: &Dataset,
+    train: &Samples,
+    test: &Samples,
     targets: &[[f32; 10]],
     config: &Config,
 ) -> Vec<StudentOutcome> {
@@ -247,9 +259,9 @@ fn train_students(
         let mut student = Network::new(initial.clone(), Mse, learning_rate);
         let result = (0..config.epochs)
             .try_for_each(|epoch| {
-                train_epoch(&mut student, train.images(), targets, None, epoch).map(drop)
+                train_epoch(&mut student, &train.images, targets, None, epoch).map(drop)
             })
-            .map(|()| accuracy(&student, test.images(), test.labels()));
+            .map(|()| accuracy(&student, test));
         StudentOutcome {
             learning_rate,
             result,

@@ -8,7 +8,8 @@ use rand_pcg::Pcg64;
 
 use crate::init::{Initialize, Initializer};
 use crate::loss::{Loss, LossError};
-use crate::module::{Train, Update};
+use crate::module::{SparseTrain, Train, Update};
+use crate::sparse::SparseVector;
 
 /// Layers `L` (a [`Dense`](crate::Dense) or a tuple of them), a loss `F` and a
 /// learning rate: everything the seed's per-sample SGD needs.
@@ -177,10 +178,88 @@ where
         }
     }
 
+    /// [`Network::forward`] from the nonzero entries of the input only.
+    /// Bit-identical to the dense call, and about five times less work on MNIST.
+    #[inline]
+    pub fn forward_sparse<const N: usize>(&self, input: SparseVector<'_, N>) -> L::Output
+    where
+        L: SparseTrain<N>,
+    {
+        self.layers.forward_sparse(input)
+    }
+
+    /// [`Network::predict`] from a sparse input.
+    #[inline]
+    pub fn predict_sparse<const N: usize>(&self, input: SparseVector<'_, N>) -> usize
+    where
+        L: SparseTrain<N>,
+    {
+        argmax(self.forward_sparse(input).as_ref())
+    }
+
+    /// [`Network::train_step`] from a sparse input: the same update, bit for bit.
+    #[inline]
+    pub fn train_step_sparse<const N: usize>(
+        &mut self,
+        input: SparseVector<'_, N>,
+        target: &F::Target,
+    ) -> Result<f32, StepError>
+    where
+        L: SparseTrain<N>,
+    {
+        let learning_rate = self.learning_rate;
+        self.backpropagate_sparse(input, target, Update::Sgd { learning_rate })
+    }
+
+    /// [`Network::accumulate_gradient`] from a sparse input.
+    #[inline]
+    pub fn accumulate_gradient_sparse<const N: usize>(
+        &mut self,
+        input: SparseVector<'_, N>,
+        target: &F::Target,
+        gradients: &mut L,
+    ) -> Result<f32, StepError>
+    where
+        L: SparseTrain<N>,
+    {
+        self.backpropagate_sparse(input, target, Update::Accumulate(gradients))
+    }
+
+    #[inline]
+    fn backpropagate_sparse<const N: usize>(
+        &mut self,
+        input: SparseVector<'_, N>,
+        target: &F::Target,
+        update: Update<'_, L>,
+    ) -> Result<f32, StepError>
+    where
+        L: SparseTrain<N>,
+    {
+        let trace = self.layers.forward_trace_sparse(input);
+        let (loss, gradient) = checked_loss(&self.loss, L::traced_output(&trace), target)?;
+        self.layers
+            .backward_sparse(input, &trace, &gradient, update);
+        Ok(loss)
+    }
+
     /// Whether every weight and bias is finite.
     pub fn is_finite(&self) -> bool {
         self.layers.all_finite()
     }
+}
+
+/// The loss and its gradient, or an error if either is not finite.
+#[inline]
+fn checked_loss<O: AsRef<[f32]>, F: Loss<O>>(
+    loss: &F,
+    output: &O,
+    target: &F::Target,
+) -> Result<(f32, O), StepError> {
+    let (value, gradient) = loss.loss_and_gradient(output, target)?;
+    if !value.is_finite() || !gradient.as_ref().iter().all(|g| g.is_finite()) {
+        return Err(StepError::NonFinite { loss: value });
+    }
+    Ok((value, gradient))
 }
 
 /// The index of the largest value, the first on ties; NaNs never win.

@@ -33,6 +33,12 @@ const SCALE: [f32; 256] = {
     table
 };
 
+/// One pixel as the networks see it: `p / 255`.
+#[inline(always)]
+pub fn scale_pixel(p: u8) -> f32 {
+    SCALE[usize::from(p)]
+}
+
 /// An image as the networks see it: every pixel divided by 255 (the seed's scaling;
 /// without it the seed's softmax overflowed).
 #[inline]
