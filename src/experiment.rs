@@ -15,7 +15,33 @@ use crate::init::{Initialize, Initializer};
 use crate::loss::{CrossEntropy, Mse};
 use crate::models::{Student, Teacher};
 use crate::network::Network;
+use crate::sparse::Scaling;
 use crate::training::{Samples, TrainError, accuracy, outputs, train_epoch};
+
+/// A network of the experiment failed to train.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExperimentError {
+    /// Which network: "teacher", "benchmark", ….
+    pub network: &'static str,
+    /// What went wrong, and at which sample.
+    pub source: TrainError,
+}
+
+impl std::fmt::Display for ExperimentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the {} could not be trained: {}",
+            self.network, self.source
+        )
+    }
+}
+
+impl std::error::Error for ExperimentError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
 
 /// The seed's six student learning rates.
 pub const STUDENT_LEARNING_RATES: [f32; 6] = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3];
@@ -36,6 +62,8 @@ pub struct Config {
     pub benchmark_learning_rate: f32,
     /// Threads for the students (results do not depend on it).
     pub threads: usize,
+    /// How pixels become inputs (the seed: divided by 255).
+    pub scaling: Scaling,
 }
 
 impl Default for Config {
@@ -47,6 +75,7 @@ impl Default for Config {
             student_learning_rates: STUDENT_LEARNING_RATES.to_vec(),
             benchmark_learning_rate: 0.001,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            scaling: Scaling::Divide255,
         }
     }
 }
@@ -159,16 +188,29 @@ where
     })
 }
 
+/// Lists both sets' nonzero pixels once, scaled as configured.
+fn prepare(
+    train: &Dataset,
+    test: &Dataset,
+    config: &Config,
+    watch: &mut Stopwatch,
+) -> (Samples, Samples) {
+    watch.time("listing nonzero pixels", || {
+        (
+            Samples::with_scaling(train, config.scaling),
+            Samples::with_scaling(test, config.scaling),
+        )
+    })
+}
+
 /// The 784→10 benchmark alone: LeakyReLU, cross-entropy on labels.
 pub fn benchmark(
     train: &Dataset,
     test: &Dataset,
     config: &Config,
     watch: &mut Stopwatch,
-) -> Result<ClassifierOutcome, TrainError> {
-    let (train, test) = watch.time("listing nonzero pixels", || {
-        (Samples::new(train), Samples::new(test))
-    });
+) -> Result<ClassifierOutcome, ExperimentError> {
+    let (train, test) = prepare(train, test, config, watch);
     benchmark_prepared(&train, &test, config, watch)
 }
 
@@ -177,7 +219,7 @@ fn benchmark_prepared(
     test: &Samples,
     config: &Config,
     watch: &mut Stopwatch,
-) -> Result<ClassifierOutcome, TrainError> {
+) -> Result<ClassifierOutcome, ExperimentError> {
     let mut network = Network::new(
         Student::initialize(Initializer::Seed, &mut stream(config.seed, STUDENT_STREAM)),
         CrossEntropy,
@@ -195,6 +237,10 @@ fn benchmark_prepared(
             "benchmark evaluation",
         ],
     )
+    .map_err(|source| ExperimentError {
+        network: "784→10 benchmark",
+        source,
+    })
 }
 
 /// The seed's experiment: train the teacher on labels, compute its output vector
@@ -209,11 +255,9 @@ pub fn teacher_student(
     train: &Dataset,
     test: &Dataset,
     config: &Config,
-) -> Result<TeacherStudentReport, TrainError> {
+) -> Result<TeacherStudentReport, ExperimentError> {
     let mut watch = Stopwatch::default();
-    let (train, test) = watch.time("listing nonzero pixels", || {
-        (Samples::new(train), Samples::new(test))
-    });
+    let (train, test) = prepare(train, test, config, &mut watch);
     let (train, test) = (&train, &test);
     let mut teacher: Network<Teacher, CrossEntropy> = Network::new(
         Teacher::initialize(Initializer::Seed, &mut stream(config.seed, TEACHER_STREAM)),
@@ -231,7 +275,11 @@ pub fn teacher_student(
             "teacher training",
             "teacher evaluation",
         ],
-    )?;
+    )
+    .map_err(|source| ExperimentError {
+        network: "teacher",
+        source,
+    })?;
     let targets = watch.time("teacher outputs", || outputs(&teacher, &train.images));
     let initial = Student::initialize(Initializer::Seed, &mut stream(config.seed, STUDENT_STREAM));
     let students = watch.time("students training and evaluation", || {
@@ -356,6 +404,7 @@ fn config_json(config: &Config) -> serde_json::Value {
         "student_learning_rates": config.student_learning_rates,
         "benchmark_learning_rate": config.benchmark_learning_rate,
         "threads": config.threads,
+        "scaling": format!("{:?}", config.scaling),
     })
 }
 

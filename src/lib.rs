@@ -42,4 +42,4 @@ pub use layer::Dense;
 pub use loss::{CrossEntropy, Loss, LossError, Mse, log_sum_exp, softmax};
 pub use module::{Module, Parameters, SparseTrain, Train, Update};
 pub use network::{Network, StepError};
-pub use sparse::{SparseImages, SparseVector};
+pub use sparse::{Scaling, SparseImages, SparseVector};

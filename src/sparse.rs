@@ -64,6 +64,17 @@ impl<'a, const N: usize> SparseVector<'a, N> {
     }
 }
 
+/// How pixels become network inputs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Scaling {
+    /// `p / 255`, in `[0, 1]`: what the seed settled on.
+    #[default]
+    Divide255,
+    /// The raw byte values 0–255: the seed's first attempt, which overflowed its
+    /// softmax and trained to 9.8%. Kept to show that `mimic` reports the divergence.
+    Raw,
+}
+
 /// Many images as one sparse matrix (compressed rows), pixels already divided by 255.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SparseImages {
@@ -77,6 +88,11 @@ impl SparseImages {
     /// Lists the nonzero pixels of every image, scaled by 1/255 exactly as
     /// [`scale_pixels`](crate::data::scale_pixels) does.
     pub fn new(images: &[[u8; PIXELS]]) -> Self {
+        Self::with_scaling(images, Scaling::Divide255)
+    }
+
+    /// Lists the nonzero pixels of every image, scaled as `scaling` says.
+    pub fn with_scaling(images: &[[u8; PIXELS]], scaling: Scaling) -> Self {
         // Per-image counts first (u16 lanes vectorise well), so the rows' places in
         // the shared buffers are known and both cores can fill their halves.
         let counts: Vec<u16> = images
@@ -95,8 +111,8 @@ impl SparseImages {
         let (first_indices, second_indices) = indices.split_at_mut(offsets[half]);
         let (first_values, second_values) = values.split_at_mut(offsets[half]);
         std::thread::scope(|scope| {
-            scope.spawn(|| fill(&images[half..], second_indices, second_values));
-            fill(&images[..half], first_indices, first_values);
+            scope.spawn(|| fill(&images[half..], scaling, second_indices, second_values));
+            fill(&images[..half], scaling, first_indices, first_values);
         });
         Self {
             offsets,
@@ -142,7 +158,7 @@ impl SparseImages {
 
 /// Writes the nonzero pixels of `images`, in order, into `indices` and `values`,
 /// which have exactly the room they need.
-fn fill(images: &[[u8; PIXELS]], indices: &mut [u32], values: &mut [f32]) {
+fn fill(images: &[[u8; PIXELS]], scaling: Scaling, indices: &mut [u32], values: &mut [f32]) {
     let mut n = 0;
     let mut slot = [(0u32, 0.0f32); PIXELS];
     for image in images {
@@ -154,7 +170,11 @@ fn fill(images: &[[u8; PIXELS]], indices: &mut [u32], values: &mut [f32]) {
                 continue;
             }
             for (j, &pixel) in pixels.iter().enumerate() {
-                slot[k] = ((chunk * 16 + j) as u32, scale_pixel(pixel));
+                let value = match scaling {
+                    Scaling::Divide255 => scale_pixel(pixel),
+                    Scaling::Raw => f32::from(pixel),
+                };
+                slot[k] = ((chunk * 16 + j) as u32, value);
                 k += usize::from(pixel != 0);
             }
         }

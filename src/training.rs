@@ -11,7 +11,7 @@ use crate::data::{Dataset, PIXELS};
 use crate::loss::{Loss, LossError};
 use crate::module::SparseTrain;
 use crate::network::{Network, StepError};
-use crate::sparse::SparseImages;
+use crate::sparse::{Scaling, SparseImages};
 
 /// Where and how training went wrong.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,7 +53,7 @@ impl fmt::Display for TrainError {
         match self {
             TrainError::Diverged(d) => write!(
                 f,
-                "training diverged at epoch {}, sample {} (step {}): loss = {}",
+                "training diverged at epoch {}, sample {} (step {}): the loss or its gradient is not finite (loss = {:e})",
                 d.epoch + 1,
                 d.sample,
                 d.step,
@@ -159,10 +159,15 @@ pub struct Samples {
 }
 
 impl Samples {
-    /// Prepares every image of `data` once.
+    /// Prepares every image of `data` once, pixels divided by 255.
     pub fn new(data: &Dataset) -> Self {
+        Self::with_scaling(data, Scaling::Divide255)
+    }
+
+    /// Prepares every image of `data` once, pixels scaled as `scaling` says.
+    pub fn with_scaling(data: &Dataset, scaling: Scaling) -> Self {
         Self {
-            images: SparseImages::new(data.images()),
+            images: SparseImages::with_scaling(data.images(), scaling),
             labels: data.labels().to_vec(),
         }
     }

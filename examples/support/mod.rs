@@ -23,7 +23,7 @@ pub struct Args {
 /// and the exit code.
 pub fn parse_args(about: &str, extra_flags: &[&str]) -> Result<Args, (String, ExitCode)> {
     let usage = format!(
-        "{about}\n\nOptions:\n  --data DIR     MNIST directory (raw IDX, IDX.gz or CSV; default: fetch into data/mnist)\n  --seed N       seed for every random number (default {seed})\n  --epochs N     passes over the training set (default 1)\n  --json PATH    also write configuration, accuracies and phase times as JSON\n{extra}  --help         this text",
+        "{about}\n\nOptions:\n  --data DIR     MNIST directory (raw IDX, IDX.gz or CSV; default: fetch into data/mnist)\n  --seed N       seed for every random number (default {seed})\n  --epochs N     passes over the training set (default 1)\n  --json PATH    also write configuration, accuracies and phase times as JSON\n  --scaling S    how pixels become inputs: divide255 (default) or raw (the seed's overflowing first attempt)\n{extra}  --help         this text",
         seed = Config::default().seed,
         extra = extra_flags
             .iter()
@@ -44,7 +44,11 @@ pub fn parse_args(about: &str, extra_flags: &[&str]) -> Result<Args, (String, Ex
         let known_extra = extra_flags
             .iter()
             .any(|f| f.split_whitespace().next() == Some(&flag));
-        if !matches!(flag.as_str(), "--data" | "--seed" | "--epochs" | "--json") && !known_extra {
+        if !matches!(
+            flag.as_str(),
+            "--data" | "--seed" | "--epochs" | "--json" | "--scaling"
+        ) && !known_extra
+        {
             return Err((
                 format!("unknown option {flag}\n\n{usage}"),
                 ExitCode::from(2),
@@ -72,6 +76,13 @@ pub fn parse_args(about: &str, extra_flags: &[&str]) -> Result<Args, (String, Ex
                 args.config.epochs = value.parse().map_err(|_| bad("a positive integer"))?;
                 if args.config.epochs == 0 {
                     return Err(bad("a positive integer"));
+                }
+            }
+            "--scaling" => {
+                args.config.scaling = match value.as_str() {
+                    "divide255" => mimic::Scaling::Divide255,
+                    "raw" => mimic::Scaling::Raw,
+                    _ => return Err(bad("divide255 or raw")),
                 }
             }
             _ => args.extra.push((flag, value)),
