@@ -22,8 +22,8 @@ use crate::sparse::SparseVector;
 /// MNIST's pixels are zero).
 #[derive(Clone, PartialEq)]
 pub struct Dense<const IN: usize, const OUT: usize, A = LeakyReLU> {
-    /// `weights_t[i][o]` is `W[o][i]`.
-    weights_t: [[f32; OUT]; IN],
+    /// `weights_t[i][o]` is `W[o][i]`, each row starting on a cache line.
+    weights_t: CacheAligned<[[f32; OUT]; IN]>,
     bias: [f32; OUT],
     activation: A,
 }
@@ -32,7 +32,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
     /// A layer with all parameters zero and the default activation.
     pub fn zeros() -> Self {
         Self {
-            weights_t: [[0.0; OUT]; IN],
+            weights_t: CacheAligned([[0.0; OUT]; IN]),
             bias: [0.0; OUT],
             activation: A::default(),
         }
@@ -92,17 +92,29 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
     }
 
     /// `W·x + b`, before the activation.
-    #[inline]
+    #[inline(always)]
     pub fn pre_activation(&self, x: &[f32; IN]) -> [f32; OUT] {
-        let (indices, values, n) = nonzeros(x);
-        self.pre_activation_sparse(SparseVector::from_parts(&indices[..n], &values[..n]))
+        let mut z = if x.iter().all(|&v| v != 0.0) {
+            // A hidden layer's input: no entry to skip, nothing to list.
+            kernels::dense_sum(&self.weights_t, x)
+        } else {
+            let (indices, values, n) = nonzeros(x);
+            kernels::gather_sum(
+                &self.weights_t,
+                SparseVector::from_parts(&indices[..n], &values[..n]),
+            )
+        };
+        for (z, &b) in z.iter_mut().zip(&self.bias) {
+            *z += b;
+        }
+        z
     }
 
     /// `W·x + b` for a sparse `x`: only the rows of `Wᵀ` for nonzero inputs are read.
     /// Bit-identical to [`Dense::pre_activation`] on the dense vector.
-    #[inline]
+    #[inline(always)]
     pub fn pre_activation_sparse(&self, x: SparseVector<'_, IN>) -> [f32; OUT] {
-        let mut z = kernels::gather_sum(&self.weights_t, x.indices(), x.values());
+        let mut z = kernels::gather_sum(&self.weights_t, x);
         for (z, &b) in z.iter_mut().zip(&self.bias) {
             *z += b;
         }
@@ -110,14 +122,14 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
     }
 
     /// `f(W·x + b)` for a sparse `x`.
-    #[inline]
+    #[inline(always)]
     pub fn forward_sparse(&self, x: SparseVector<'_, IN>) -> [f32; OUT] {
         self.pre_activation_sparse(x)
             .map(|z| self.activation.apply(z))
     }
 
     /// `db = f'(y) ⊙ dy`: the gradient at the pre-activation from the gradient at the output.
-    #[inline]
+    #[inline(always)]
     pub fn output_delta(&self, y: &[f32; OUT], dy: &[f32; OUT]) -> [f32; OUT] {
         let mut db = [0.0; OUT];
         for ((d, &y), &g) in db.iter_mut().zip(y).zip(dy) {
@@ -127,7 +139,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
     }
 
     /// `dx = Wᵀ·db`: the gradient passed back to the previous layer.
-    #[inline]
+    #[inline(always)]
     pub fn input_gradient(&self, db: &[f32; OUT]) -> [f32; IN] {
         let mut dx = [0.0; IN];
         kernels::row_dots(&self.weights_t, db, &mut dx);
@@ -135,19 +147,18 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
     }
 
     /// `W -= lr·db·xᵀ`, `b -= lr·db`: the seed's per-sample SGD update.
-    #[inline]
+    #[inline(always)]
     pub fn sgd_update(&mut self, x: &[f32; IN], db: &[f32; OUT], learning_rate: f32) {
-        let (indices, values, n) = nonzeros(x);
-        self.sgd_update_sparse(
-            SparseVector::from_parts(&indices[..n], &values[..n]),
-            db,
-            learning_rate,
-        );
+        let step = db.map(|d| learning_rate * d);
+        kernels::scatter_add_dense(&mut self.weights_t, x, &step.map(|s| -s));
+        for (b, &s) in self.bias.iter_mut().zip(&step) {
+            *b -= s;
+        }
     }
 
     /// [`Dense::sgd_update`] for a sparse `x`: rows of zero inputs have a zero
     /// gradient and are not touched.
-    #[inline]
+    #[inline(always)]
     pub fn sgd_update_sparse(
         &mut self,
         x: SparseVector<'_, IN>,
@@ -156,12 +167,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
     ) {
         let step = db.map(|d| learning_rate * d);
         // w + x·(−s) is bit-identical to w − x·s.
-        kernels::scatter_add(
-            &mut self.weights_t,
-            x.indices(),
-            x.values(),
-            &step.map(|s| -s),
-        );
+        kernels::scatter_add(&mut self.weights_t, x, &step.map(|s| -s));
         for (b, &s) in self.bias.iter_mut().zip(&step) {
             *b -= s;
         }
@@ -169,18 +175,27 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
 
     /// `W += db·xᵀ`, `b += db`: adds one sample's gradient to this layer, used as a
     /// gradient accumulator for mini-batches.
-    #[inline]
+    #[inline(always)]
     pub fn accumulate(&mut self, x: &[f32; IN], db: &[f32; OUT]) {
-        let (indices, values, n) = nonzeros(x);
-        self.accumulate_sparse(SparseVector::from_parts(&indices[..n], &values[..n]), db);
+        kernels::scatter_add_dense(&mut self.weights_t, x, db);
+        for (b, &d) in self.bias.iter_mut().zip(db) {
+            *b += d;
+        }
     }
 
     /// [`Dense::accumulate`] for a sparse `x`.
-    #[inline]
+    #[inline(always)]
     pub fn accumulate_sparse(&mut self, x: SparseVector<'_, IN>, db: &[f32; OUT]) {
-        kernels::scatter_add(&mut self.weights_t, x.indices(), x.values(), db);
+        kernels::scatter_add(&mut self.weights_t, x, db);
         for (b, &d) in self.bias.iter_mut().zip(db) {
             *b += d;
+        }
+    }
+
+    fn apply_update(&mut self, x: &[f32; IN], db: &[f32; OUT], update: Update<'_, Self>) {
+        match update {
+            Update::Sgd { learning_rate } => self.sgd_update(x, db, learning_rate),
+            Update::Accumulate(gradients) => gradients.accumulate(x, db),
         }
     }
 
@@ -197,8 +212,28 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
     }
 }
 
+/// A value aligned to a 64-byte cache line. A layer of 16 outputs then has each
+/// row of `Wᵀ` in exactly one line (one load, one AVX-512 register) instead of
+/// straddling two.
+#[derive(Clone, Copy, PartialEq)]
+#[repr(C, align(64))]
+struct CacheAligned<T>(T);
+
+impl<T> core::ops::Deref for CacheAligned<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> core::ops::DerefMut for CacheAligned<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
 /// The nonzero entries of `x` (positions, values, count), found without branches.
-#[inline]
+#[inline(always)]
 fn nonzeros<const N: usize>(x: &[f32; N]) -> ([u32; N], [f32; N], usize) {
     let (mut indices, mut values, mut n) = ([0u32; N], [0.0f32; N], 0);
     for (i, &v) in x.iter().enumerate() {
@@ -227,7 +262,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> Module for Dense<IN, OUT,
     type Input = [f32; IN];
     type Output = [f32; OUT];
 
-    #[inline]
+    #[inline(always)]
     fn forward(&self, x: &[f32; IN]) -> [f32; OUT] {
         self.pre_activation(x).map(|z| self.activation.apply(z))
     }
@@ -257,7 +292,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> Train for Dense<IN, OUT, 
     /// A dense layer's backward pass needs only its own output.
     type Trace = [f32; OUT];
 
-    #[inline]
+    #[inline(always)]
     fn forward_trace(&self, x: &[f32; IN]) -> [f32; OUT] {
         self.forward(x)
     }
@@ -267,7 +302,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> Train for Dense<IN, OUT, 
         trace
     }
 
-    #[inline]
+    #[inline(always)]
     fn backward(
         &mut self,
         x: &[f32; IN],
@@ -277,16 +312,11 @@ impl<const IN: usize, const OUT: usize, A: Activation> Train for Dense<IN, OUT, 
     ) -> [f32; IN] {
         let db = self.output_delta(y, dy);
         let dx = self.input_gradient(&db); // before the update, as the seed
-        let (indices, values, n) = nonzeros(x);
-        self.apply_update_sparse(
-            SparseVector::from_parts(&indices[..n], &values[..n]),
-            &db,
-            update,
-        );
+        self.apply_update(x, &db, update);
         dx
     }
 
-    #[inline]
+    #[inline(always)]
     fn backward_without_input_gradient(
         &mut self,
         x: &[f32; IN],
@@ -294,28 +324,23 @@ impl<const IN: usize, const OUT: usize, A: Activation> Train for Dense<IN, OUT, 
         dy: &[f32; OUT],
         update: Update<'_, Self>,
     ) {
-        let (indices, values, n) = nonzeros(x);
-        self.backward_sparse(
-            SparseVector::from_parts(&indices[..n], &values[..n]),
-            y,
-            dy,
-            update,
-        );
+        let db = self.output_delta(y, dy);
+        self.apply_update(x, &db, update);
     }
 }
 
 impl<const IN: usize, const OUT: usize, A: Activation> SparseTrain<IN> for Dense<IN, OUT, A> {
-    #[inline]
+    #[inline(always)]
     fn forward_sparse(&self, x: SparseVector<'_, IN>) -> [f32; OUT] {
         Dense::forward_sparse(self, x)
     }
 
-    #[inline]
+    #[inline(always)]
     fn forward_trace_sparse(&self, x: SparseVector<'_, IN>) -> [f32; OUT] {
         Dense::forward_sparse(self, x)
     }
 
-    #[inline]
+    #[inline(always)]
     fn backward_sparse(
         &mut self,
         x: SparseVector<'_, IN>,

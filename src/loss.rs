@@ -55,7 +55,7 @@ pub struct Mse;
 impl<const N: usize> Loss<[f32; N]> for Mse {
     type Target = [f32; N];
 
-    #[inline]
+    #[inline(always)]
     fn loss_and_gradient(
         &self,
         output: &[f32; N],
@@ -84,7 +84,7 @@ pub struct CrossEntropy;
 impl<const N: usize> Loss<[f32; N]> for CrossEntropy {
     type Target = usize;
 
-    #[inline]
+    #[inline(always)]
     fn loss_and_gradient(
         &self,
         output: &[f32; N],
@@ -117,7 +117,7 @@ fn exp_shifted(y: f32, max: f32) -> f32 {
 }
 
 /// The maximum of `xs` and `Σ exp(x − max)` (which is in `[1, N]`).
-#[inline]
+#[inline(always)]
 fn shifted_exp_sum<const N: usize>(xs: &[f32; N]) -> (f32, f32) {
     let max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let sum = xs.iter().map(|&x| exp_shifted(x, max)).sum();

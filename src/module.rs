@@ -136,7 +136,7 @@ macro_rules! chain {
             type Input = <$A as Module>::Input;
             type Output = <$L as Module>::Output;
 
-            #[inline]
+            #[inline(always)]
             fn forward(&self, input: &Self::Input) -> Self::Output {
                 let y = self.0.forward(input);
                 $(let y = self.$i.forward(&y);)+
@@ -172,7 +172,7 @@ macro_rules! chain {
         impl<$A: Train, $($T: Train<Input = <$P as Module>::Output>),+> Train for ($A, $($T),+) {
             type Trace = (<$A as Train>::Trace, $(<$T as Train>::Trace),+);
 
-            #[inline]
+            #[inline(always)]
             fn forward_trace(&self, input: &Self::Input) -> Self::Trace {
                 let $ta = self.0.forward_trace(input);
                 $(let $t = self.$i.forward_trace(<$P as Train>::traced_output(&$tp));)+
@@ -184,7 +184,7 @@ macro_rules! chain {
                 <$L as Train>::traced_output(&trace.$li)
             }
 
-            #[inline]
+            #[inline(always)]
             fn backward(
                 &mut self,
                 input: &Self::Input,
@@ -204,7 +204,7 @@ macro_rules! chain {
                 self.0.backward(input, &trace.0, g, update.project(|p| &mut p.0))
             }
 
-            #[inline]
+            #[inline(always)]
             fn backward_without_input_gradient(
                 &mut self,
                 input: &Self::Input,
@@ -228,21 +228,21 @@ macro_rules! chain {
         impl<const N: usize, $A: SparseTrain<N>, $($T: Train<Input = <$P as Module>::Output>),+> SparseTrain<N>
             for ($A, $($T),+)
         {
-            #[inline]
+            #[inline(always)]
             fn forward_sparse(&self, input: SparseVector<'_, N>) -> Self::Output {
                 let y = self.0.forward_sparse(input);
                 $(let y = self.$i.forward(&y);)+
                 y
             }
 
-            #[inline]
+            #[inline(always)]
             fn forward_trace_sparse(&self, input: SparseVector<'_, N>) -> Self::Trace {
                 let $ta = self.0.forward_trace_sparse(input);
                 $(let $t = self.$i.forward_trace(<$P as Train>::traced_output(&$tp));)+
                 ($ta, $($t),+)
             }
 
-            #[inline]
+            #[inline(always)]
             fn backward_sparse(
                 &mut self,
                 input: SparseVector<'_, N>,

@@ -105,13 +105,13 @@ where
     }
 
     /// The output for one input.
-    #[inline]
+    #[inline(always)]
     pub fn forward(&self, input: &L::Input) -> L::Output {
         self.layers.forward(input)
     }
 
     /// The index of the largest output (the first one on ties, as numpy's `argmax`).
-    #[inline]
+    #[inline(always)]
     pub fn predict(&self, input: &L::Input) -> usize {
         argmax(self.forward(input).as_ref())
     }
@@ -122,7 +122,7 @@ where
     ///
     /// Returns the loss before the update. A non-finite loss or gradient is an
     /// error, and then nothing is updated.
-    #[inline]
+    #[inline(always)]
     pub fn train_step(&mut self, input: &L::Input, target: &F::Target) -> Result<f32, StepError> {
         let learning_rate = self.learning_rate;
         self.backpropagate(input, target, Update::Sgd { learning_rate })
@@ -130,7 +130,7 @@ where
 
     /// Adds one sample's parameter gradient into `gradients` (same shape as the
     /// layers) without changing the network: the building block of mini-batches.
-    #[inline]
+    #[inline(always)]
     pub fn accumulate_gradient(
         &mut self,
         input: &L::Input,
@@ -140,7 +140,7 @@ where
         self.backpropagate(input, target, Update::Accumulate(gradients))
     }
 
-    #[inline]
+    #[inline(always)]
     fn backpropagate(
         &mut self,
         input: &L::Input,
@@ -180,7 +180,7 @@ where
 
     /// [`Network::forward`] from the nonzero entries of the input only.
     /// Bit-identical to the dense call, and about five times less work on MNIST.
-    #[inline]
+    #[inline(always)]
     pub fn forward_sparse<const N: usize>(&self, input: SparseVector<'_, N>) -> L::Output
     where
         L: SparseTrain<N>,
@@ -189,7 +189,7 @@ where
     }
 
     /// [`Network::predict`] from a sparse input.
-    #[inline]
+    #[inline(always)]
     pub fn predict_sparse<const N: usize>(&self, input: SparseVector<'_, N>) -> usize
     where
         L: SparseTrain<N>,
@@ -198,7 +198,7 @@ where
     }
 
     /// [`Network::train_step`] from a sparse input: the same update, bit for bit.
-    #[inline]
+    #[inline(always)]
     pub fn train_step_sparse<const N: usize>(
         &mut self,
         input: SparseVector<'_, N>,
@@ -212,7 +212,7 @@ where
     }
 
     /// [`Network::accumulate_gradient`] from a sparse input.
-    #[inline]
+    #[inline(always)]
     pub fn accumulate_gradient_sparse<const N: usize>(
         &mut self,
         input: SparseVector<'_, N>,
@@ -225,7 +225,7 @@ where
         self.backpropagate_sparse(input, target, Update::Accumulate(gradients))
     }
 
-    #[inline]
+    #[inline(always)]
     fn backpropagate_sparse<const N: usize>(
         &mut self,
         input: SparseVector<'_, N>,
@@ -249,7 +249,7 @@ where
 }
 
 /// The loss and its gradient, or an error if either is not finite.
-#[inline]
+#[inline(always)]
 fn checked_loss<O: AsRef<[f32]>, F: Loss<O>>(
     loss: &F,
     output: &O,

@@ -8,6 +8,7 @@
 use core::fmt;
 
 use crate::data::{Dataset, PIXELS};
+use crate::kernels::{Work, dispatch};
 use crate::loss::{Loss, LossError};
 use crate::module::SparseTrain;
 use crate::network::{Network, StepError};
@@ -109,39 +110,74 @@ where
             targets: targets.len(),
         });
     }
-    let mut total = 0.0f64;
-    let mut steps = 0;
-    let mut step = |sample: usize| -> Result<(), TrainError> {
-        let (Some(image), Some(target)) = (images.get(sample), targets.get(sample)) else {
-            return Ok(()); // an order naming a sample that doesn't exist: skip it
-        };
-        match network.train_step_sparse(image, target) {
-            Ok(loss) => {
-                total += f64::from(loss);
-                steps += 1;
-                Ok(())
+    dispatch(Epoch {
+        network,
+        images,
+        targets,
+        order,
+        epoch,
+    })
+}
+
+/// One epoch, as [`Work`] compiled for the CPU's widest vectors.
+struct Epoch<'a, L, F: Loss<L::Output>>
+where
+    L: SparseTrain<PIXELS>,
+    F::Target: Sized,
+{
+    network: &'a mut Network<L, F>,
+    images: &'a SparseImages,
+    targets: &'a [F::Target],
+    order: Option<&'a [usize]>,
+    epoch: usize,
+}
+
+impl<L, F> Work for Epoch<'_, L, F>
+where
+    L: SparseTrain<PIXELS>,
+    L::Output: AsRef<[f32]>,
+    F: Loss<L::Output>,
+    F::Target: Sized,
+{
+    type Output = Result<EpochStats, TrainError>;
+
+    #[inline(always)]
+    fn run(self) -> Self::Output {
+        let (mut total, mut steps) = (0.0f64, 0);
+        let all = self.images.len();
+        let count = self.order.map_or(all, <[usize]>::len);
+        for k in 0..count {
+            let sample = self.order.map_or(k, |order| order[k]);
+            let (Some(image), Some(target)) = (self.images.get(sample), self.targets.get(sample))
+            else {
+                continue; // an order naming a sample that doesn't exist: skip it
+            };
+            match self.network.train_step_sparse(image, target) {
+                Ok(loss) => {
+                    total += f64::from(loss);
+                    steps += 1;
+                }
+                Err(StepError::NonFinite { loss }) => {
+                    let epoch = self.epoch;
+                    return Err(TrainError::Diverged(Divergence {
+                        epoch,
+                        sample,
+                        step: steps,
+                        loss,
+                    }));
+                }
+                Err(StepError::Target(source)) => {
+                    return Err(TrainError::Target { sample, source });
+                }
             }
-            Err(StepError::NonFinite { loss }) => Err(TrainError::Diverged(Divergence {
-                epoch,
-                sample,
-                step: steps,
-                loss,
-            })),
-            Err(StepError::Target(source)) => Err(TrainError::Target { sample, source }),
         }
-    };
-    match order {
-        Some(order) => order.iter().try_for_each(|&s| step(s))?,
-        None => (0..images.len()).try_for_each(&mut step)?,
-    }
-    Ok(EpochStats {
-        mean_loss: if steps == 0 {
+        let mean_loss = if steps == 0 {
             0.0
         } else {
             total / steps as f64
-        },
-        steps,
-    })
+        };
+        Ok(EpochStats { mean_loss, steps })
+    }
 }
 
 /// Class labels as the `usize` targets that [`CrossEntropy`](crate::CrossEntropy) takes.
@@ -195,12 +231,7 @@ where
     L::Output: AsRef<[f32]>,
     F: Loss<L::Output>,
 {
-    let correct = samples
-        .images
-        .iter()
-        .zip(&samples.labels)
-        .filter(|(image, label)| network.predict_sparse(*image) == usize::from(**label))
-        .count();
+    let correct = dispatch(Evaluate { network, samples });
     let total = samples.images.len().min(samples.labels.len());
     if total == 0 {
         0.0
@@ -216,8 +247,53 @@ where
     L::Output: AsRef<[f32]>,
     F: Loss<L::Output>,
 {
-    images
-        .iter()
-        .map(|image| network.forward_sparse(image))
-        .collect()
+    dispatch(Outputs { network, images })
+}
+
+/// Counting correct predictions, as [`Work`].
+struct Evaluate<'a, L, F> {
+    network: &'a Network<L, F>,
+    samples: &'a Samples,
+}
+
+impl<L, F> Work for Evaluate<'_, L, F>
+where
+    L: SparseTrain<PIXELS>,
+    L::Output: AsRef<[f32]>,
+    F: Loss<L::Output>,
+{
+    type Output = usize;
+
+    #[inline(always)]
+    fn run(self) -> usize {
+        let mut correct = 0;
+        for (image, &label) in self.samples.images.iter().zip(&self.samples.labels) {
+            correct += usize::from(self.network.predict_sparse(image) == usize::from(label));
+        }
+        correct
+    }
+}
+
+/// Every output, as [`Work`].
+struct Outputs<'a, L, F> {
+    network: &'a Network<L, F>,
+    images: &'a SparseImages,
+}
+
+impl<L, F> Work for Outputs<'_, L, F>
+where
+    L: SparseTrain<PIXELS>,
+    L::Output: AsRef<[f32]>,
+    F: Loss<L::Output>,
+{
+    type Output = Vec<L::Output>;
+
+    #[inline(always)]
+    fn run(self) -> Self::Output {
+        let mut outputs = Vec::with_capacity(self.images.len());
+        for image in self.images.iter() {
+            outputs.push(self.network.forward_sparse(image));
+        }
+        outputs
+    }
 }
