@@ -25,6 +25,7 @@
 
 pub mod activation;
 pub mod data;
+pub mod distillation;
 pub mod experiment;
 pub mod init;
 pub mod kernels;
@@ -33,10 +34,13 @@ pub mod loss;
 pub mod models;
 pub mod module;
 pub mod network;
+pub mod optimizer;
 pub mod sparse;
+pub mod study;
 pub mod training;
 
 pub use activation::{Activation, Identity, LeakyReLU, ReLU, Sigmoid};
+pub use distillation::{Distillation, SoftTarget};
 pub use init::{Initialize, Initializer};
 pub use layer::Dense;
 pub use loss::{CrossEntropy, Loss, LossError, Mse, log_sum_exp, softmax};
