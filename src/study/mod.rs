@@ -34,24 +34,40 @@ use crate::training::{Samples, TrainError, accuracy, outputs};
 /// How networks are trained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Protocol {
-    /// One pass in file order, per-sample SGD, the seed's initialisation.
+    /// The seed's, for everyone: one pass in file order, per-sample SGD, the seed's
+    /// initialisation — teacher included.
     Seed,
+    /// Students under the seed's protocol, learning from the tuned protocol's
+    /// teacher: a small network trained cheaply from a well-trained large one.
+    SeedStrongTeacher,
     /// Several epochs, shuffled, mini-batches of 32, momentum 0.9, decaying rate, He init.
     Tuned,
 }
 
 impl Protocol {
+    /// All three.
+    pub const ALL: [Protocol; 3] = [Protocol::Seed, Protocol::SeedStrongTeacher, Protocol::Tuned];
+
     /// A short name for tables and file names.
     pub fn name(self) -> &'static str {
         match self {
             Protocol::Seed => "seed",
+            Protocol::SeedStrongTeacher => "seed-strong-teacher",
             Protocol::Tuned => "tuned",
+        }
+    }
+
+    /// The protocol the teacher is trained under.
+    pub fn teacher_protocol(self) -> Protocol {
+        match self {
+            Protocol::Seed => Protocol::Seed,
+            Protocol::SeedStrongTeacher | Protocol::Tuned => Protocol::Tuned,
         }
     }
 
     fn schedule(self, config: &StudyConfig, seed: u64) -> Schedule {
         match self {
-            Protocol::Seed => Schedule::seed(),
+            Protocol::Seed | Protocol::SeedStrongTeacher => Schedule::seed(),
             Protocol::Tuned => Schedule {
                 epochs: config.tuned_epochs,
                 batch_size: 32,
@@ -64,7 +80,7 @@ impl Protocol {
 
     fn initializer(self) -> Initializer {
         match self {
-            Protocol::Seed => Initializer::Seed,
+            Protocol::Seed | Protocol::SeedStrongTeacher => Initializer::Seed,
             Protocol::Tuned => Initializer::He,
         }
     }
@@ -72,8 +88,8 @@ impl Protocol {
     /// The learning rates searched.
     pub fn learning_rates(self) -> &'static [f32] {
         match self {
-            Protocol::Seed => &[0.001, 0.003, 0.01, 0.03, 0.1],
-            Protocol::Tuned => &[0.003, 0.01, 0.03, 0.1],
+            Protocol::Seed | Protocol::SeedStrongTeacher => &[0.001, 0.003, 0.01, 0.03, 0.1],
+            Protocol::Tuned => &[0.003, 0.01, 0.03, 0.1, 0.3],
         }
     }
 }
@@ -177,13 +193,13 @@ impl Default for StudyConfig {
     fn default() -> Self {
         Self {
             seeds: vec![1, 2, 3, 4, 5],
-            protocols: vec![Protocol::Seed, Protocol::Tuned],
+            protocols: Protocol::ALL.to_vec(),
             sizes: Size::ALL.to_vec(),
             temperatures: vec![1.0, 2.0, 4.0, 8.0],
             alphas: vec![0.5, 1.0],
             validation: 10_000,
             train_limit: None,
-            tuned_epochs: 10,
+            tuned_epochs: 15,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             command: String::new(),
         }
@@ -236,11 +252,22 @@ pub struct Progress<'a> {
     pub last: &'a RunResult,
 }
 
-/// The data every run of one protocol shares.
+/// The data every run shares: searches train on `fit` and are judged on
+/// `validation`; final runs train on `full` (the two together) and are judged on `test`.
 struct Split {
     fit: Samples,
     validation: Samples,
+    full: Samples,
     test: Samples,
+}
+
+impl Split {
+    fn training(&self, phase: Phase) -> &Samples {
+        match phase {
+            Phase::Search => &self.fit,
+            Phase::Final => &self.full,
+        }
+    }
 }
 
 /// A seed's teacher, as its students need it.
@@ -262,29 +289,40 @@ pub fn run(
         .map_or_else(|| train.clone(), |n| train.truncated(n));
     let (fit_set, validation) = limited.split_off_last(config.validation);
     let split = Split {
+        full: Samples::new(&limited),
         fit: Samples::new(&fit_set),
         validation: Samples::new(&validation),
         test: Samples::new(test),
     };
     let methods = config.methods();
-    let per_protocol = config.protocols.iter().map(|p| {
-        let searches = p.learning_rates().len() * (1 + config.sizes.len() * methods.len());
-        searches + config.seeds.len() * (1 + config.sizes.len() * methods.len())
-    });
-    let total = per_protocol.sum();
-    let mut results = Vec::with_capacity(total);
-    let mut report = |r: &RunResult, results: &mut Vec<RunResult>| {
-        results.push(r.clone());
+    let students = config.sizes.len() * methods.len();
+    let total: usize = config
+        .protocols
+        .iter()
+        .map(|p| {
+            p.teacher_protocol().learning_rates().len()
+                + p.learning_rates().len() * students
+                + config.seeds.len() * (1 + students)
+        })
+        .sum();
+    let mut done = 0;
+    let mut report = |r: &RunResult| {
+        done += 1;
         progress(Progress {
-            done: results.len(),
+            done,
             total,
             last: r,
         });
     };
+    let mut results = Vec::with_capacity(total);
     for &protocol in &config.protocols {
-        run_protocol(protocol, &split, config, &methods, &mut |r| {
-            report(r, &mut results)
-        });
+        results.extend(run_protocol(
+            protocol,
+            &split,
+            config,
+            &methods,
+            &mut report,
+        ));
     }
     results
 }
@@ -295,33 +333,53 @@ fn run_protocol(
     config: &StudyConfig,
     methods: &[Method],
     report: &mut dyn FnMut(&RunResult),
-) {
+) -> Vec<RunResult> {
     let search_seed = config.seeds.first().copied().unwrap_or(1);
-    let rates = protocol.learning_rates();
-    // The teacher's rate, then one teacher per seed.
+    let teacher_protocol = protocol.teacher_protocol();
+    // The teacher's rate on the search seed (trained on the fit split), then one
+    // teacher per seed at that rate (trained on the full training set).
+    let rates = teacher_protocol.learning_rates();
+    let search_teachers = Mutex::new(Vec::new());
     let searched = parallel(config.threads, rates, report, |&lr| {
-        train_teacher(protocol, split, config, lr, search_seed, Phase::Search).0
+        let (result, outputs) = train_teacher(
+            teacher_protocol,
+            protocol,
+            split,
+            config,
+            lr,
+            search_seed,
+            Phase::Search,
+        );
+        lock(&search_teachers).push((lr, outputs));
+        result
     });
     let teacher_rate = best_rate(&searched);
+    let mut results = searched;
+    let search_teachers = search_teachers
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    let Some((_, search_teacher)) = search_teachers.iter().find(|(lr, _)| *lr == teacher_rate)
+    else {
+        return results;
+    };
     let seeds = &config.seeds;
-    let teachers: Vec<(u64, TeacherOutputs)> = {
-        let finals = Mutex::new(Vec::new());
-        parallel(config.threads, seeds, report, |&seed| {
-            let (result, outputs) =
-                train_teacher(protocol, split, config, teacher_rate, seed, Phase::Final);
-            finals
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push((seed, outputs));
-            result
-        });
-        finals.into_inner().unwrap_or_else(|e| e.into_inner())
-    };
-    let teacher_of = |seed: u64| teachers.iter().find(|(s, _)| *s == seed).map(|(_, t)| t);
-    let Some(search_teacher) = teacher_of(search_seed) else {
-        return;
-    };
+    let teachers = Mutex::new(Vec::new());
+    results.extend(parallel(config.threads, seeds, report, |&seed| {
+        let (result, outputs) = train_teacher(
+            teacher_protocol,
+            protocol,
+            split,
+            config,
+            teacher_rate,
+            seed,
+            Phase::Final,
+        );
+        lock(&teachers).push((seed, outputs));
+        result
+    }));
+    let teachers = teachers.into_inner().unwrap_or_else(|e| e.into_inner());
     // Each student's rate on the search seed, then every seed at that rate.
+    let rates = protocol.learning_rates();
     for &size in &config.sizes {
         let jobs: Vec<(Method, f32)> = methods
             .iter()
@@ -350,21 +408,33 @@ fn run_protocol(
                 seeds.iter().map(move |&s| (m, lr, s))
             })
             .collect();
-        parallel(config.threads, &finals, report, |&(method, lr, seed)| {
-            let job = StudentJob {
-                protocol,
-                size,
-                method,
-                learning_rate: lr,
-                seed,
-                phase: Phase::Final,
-            };
-            match teacher_of(seed) {
-                Some(teacher) => train_student(&job, split, config, teacher),
-                None => train_student(&job, split, config, search_teacher),
-            }
-        });
+        results.extend(searched);
+        results.extend(parallel(
+            config.threads,
+            &finals,
+            report,
+            |&(method, lr, seed)| {
+                let job = StudentJob {
+                    protocol,
+                    size,
+                    method,
+                    learning_rate: lr,
+                    seed,
+                    phase: Phase::Final,
+                };
+                let teacher = teachers
+                    .iter()
+                    .find(|(s, _)| *s == seed)
+                    .map_or(search_teacher, |(_, t)| t);
+                train_student(&job, split, config, teacher)
+            },
+        ));
     }
+    results
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The rate with the best validation accuracy (the smallest on ties; diverged runs lose).
@@ -418,8 +488,10 @@ fn parallel<J: Sync>(
     slots.into_iter().flatten().collect()
 }
 
+/// Trains a teacher under `trained_as`, recorded under the study protocol `recorded_as`.
 fn train_teacher(
-    protocol: Protocol,
+    trained_as: Protocol,
+    recorded_as: Protocol,
     split: &Split,
     config: &StudyConfig,
     learning_rate: f32,
@@ -427,17 +499,14 @@ fn train_teacher(
     phase: Phase,
 ) -> (RunResult, TeacherOutputs) {
     let start = Instant::now();
-    let layers = Teacher::initialize(protocol.initializer(), &mut Pcg64::seed_from_u64(seed));
+    let layers = Teacher::initialize(trained_as.initializer(), &mut Pcg64::seed_from_u64(seed));
     let mut teacher = Network::new(layers, CrossEntropy, learning_rate);
-    let labels = split.fit.class_targets();
-    let trained = fit(
-        &mut teacher,
-        &split.fit.images,
-        &labels,
-        &protocol.schedule(config, seed),
-    );
+    let training = split.training(phase);
+    let labels = training.class_targets();
+    let schedule = trained_as.schedule(config, seed);
+    let trained = fit(&mut teacher, &training.images, &labels, &schedule);
     let validation_accuracy = trained.map(|_| accuracy(&teacher, &split.validation));
-    let logits = outputs(&teacher, &split.fit.images);
+    let logits = outputs(&teacher, &training.images);
     let soft = logits
         .iter()
         .zip(&labels)
@@ -446,7 +515,7 @@ fn train_teacher(
     let test_predictions = predictions(&teacher, &split.test);
     let test_accuracy = (phase == Phase::Final).then(|| accuracy(&teacher, &split.test));
     let result = RunResult {
-        protocol,
+        protocol: recorded_as,
         phase,
         subject: Subject::Teacher,
         learning_rate,
@@ -508,20 +577,23 @@ where
     let (validation, test, predicted) = match job.method {
         Method::Direct => score(
             Network::new(layers, CrossEntropy, lr),
-            &split.fit.class_targets(),
+            &split.training(job.phase).class_targets(),
             split,
+            job.phase,
             &schedule,
         ),
         Method::Mse => score(
             Network::new(layers, Mse, lr),
             &teacher.logits,
             split,
+            job.phase,
             &schedule,
         ),
         Method::Kd { temperature, alpha } => score(
             Network::new(layers, Distillation::new(temperature, alpha), lr),
             &teacher.soft,
             split,
+            job.phase,
             &schedule,
         ),
     };
@@ -546,6 +618,7 @@ fn score<L, F>(
     mut network: Network<L, F>,
     targets: &[F::Target],
     split: &Split,
+    phase: Phase,
     schedule: &Schedule,
 ) -> (Result<f32, TrainError>, Option<f32>, Option<Vec<usize>>)
 where
@@ -553,7 +626,12 @@ where
     F: Loss<[f32; 10]>,
     F::Target: Sized,
 {
-    match fit(&mut network, &split.fit.images, targets, schedule) {
+    match fit(
+        &mut network,
+        &split.training(phase).images,
+        targets,
+        schedule,
+    ) {
         Ok(_) => (
             Ok(accuracy(&network, &split.validation)),
             Some(accuracy(&network, &split.test)),

@@ -1,3 +1,5 @@
+// expect: error[E0271]
+// expect: expected an array with a size of 16, found one with a size of 10
 // A 16-output layer chained into a 10-input layer must not compile.
 use mimic::{CrossEntropy, Dense, Network};
 

@@ -1,3 +1,5 @@
+// expect: error[E0308]
+// expect: expected an array with a size of 784, found one with a size of 785
 // The teacher takes 784 inputs; 785 must not compile.
 use mimic::{CrossEntropy, Network, models::Teacher};
 

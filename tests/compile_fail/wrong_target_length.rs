@@ -1,3 +1,5 @@
+// expect: error[E0308]
+// expect: expected an array with a size of 10, found one with a size of 16
 // A 784→10 student trained with MSE needs a 10-long target; 16 must not compile.
 use mimic::{Mse, Network, models::Student};
 
