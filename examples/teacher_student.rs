@@ -12,10 +12,17 @@ mod support;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use mimic::experiment::teacher_student;
+use mimic::experiment::teacher_student_with;
+use mimic::models::Teacher;
+use mimic::{CrossEntropy, persist};
 
 fn main() -> ExitCode {
-    let args = match support::parse_args("The seed's teacher–student experiment on MNIST.", &[]) {
+    let extra = [
+        "--save-teacher PATH  save the trained teacher (safetensors)",
+        "--load-teacher PATH  use a saved teacher instead of training one",
+    ];
+    let args = match support::parse_args("The seed's teacher–student experiment on MNIST.", &extra)
+    {
         Ok(args) => args,
         Err((text, code)) => {
             println!("{text}");
@@ -28,7 +35,24 @@ fn main() -> ExitCode {
         Err(e) => return support::report_error(e.as_ref()),
     };
     let load_seconds = start.elapsed().as_secs_f64();
-    let mut report = match teacher_student(&train, &test, &args.config) {
+    let flag = |name: &str| {
+        args.extra
+            .iter()
+            .find(|(f, _)| f == name)
+            .map(|(_, v)| v.clone())
+    };
+    let pretrained = match flag("--load-teacher") {
+        Some(path) => match persist::load::<Teacher, _>(
+            &path,
+            CrossEntropy,
+            args.config.teacher_learning_rate,
+        ) {
+            Ok(teacher) => Some(teacher),
+            Err(e) => return support::report_error(&e),
+        },
+        None => None,
+    };
+    let mut report = match teacher_student_with(&train, &test, &args.config, pretrained) {
         Ok(report) => report,
         Err(e) => return support::report_error(&e),
     };
@@ -48,11 +72,23 @@ fn main() -> ExitCode {
         args.config.seed,
         args.config.epochs
     );
-    println!(
-        "\nteacher 784→16→16→10: {} before training, {} after",
-        percent(report.teacher.accuracy_before),
-        percent(report.teacher.accuracy)
-    );
+    match flag("--load-teacher") {
+        Some(path) => println!(
+            "\nteacher 784→16→16→10 loaded from {path}: {} (measured again)",
+            percent(report.teacher.accuracy)
+        ),
+        None => println!(
+            "\nteacher 784→16→16→10: {} before training, {} after",
+            percent(report.teacher.accuracy_before),
+            percent(report.teacher.accuracy)
+        ),
+    }
+    if let Some(path) = flag("--save-teacher") {
+        if let Err(e) = persist::save(&report.teacher_network, &path, Some(args.config.seed)) {
+            return support::report_error(&e);
+        }
+        println!("teacher saved to {path}");
+    }
     println!("\n{:>12}  {:>16}", "student lr", "test accuracy");
     for student in &report.students {
         match &student.result {

@@ -21,6 +21,12 @@ pub trait Activation: Copy + Debug + Default + PartialEq + Send + Sync + 'static
     fn parameter(&self) -> Option<f32> {
         None
     }
+
+    /// The same activation with its parameter set (for activations that have one),
+    /// as when a saved model is loaded.
+    fn with_parameter(self, _parameter: f32) -> Self {
+        self
+    }
 }
 
 /// `x` for `x > 0`, else `slope · x`; the seed's default slope is 0.1.
@@ -64,6 +70,10 @@ impl Activation for LeakyReLU {
 
     fn parameter(&self) -> Option<f32> {
         Some(self.slope)
+    }
+
+    fn with_parameter(self, slope: f32) -> Self {
+        Self::new(slope)
     }
 }
 

@@ -146,6 +146,10 @@ pub struct TeacherStudentReport {
     pub benchmark: ClassifierOutcome,
     /// Wall time of each phase, in order.
     pub phases: Vec<Phase>,
+    /// The trained (or loaded) teacher, e.g. to save.
+    pub teacher_network: Network<Teacher, CrossEntropy>,
+    /// Whether the teacher was given rather than trained.
+    pub teacher_loaded: bool,
 }
 
 /// A generator for one named part of a run, so that (for example) every student
@@ -256,30 +260,33 @@ pub fn teacher_student(
     test: &Dataset,
     config: &Config,
 ) -> Result<TeacherStudentReport, ExperimentError> {
+    teacher_student_with(train, test, config, None)
+}
+
+/// [`teacher_student`], with an already trained teacher if `pretrained` is given:
+/// its training is skipped and its accuracy measured again.
+pub fn teacher_student_with(
+    train: &Dataset,
+    test: &Dataset,
+    config: &Config,
+    pretrained: Option<Network<Teacher, CrossEntropy>>,
+) -> Result<TeacherStudentReport, ExperimentError> {
     let mut watch = Stopwatch::default();
     let (train, test) = prepare(train, test, config, &mut watch);
     let (train, test) = (&train, &test);
-    let mut teacher: Network<Teacher, CrossEntropy> = Network::new(
-        Teacher::initialize(Initializer::Seed, &mut stream(config.seed, TEACHER_STREAM)),
-        CrossEntropy,
-        config.teacher_learning_rate,
-    );
-    let teacher_outcome = train_classifier(
-        &mut teacher,
-        train,
-        test,
-        config.epochs,
-        &mut watch,
-        [
-            "teacher evaluation before",
-            "teacher training",
-            "teacher evaluation",
-        ],
-    )
-    .map_err(|source| ExperimentError {
-        network: "teacher",
-        source,
-    })?;
+    let teacher_loaded = pretrained.is_some();
+    let (teacher, teacher_outcome) = match pretrained {
+        Some(teacher) => {
+            let measured = watch.time("teacher evaluation", || accuracy(&teacher, test));
+            let outcome = ClassifierOutcome {
+                accuracy_before: measured,
+                accuracy: measured,
+                epoch_losses: Vec::new(),
+            };
+            (teacher, outcome)
+        }
+        None => train_teacher(train, test, config, &mut watch)?,
+    };
     let targets = watch.time("teacher outputs", || outputs(&teacher, &train.images));
     let initial = Student::initialize(Initializer::Seed, &mut stream(config.seed, STUDENT_STREAM));
     let students = watch.time("students training and evaluation", || {
@@ -292,7 +299,40 @@ pub fn teacher_student(
         students,
         benchmark,
         phases: watch.into_phases(),
+        teacher_network: teacher,
+        teacher_loaded,
     })
+}
+
+/// The seed's teacher, trained on the labels.
+fn train_teacher(
+    train: &Samples,
+    test: &Samples,
+    config: &Config,
+    watch: &mut Stopwatch,
+) -> Result<(Network<Teacher, CrossEntropy>, ClassifierOutcome), ExperimentError> {
+    let mut teacher: Network<Teacher, CrossEntropy> = Network::new(
+        Teacher::initialize(Initializer::Seed, &mut stream(config.seed, TEACHER_STREAM)),
+        CrossEntropy,
+        config.teacher_learning_rate,
+    );
+    let outcome = train_classifier(
+        &mut teacher,
+        train,
+        test,
+        config.epochs,
+        watch,
+        [
+            "teacher evaluation before",
+            "teacher training",
+            "teacher evaluation",
+        ],
+    )
+    .map_err(|source| ExperimentError {
+        network: "teacher",
+        source,
+    })?;
+    Ok((teacher, outcome))
 }
 
 /// Trains one student per learning rate on `targets`, spread over `config.threads`.
@@ -373,6 +413,7 @@ impl TeacherStudentReport {
             .collect();
         let value = serde_json::json!({
             "experiment": "teacher_student",
+            "teacher_loaded": self.teacher_loaded,
             "config": config_json(&self.config),
             "teacher": self.teacher.to_json(),
             "students": students,

@@ -35,6 +35,7 @@ pub mod models;
 pub mod module;
 pub mod network;
 pub mod optimizer;
+pub mod persist;
 pub mod sparse;
 pub mod study;
 pub mod training;

@@ -170,3 +170,26 @@ fn divergence_is_reported_with_network_and_sample() {
         report.students[1]
     );
 }
+
+#[test]
+fn a_saved_teacher_reproduces_the_run() {
+    let (train, test) = mnist();
+    let config = Config::default();
+    let first = run(&config);
+    let path = scratch_dir("teacher").join("teacher.safetensors");
+    mimic::persist::save(&first.teacher_network, &path, Some(config.seed)).expect("save");
+    let loaded = mimic::persist::load(&path, mimic::CrossEntropy, config.teacher_learning_rate)
+        .expect("load");
+    let again =
+        mimic::experiment::teacher_student_with(train, test, &config, Some(loaded)).expect("runs");
+    assert!(again.teacher_loaded);
+    assert_eq!(
+        again.teacher.accuracy, first.teacher.accuracy,
+        "re-measured accuracy"
+    );
+    assert_eq!(
+        format!("{:?}", again.students),
+        format!("{:?}", first.students)
+    );
+    std::fs::remove_file(&path).ok();
+}

@@ -129,9 +129,14 @@ pub fn write_json(path: Option<&PathBuf>, json: &str) -> Result<(), Box<dyn std:
 /// Prints an error with its chain of causes.
 pub fn report_error(error: &dyn std::error::Error) -> ExitCode {
     eprintln!("error: {error}");
+    let mut shown = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        eprintln!("  caused by: {cause}");
+        let text = cause.to_string();
+        if !shown.contains(&text) {
+            eprintln!("  caused by: {text}");
+        }
+        shown = text;
         source = cause.source();
     }
     ExitCode::FAILURE
