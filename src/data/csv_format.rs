@@ -7,15 +7,21 @@ use std::path::Path;
 use super::{CLASSES, DataError, Dataset, PIXELS};
 
 pub(super) fn read(path: &Path) -> Result<Dataset, DataError> {
+    let file = File::open(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read_from(file, path)
+}
+
+/// Parses CSV from any reader; `path` only names it in errors.
+pub(super) fn read_from(source: impl std::io::Read, path: &Path) -> Result<Dataset, DataError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true) // a wrong column count gets our own error, naming the line
         .trim(csv::Trim::All)
         .buffer_capacity(1 << 20)
-        .from_reader(File::open(path).map_err(|source| DataError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?);
+        .from_reader(source);
     let (mut images, mut labels) = (Vec::new(), Vec::new());
     let mut record = csv::ByteRecord::new();
     while reader

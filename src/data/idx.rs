@@ -19,11 +19,29 @@ const LABELS_HEADER: usize = 8;
 const MAX_IMAGES: u64 = 1 << 24;
 
 pub(super) fn read(images_path: &Path, labels_path: &Path) -> Result<Dataset, DataError> {
-    let image_bytes = read_maybe_gzip(
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| DataError::Io { path, source }
+    };
+    let image_bytes = std::fs::read(images_path).map_err(io(images_path))?;
+    let label_bytes = std::fs::read(labels_path).map_err(io(labels_path))?;
+    from_bytes(images_path, image_bytes, labels_path, label_bytes)
+}
+
+/// Parses IDX images and labels already in memory (each raw or gzip'd); the paths
+/// only name them in errors.
+pub(super) fn from_bytes(
+    images_path: &Path,
+    image_bytes: Vec<u8>,
+    labels_path: &Path,
+    label_bytes: Vec<u8>,
+) -> Result<Dataset, DataError> {
+    let image_bytes = inflate_if_gzip(
         images_path,
+        image_bytes,
         IMAGES_HEADER as u64 + MAX_IMAGES * PIXELS as u64,
     )?;
-    let label_bytes = read_maybe_gzip(labels_path, LABELS_HEADER as u64 + MAX_IMAGES)?;
+    let label_bytes = inflate_if_gzip(labels_path, label_bytes, LABELS_HEADER as u64 + MAX_IMAGES)?;
     let images = parse_images(images_path, &image_bytes)?;
     let labels = parse_labels(labels_path, &label_bytes)?;
     if images.len() != labels.len() {
@@ -37,15 +55,10 @@ pub(super) fn read(images_path: &Path, labels_path: &Path) -> Result<Dataset, Da
     Ok(Dataset { images, labels })
 }
 
-/// The file's bytes, inflated if it starts with the gzip magic `1f 8b`. At most
+/// The bytes, inflated if they start with the gzip magic `1f 8b`. At most
 /// `limit + 1` bytes are inflated, so a small "gzip bomb" cannot exhaust memory;
 /// the buffer grows with the data actually present, never with a header's claim.
-fn read_maybe_gzip(path: &Path, limit: u64) -> Result<Vec<u8>, DataError> {
-    let io = |source| DataError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let raw = std::fs::read(path).map_err(io)?;
+fn inflate_if_gzip(path: &Path, raw: Vec<u8>, limit: u64) -> Result<Vec<u8>, DataError> {
     if raw.is_empty() {
         return Err(DataError::Empty {
             path: path.to_path_buf(),

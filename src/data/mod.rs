@@ -106,6 +106,11 @@ impl Dataset {
         csv_format::read(path.as_ref())
     }
 
+    /// Parses the seed's CSV format from any reader; `name` stands for the file in errors.
+    pub fn from_csv_reader(reader: impl std::io::Read, name: &str) -> Result<Self, DataError> {
+        csv_format::read_from(reader, Path::new(name))
+    }
+
     /// Writes the seed's CSV format.
     pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<(), DataError> {
         csv_format::write(self, path.as_ref())
@@ -115,6 +120,21 @@ impl Dataset {
     /// its first two bytes, whatever its name).
     pub fn from_idx(images: impl AsRef<Path>, labels: impl AsRef<Path>) -> Result<Self, DataError> {
         idx::read(images.as_ref(), labels.as_ref())
+    }
+
+    /// Parses IDX images and labels held in memory, each raw or gzip'd; the names
+    /// stand for the files in errors.
+    pub fn from_idx_bytes(
+        images: &[u8],
+        labels: &[u8],
+        names: (&str, &str),
+    ) -> Result<Self, DataError> {
+        idx::from_bytes(
+            Path::new(names.0),
+            images.to_vec(),
+            Path::new(names.1),
+            labels.to_vec(),
+        )
     }
 
     /// Writes IDX files, gzip'd if `gzip`.
