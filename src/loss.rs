@@ -110,11 +110,19 @@ impl<const N: usize> Loss<[f32; N]> for CrossEntropy {
 /// `exp(y − max)`: the exponent is ≤ 0, so the result is in `[0, 1]`.
 ///
 /// For logits of opposite sign near `f32::MAX` the subtraction overflows to `−∞`,
-/// and `exp(−∞) = 0` is still the right answer.
+/// and `exp(−∞) = 0` is still the right answer. Results below [`NEGLIGIBLE`] are
+/// returned as 0: they change no sum that contains the max's 1, and as subnormal
+/// numbers they would make every later multiplication microcode-slow (a trained,
+/// confident network produces many of them).
 #[inline(always)]
 fn exp_shifted(y: f32, max: f32) -> f32 {
-    (y - max).exp()
+    let e = (y - max).exp();
+    if e < NEGLIGIBLE { 0.0 } else { e }
 }
+
+/// Probabilities below this are treated as 0 (see [`exp_shifted`]); far above
+/// f32's subnormal range, so that the gradients computed from them stay normal too.
+const NEGLIGIBLE: f32 = 1e-30;
 
 /// The maximum of `xs` and `Σ exp(x − max)` (which is in `[1, N]`).
 #[inline(always)]

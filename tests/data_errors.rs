@@ -235,3 +235,28 @@ fn unreadable_path_is_an_io_error_naming_it() {
         "{error}"
     );
 }
+
+#[test]
+fn line_numbers_hold_across_the_parallel_halves_of_a_large_file() {
+    // Over 1 MB, so the loader parses two halves on two threads.
+    let mut text: String = (0..2000)
+        .map(|k| row(&(k % 10).to_string(), 784, "0"))
+        .collect();
+    let good = dir("large-good").join("mnist_train.csv");
+    std::fs::write(&good, &text).unwrap();
+    assert_eq!(Dataset::from_csv(&good).unwrap().len(), 2000);
+    text = (0..2000)
+        .map(|k| {
+            if k == 1499 {
+                row("1", 700, "0")
+            } else {
+                row("1", 784, "0")
+            }
+        })
+        .collect();
+    let (error, path) = csv_error("large-bad", &text);
+    assert_eq!(
+        error.to_string(),
+        format!("{path}: line 1500: expected 785 columns (label, then 784 pixels), found 701")
+    );
+}

@@ -1,34 +1,85 @@
 //! The seed's CSV format: one sample per row, `label,p0,…,p783`, no header.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 
 use super::{CLASSES, DataError, Dataset, PIXELS};
 
 pub(super) fn read(path: &Path) -> Result<Dataset, DataError> {
-    let file = File::open(path).map_err(|source| DataError::Io {
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    read_from(file, path)
+    parse(&bytes, path)
 }
 
 /// Parses CSV from any reader; `path` only names it in errors.
-pub(super) fn read_from(source: impl std::io::Read, path: &Path) -> Result<Dataset, DataError> {
+pub(super) fn read_from(mut source: impl Read, path: &Path) -> Result<Dataset, DataError> {
+    let mut bytes = Vec::new();
+    source
+        .read_to_end(&mut bytes)
+        .map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    parse(&bytes, path)
+}
+
+/// Parses a whole file. A large file without quotes is cut at a line break near
+/// its middle and the halves are parsed on two threads (the 110 MB training set
+/// in about half the time); errors still name the line in the whole file, and the
+/// first error in file order wins.
+fn parse(bytes: &[u8], path: &Path) -> Result<Dataset, DataError> {
+    let cut = (bytes.len() > 1 << 20 && !bytes.contains(&b'"'))
+        .then(|| bytes[bytes.len() / 2..].iter().position(|&b| b == b'\n'))
+        .flatten()
+        .map(|offset| bytes.len() / 2 + offset + 1);
+    let (images, labels) = match cut {
+        Some(cut) => {
+            let (first, second) = bytes.split_at(cut);
+            let lines_before = first.iter().filter(|&&b| b == b'\n').count() as u64;
+            let (a, b) = std::thread::scope(|scope| {
+                let second = scope.spawn(|| parse_chunk(second, lines_before, path));
+                (parse_chunk(first, 0, path), second.join())
+            });
+            let (mut images, mut labels) = a?;
+            let (more_images, more_labels) = match b {
+                Ok(parsed) => parsed?,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            images.extend(more_images);
+            labels.extend(more_labels);
+            (images, labels)
+        }
+        None => parse_chunk(bytes, 0, path)?,
+    };
+    if images.is_empty() {
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(Dataset { images, labels })
+}
+
+/// Parses rows; `lines_before` is the number of lines in the file before `bytes`.
+fn parse_chunk(
+    bytes: &[u8],
+    lines_before: u64,
+    path: &Path,
+) -> Result<(Vec<[u8; PIXELS]>, Vec<u8>), DataError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true) // a wrong column count gets our own error, naming the line
         .trim(csv::Trim::All)
-        .buffer_capacity(1 << 20)
-        .from_reader(source);
+        .from_reader(bytes);
     let (mut images, mut labels) = (Vec::new(), Vec::new());
     let mut record = csv::ByteRecord::new();
     while reader
         .read_byte_record(&mut record)
         .map_err(|source| csv_error(path, source))?
     {
-        let line = record.position().map_or(0, |p| p.line());
+        let line = lines_before + record.position().map_or(0, |p| p.line());
         if record.len() != PIXELS + 1 {
             return Err(DataError::Columns {
                 path: path.to_path_buf(),
@@ -56,12 +107,7 @@ pub(super) fn read_from(source: impl std::io::Read, path: &Path) -> Result<Datas
         images.push(image);
         labels.push(label);
     }
-    if images.is_empty() {
-        return Err(DataError::Empty {
-            path: path.to_path_buf(),
-        });
-    }
-    Ok(Dataset { images, labels })
+    Ok((images, labels))
 }
 
 /// A decimal integer in 0..=255 (leading zeros allowed), or `None`.
