@@ -13,9 +13,9 @@ use crate::data::PIXELS;
 use crate::kernels::{Work, dispatch};
 use crate::loss::Loss;
 use crate::module::{Parameters, SparseTrain};
-use crate::network::{Network, StepError};
+use crate::network::Network;
 use crate::sparse::SparseImages;
-use crate::training::{Divergence, EpochStats, TrainError, train_epoch};
+use crate::training::{Divergence, EpochStats, TrainError, locate, train_epoch};
 
 /// How to train: everything besides the network, the data and the targets.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -167,24 +167,10 @@ where
                 let (Some(image), Some(target)) = (images.get(sample), targets.get(sample)) else {
                     continue;
                 };
-                match network.accumulate_gradient_sparse(image, target, gradients) {
-                    Ok(loss) => {
-                        total += f64::from(loss);
-                        steps += 1;
-                        in_batch += 1;
-                    }
-                    Err(StepError::NonFinite { loss }) => {
-                        return Err(TrainError::Diverged(Divergence {
-                            epoch,
-                            sample,
-                            step: steps,
-                            loss,
-                        }));
-                    }
-                    Err(StepError::Target(source)) => {
-                        return Err(TrainError::Target { sample, source });
-                    }
-                }
+                let step = network.accumulate_gradient_sparse(image, target, gradients);
+                total += f64::from(locate(step, epoch, sample, steps)?);
+                steps += 1;
+                in_batch += 1;
             }
             let scale = 1.0 / in_batch.max(1) as f32;
             velocity.zip_mut(gradients, &mut |v, g| {

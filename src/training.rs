@@ -152,24 +152,9 @@ where
             else {
                 continue; // an order naming a sample that doesn't exist: skip it
             };
-            match self.network.train_step_sparse(image, target) {
-                Ok(loss) => {
-                    total += f64::from(loss);
-                    steps += 1;
-                }
-                Err(StepError::NonFinite { loss }) => {
-                    let epoch = self.epoch;
-                    return Err(TrainError::Diverged(Divergence {
-                        epoch,
-                        sample,
-                        step: steps,
-                        loss,
-                    }));
-                }
-                Err(StepError::Target(source)) => {
-                    return Err(TrainError::Target { sample, source });
-                }
-            }
+            let step = self.network.train_step_sparse(image, target);
+            total += f64::from(locate(step, self.epoch, sample, steps)?);
+            steps += 1;
         }
         let mean_loss = if steps == 0 {
             0.0
@@ -178,6 +163,25 @@ where
         };
         Ok(EpochStats { mean_loss, steps })
     }
+}
+
+/// A step's result, its error placed at `sample` of `epoch` after `steps` steps.
+#[inline(always)]
+pub(crate) fn locate(
+    step: Result<f32, StepError>,
+    epoch: usize,
+    sample: usize,
+    steps: usize,
+) -> Result<f32, TrainError> {
+    step.map_err(|error| match error {
+        StepError::NonFinite { loss } => TrainError::Diverged(Divergence {
+            epoch,
+            sample,
+            step: steps,
+            loss,
+        }),
+        StepError::Target(source) => TrainError::Target { sample, source },
+    })
 }
 
 /// Class labels as the `usize` targets that [`CrossEntropy`](crate::CrossEntropy) takes.
