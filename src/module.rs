@@ -192,15 +192,7 @@ macro_rules! chain {
                 grad_output: &Self::Output,
                 mut update: Update<'_, Self>,
             ) -> Self::Input {
-                let g = grad_output;
-                $(
-                    let g = &self.$bi.backward(
-                        <$BP as Train>::traced_output(&trace.$bp),
-                        &trace.$bi,
-                        g,
-                        update.project(|p| &mut p.$bi),
-                    );
-                )+
+                chain!(@upper self, trace, update, g = grad_output; $($BT $bi after $BP $bp),+);
                 self.0.backward(input, &trace.0, g, update.project(|p| &mut p.0))
             }
 
@@ -212,15 +204,7 @@ macro_rules! chain {
                 grad_output: &Self::Output,
                 mut update: Update<'_, Self>,
             ) {
-                let g = grad_output;
-                $(
-                    let g = &self.$bi.backward(
-                        <$BP as Train>::traced_output(&trace.$bp),
-                        &trace.$bi,
-                        g,
-                        update.project(|p| &mut p.$bi),
-                    );
-                )+
+                chain!(@upper self, trace, update, g = grad_output; $($BT $bi after $BP $bp),+);
                 self.0.backward_without_input_gradient(input, &trace.0, g, update.project(|p| &mut p.0))
             }
         }
@@ -250,18 +234,24 @@ macro_rules! chain {
                 grad_output: &Self::Output,
                 mut update: Update<'_, Self>,
             ) {
-                let g = grad_output;
-                $(
-                    let g = &self.$bi.backward(
-                        <$BP as Train>::traced_output(&trace.$bp),
-                        &trace.$bi,
-                        g,
-                        update.project(|p| &mut p.$bi),
-                    );
-                )+
+                chain!(@upper self, trace, update, g = grad_output; $($BT $bi after $BP $bp),+);
                 self.0.backward_sparse(input, &trace.0, g, update.project(|p| &mut p.0))
             }
         }
+    };
+    // Backpropagates through every layer after the first, last to first, leaving
+    // in `$g` the gradient at the first layer's output (shared by the three
+    // backward passes above).
+    (@upper $this:tt, $trace:ident, $update:ident, $g:ident = $grad:expr; $($BT:ident $bi:tt after $BP:ident $bp:tt),+) => {
+        let $g = $grad;
+        $(
+            let $g = &$this.$bi.backward(
+                <$BP as Train>::traced_output(&$trace.$bp),
+                &$trace.$bi,
+                $g,
+                $update.project(|p| &mut p.$bi),
+            );
+        )+
     };
 }
 
