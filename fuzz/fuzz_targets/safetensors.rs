@@ -6,5 +6,10 @@ use mimic::{CrossEntropy, persist};
 
 fuzz_target!(|data: &[u8]| {
     let _ = persist::from_bytes::<Teacher, _>(data, CrossEntropy, 0.03, "fuzz.safetensors");
-    let _ = persist::from_bytes::<(mimic::Dense<4, 3>, mimic::Dense<3, 2>), _>(data, CrossEntropy, 0.1, "fuzz.safetensors");
+    let _ = persist::from_bytes::<(mimic::Dense<4, 3>, mimic::Dense<3, 2>), _>(
+        data,
+        CrossEntropy,
+        0.1,
+        "fuzz.safetensors",
+    );
 });
