@@ -367,6 +367,7 @@ pub fn from_bytes<L: Layers, F>(
     origin: &str,
 ) -> Result<Network<L, F>, PersistError> {
     let origin = origin.to_string();
+    check_offsets(bytes, &origin)?;
     let file = SafeTensors::deserialize(bytes).map_err(|source| PersistError::Format {
         origin: origin.clone(),
         source,
@@ -488,6 +489,49 @@ pub fn from_bytes<L: Layers, F>(
         loss,
         learning_rate,
     })
+}
+
+/// Rejects a header whose tensor offsets point past the end of the file before the
+/// safetensors parser sees it: offsets near `u64::MAX` make that parser's length
+/// arithmetic overflow, a panic wherever overflow checks are on (debug builds,
+/// fuzzing). Anything else malformed is left to the parser's own errors.
+fn check_offsets(bytes: &[u8], origin: &str) -> Result<(), PersistError> {
+    let Some(length) = bytes
+        .get(..8)
+        .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+    else {
+        return Ok(());
+    };
+    let Some(header) = usize::try_from(length)
+        .ok()
+        .and_then(|n| bytes.get(8..8usize.checked_add(n)?))
+    else {
+        return Ok(());
+    };
+    let Ok(serde_json::Value::Object(entries)) =
+        serde_json::from_slice::<serde_json::Value>(header)
+    else {
+        return Ok(());
+    };
+    let data = (bytes.len() - 8 - header.len()) as u64;
+    for (name, entry) in &entries {
+        let offsets = entry
+            .get("data_offsets")
+            .and_then(|o| o.as_array())
+            .into_iter()
+            .flatten();
+        if offsets
+            .filter_map(serde_json::Value::as_u64)
+            .any(|offset| offset > data)
+        {
+            return Err(PersistError::Metadata {
+                origin: origin.to_string(),
+                key: name.clone(),
+                problem: format!("data offsets beyond the {data} bytes of tensor data in the file"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Saves the network to `path` atomically: the bytes go to a temporary file in the

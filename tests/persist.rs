@@ -230,3 +230,20 @@ fn io_errors_name_the_file() {
     let error = persist::save(&small(), "/nonexistent/dir/model.safetensors", None).unwrap_err();
     assert!(matches!(error, PersistError::Io { .. }));
 }
+
+#[test]
+fn offsets_past_the_end_are_rejected_before_the_parser_sees_them() {
+    // data_offsets near u64::MAX overflow the safetensors parser's length sum (a
+    // panic where overflow checks are on); mimic refuses them first.
+    let header =
+        br#"{"0.weight":{"dtype":"F32","shape":[3,4],"data_offsets":[0,18446744073709551615]}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header);
+    bytes.extend_from_slice(&[0; 48]);
+    let error =
+        persist::from_bytes::<Dense<4, 3>, _>(&bytes, CrossEntropy, 0.1, "evil").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "evil: metadata `0.weight`: data offsets beyond the 48 bytes of tensor data in the file"
+    );
+}
