@@ -6,27 +6,16 @@
 mod support;
 
 use std::process::ExitCode;
-use std::time::Instant;
 
-use mimic::experiment::{Phase, Stopwatch, benchmark, benchmark_json};
+use mimic::experiment::{Stopwatch, benchmark, benchmark_json};
 
 fn main() -> ExitCode {
-    let args = match support::parse_args("The 784→10 MNIST benchmark, trained on labels.", &[]) {
-        Ok(args) => args,
-        Err((text, code)) => {
-            println!("{text}");
-            return code;
-        }
-    };
-    let start = Instant::now();
-    let (train, test) = match support::load_mnist(args.data.as_ref()) {
-        Ok(sets) => sets,
-        Err(e) => return support::report_error(e.as_ref()),
-    };
-    let mut phases = vec![Phase {
-        name: "loading MNIST",
-        seconds: start.elapsed().as_secs_f64(),
-    }];
+    let (args, train, test, loading) =
+        match support::start("The 784→10 MNIST benchmark, trained on labels.", &[]) {
+            Ok(started) => started,
+            Err(code) => return code,
+        };
+    let mut phases = vec![loading];
     let mut watch = Stopwatch::default();
     let outcome = match benchmark(&train, &test, &args.config, &mut watch) {
         Ok(outcome) => outcome,

@@ -21,20 +21,12 @@ fn main() -> ExitCode {
         "--save-teacher PATH  save the trained teacher (safetensors)",
         "--load-teacher PATH  use a saved teacher instead of training one",
     ];
-    let args = match support::parse_args("The seed's teacher–student experiment on MNIST.", &extra)
-    {
-        Ok(args) => args,
-        Err((text, code)) => {
-            println!("{text}");
-            return code;
-        }
-    };
     let start = Instant::now();
-    let (train, test) = match support::load_mnist(args.data.as_ref()) {
-        Ok(sets) => sets,
-        Err(e) => return support::report_error(e.as_ref()),
+    let about = "The seed's teacher–student experiment on MNIST.";
+    let (args, train, test, loading) = match support::start(about, &extra) {
+        Ok(started) => started,
+        Err(code) => return code,
     };
-    let load_seconds = start.elapsed().as_secs_f64();
     let flag = |name: &str| {
         args.extra
             .iter()
@@ -56,13 +48,7 @@ fn main() -> ExitCode {
         Ok(report) => report,
         Err(e) => return support::report_error(&e),
     };
-    report.phases.insert(
-        0,
-        mimic::experiment::Phase {
-            name: "loading MNIST",
-            seconds: load_seconds,
-        },
-    );
+    report.phases.insert(0, loading);
 
     let percent = |a: f32| format!("{:.2}%", 100.0 * a);
     println!(

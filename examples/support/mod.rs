@@ -19,9 +19,9 @@ pub struct Args {
     pub extra: Vec<(String, String)>,
 }
 
-/// Parses `std::env::args`; `Err` carries the text to print (help or a usage error)
-/// and the exit code.
-pub fn parse_args(about: &str, extra_flags: &[&str]) -> Result<Args, (String, ExitCode)> {
+/// Parses `std::env::args`; `Err` carries the text to print and whether it is the
+/// help asked for (rather than a usage error).
+pub fn parse_args(about: &str, extra_flags: &[&str]) -> Result<Args, (String, bool)> {
     let usage = format!(
         "{about}\n\nOptions:\n  --data DIR     MNIST directory (raw IDX, IDX.gz or CSV; default: fetch into data/mnist)\n  --seed N       seed for every random number (default {seed})\n  --epochs N     passes over the training set (default 1)\n  --json PATH    also write configuration, accuracies and phase times as JSON\n  --scaling S    how pixels become inputs: divide255 (default) or raw (the seed's overflowing first attempt)\n{extra}  --help         this text",
         seed = Config::default().seed,
@@ -39,7 +39,7 @@ pub fn parse_args(about: &str, extra_flags: &[&str]) -> Result<Args, (String, Ex
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--help" || flag == "-h" {
-            return Err((usage, ExitCode::SUCCESS));
+            return Err((usage, true));
         }
         let known_extra = extra_flags
             .iter()
@@ -49,23 +49,12 @@ pub fn parse_args(about: &str, extra_flags: &[&str]) -> Result<Args, (String, Ex
             "--data" | "--seed" | "--epochs" | "--json" | "--scaling"
         ) && !known_extra
         {
-            return Err((
-                format!("unknown option {flag}\n\n{usage}"),
-                ExitCode::from(2),
-            ));
+            return Err((format!("unknown option {flag}\n\n{usage}"), false));
         }
         let Some(value) = it.next() else {
-            return Err((
-                format!("{flag} needs a value\n\n{usage}"),
-                ExitCode::from(2),
-            ));
+            return Err((format!("{flag} needs a value\n\n{usage}"), false));
         };
-        let bad = |what: &str| {
-            (
-                format!("{flag} {value}: expected {what}\n\n{usage}"),
-                ExitCode::from(2),
-            )
-        };
+        let bad = |what: &str| (format!("{flag} {value}: expected {what}\n\n{usage}"), false);
         match flag.as_str() {
             "--data" => args.data = Some(value.into()),
             "--json" => args.json = Some(value.into()),
@@ -89,6 +78,30 @@ pub fn parse_args(about: &str, extra_flags: &[&str]) -> Result<Args, (String, Ex
         }
     }
     Ok(args)
+}
+
+/// An example's start: its flags, and MNIST loaded (with the loading time as a
+/// phase). On `--help` or any error, prints it and returns the exit code.
+pub fn start(
+    about: &str,
+    extra_flags: &[&str],
+) -> Result<(Args, Dataset, Dataset, Phase), ExitCode> {
+    let args = parse_args(about, extra_flags).map_err(|(text, help)| {
+        if help {
+            println!("{text}");
+            ExitCode::SUCCESS
+        } else {
+            eprintln!("{text}");
+            ExitCode::from(2)
+        }
+    })?;
+    let clock = std::time::Instant::now();
+    let (train, test) = load_mnist(args.data.as_ref()).map_err(|e| report_error(e.as_ref()))?;
+    let loading = Phase {
+        name: "loading MNIST",
+        seconds: clock.elapsed().as_secs_f64(),
+    };
+    Ok((args, train, test, loading))
 }
 
 /// Loads the training and test sets from `--data`, or fetches MNIST on first use.
