@@ -10,5 +10,5 @@ fuzz_target!(|data: &[u8]| {
     let rest = &data[2..];
     let cut = usize::from(u16::from_le_bytes([data[0], data[1]])) % (rest.len() + 1);
     let (images, labels) = rest.split_at(cut);
-    let _ = mimic::data::Dataset::from_idx_bytes(images, labels, ("images", "labels"));
+    let _ = mimic_mnist::Dataset::from_idx_bytes(images, labels, ("images", "labels"));
 });

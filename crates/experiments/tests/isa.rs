@@ -1,0 +1,48 @@
+//! The portable, AVX2 and AVX-512 builds of the kernels train bit-identical
+//! networks: the ISA changes the speed, never a single bit of the result.
+//! (Its own test binary: `Isa::force` is process-wide.)
+
+use mimic::kernels::Isa;
+use mimic::{CrossEntropy, Initializer, Network, Parameters, Schedule};
+use mimic_experiments::cli;
+use mimic_experiments::experiment::Samples;
+use mimic_experiments::models::Teacher;
+use mimic_mnist::Scaling;
+
+#[test]
+fn every_isa_trains_the_same_bits() {
+    let (train, test) = cli::mnist();
+    let train = Samples::new(&train.truncated(5_000), Scaling::Divide255);
+    let test = Samples::new(&test.truncated(2_000), Scaling::Divide255);
+    let run = |isa| {
+        Isa::force(isa);
+        let mut teacher: Network<Teacher, CrossEntropy> =
+            Network::seeded_with(Initializer::Seed, 11, CrossEntropy, 0.03);
+        let stats = teacher
+            .fit(&train.inputs, &train.classes, &Schedule::seed())
+            .unwrap()[0];
+        let mut bits = Vec::new();
+        teacher
+            .layers
+            .visit(&mut |p| bits.extend(p.iter().map(|v| v.to_bits())));
+        let out: Vec<u32> = teacher
+            .forward_batch(&test.inputs)
+            .iter()
+            .flatten()
+            .map(|v| v.to_bits())
+            .collect();
+        (
+            stats.mean_loss.to_bits(),
+            bits,
+            out,
+            teacher.accuracy(&test.inputs, &test.classes).to_bits(),
+        )
+    };
+    let portable = run(Isa::Portable);
+    let avx2 = run(Isa::Avx2);
+    let avx512 = run(Isa::Avx512);
+    Isa::force(Isa::detect());
+    assert!(portable == avx2, "portable and AVX2 differ");
+    assert!(portable == avx512, "portable and AVX-512 differ");
+    eprintln!("compared on {:?} (the widest this CPU has)", Isa::detect());
+}

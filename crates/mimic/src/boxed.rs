@@ -1,0 +1,138 @@
+//! A boxed network is a network: `Box<L>` does everything `L` does, so layers too
+//! large for the stack live on the heap behind the same API.
+//!
+//! ```
+//! use mimic::{CrossEntropy, Dense, Network};
+//!
+//! // 784→1024→1024→10 holds 7.4 MB of parameters: far more than a thread's stack.
+//! type Big = (Dense<784, 1024>, Dense<1024, 1024>, Dense<1024, 10>);
+//! let mut net: Network<Box<Big>, CrossEntropy> = Network::seeded(7, CrossEntropy, 0.01);
+//! net.train_step(&[0.5; 784], &3)?;
+//! # Ok::<(), mimic::StepError>(())
+//! ```
+//!
+//! Building goes through [`Initialize::initialize_in_place`], so the parameters are
+//! drawn straight into the heap allocation; training allocates its gradient
+//! buffers the same way. What stays on the stack is one sample's activations.
+
+use core::mem::MaybeUninit;
+
+use rand::Rng;
+
+use crate::init::{Initialize, Initializer, boxed};
+use crate::module::{Module, Parameters, SparseTrain, Train, Update};
+use crate::sparse::SparseVector;
+
+impl<L: Module> Module for Box<L> {
+    type Input = L::Input;
+    type Output = L::Output;
+
+    #[inline(always)]
+    fn forward(&self, input: &Self::Input) -> Self::Output {
+        (**self).forward(input)
+    }
+}
+
+impl<L: Parameters> Parameters for Box<L> {
+    fn visit(&self, f: &mut dyn FnMut(&[f32])) {
+        (**self).visit(f)
+    }
+
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&mut [f32])) {
+        (**self).visit_mut(f)
+    }
+
+    fn zip_mut(&mut self, other: &Self, f: &mut dyn FnMut(&mut [f32], &[f32])) {
+        (**self).zip_mut(other, f)
+    }
+}
+
+impl<L: Train> Train for Box<L> {
+    type Trace = L::Trace;
+
+    #[inline(always)]
+    fn forward_trace(&self, input: &Self::Input) -> Self::Trace {
+        (**self).forward_trace(input)
+    }
+
+    #[inline(always)]
+    fn traced_output(trace: &Self::Trace) -> &Self::Output {
+        L::traced_output(trace)
+    }
+
+    #[inline(always)]
+    fn backward(
+        &mut self,
+        input: &Self::Input,
+        trace: &Self::Trace,
+        grad_output: &Self::Output,
+        mut update: Update<'_, Self>,
+    ) -> Self::Input {
+        let update = update.project(|p| &mut **p);
+        (**self).backward(input, trace, grad_output, update)
+    }
+
+    #[inline(always)]
+    fn backward_without_input_gradient(
+        &mut self,
+        input: &Self::Input,
+        trace: &Self::Trace,
+        grad_output: &Self::Output,
+        mut update: Update<'_, Self>,
+    ) {
+        let update = update.project(|p| &mut **p);
+        (**self).backward_without_input_gradient(input, trace, grad_output, update)
+    }
+}
+
+impl<const N: usize, L: SparseTrain<N>> SparseTrain<N> for Box<L> {
+    #[inline(always)]
+    fn forward_sparse(&self, input: SparseVector<'_, N>) -> Self::Output {
+        (**self).forward_sparse(input)
+    }
+
+    #[inline(always)]
+    fn forward_trace_sparse(&self, input: SparseVector<'_, N>) -> Self::Trace {
+        (**self).forward_trace_sparse(input)
+    }
+
+    #[inline(always)]
+    fn backward_sparse(
+        &mut self,
+        input: SparseVector<'_, N>,
+        trace: &Self::Trace,
+        grad_output: &Self::Output,
+        mut update: Update<'_, Self>,
+    ) {
+        let update = update.project(|p| &mut **p);
+        (**self).backward_sparse(input, trace, grad_output, update)
+    }
+}
+
+impl<L: Initialize> Initialize for Box<L> {
+    /// Allocates `L` on the heap and initialises it there.
+    fn initialize_in_place<'s, R: Rng + ?Sized>(
+        slot: &'s mut MaybeUninit<Self>,
+        init: Initializer,
+        rng: &mut R,
+    ) -> &'s mut Self {
+        slot.write(boxed(init, rng))
+    }
+}
+
+#[cfg(feature = "persist")]
+impl<L: crate::persist::Layers> crate::persist::Layers for Box<L> {
+    const COUNT: usize = L::COUNT;
+
+    fn export(&self, out: &mut Vec<crate::persist::LayerTensors>) {
+        (**self).export(out)
+    }
+
+    fn import(
+        &mut self,
+        first: usize,
+        read: &mut crate::persist::ReadLayer<'_>,
+    ) -> Result<(), crate::persist::PersistError> {
+        (**self).import(first, read)
+    }
+}

@@ -1,0 +1,176 @@
+//! Inference over many inputs: outputs, predictions, accuracy and the confusion
+//! matrix, on one thread or several.
+//!
+//! Every output is computed by the same per-sample code, compiled for the CPU's
+//! widest vectors; threads only split the rows into contiguous ranges, so the
+//! results are identical to calling [`Network::forward`] on each input, whatever
+//! the thread count.
+
+use crate::inputs::{Input, Inputs};
+use crate::kernels::{Work, dispatch};
+use crate::module::Train;
+use crate::network::{Network, argmax};
+
+/// How often each true class was predicted as each class.
+///
+/// ```
+/// use mimic::ConfusionMatrix;
+///
+/// let m = ConfusionMatrix::new(3, &[0, 2, 2, 1], &[0, 2, 1, 1]);
+/// assert_eq!(m.count(1, 2), 1); // one true 1 predicted as 2
+/// assert_eq!(m.accuracy(), 0.75);
+/// assert_eq!(m.recall(1), 0.5);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfusionMatrix {
+    classes: usize,
+    /// `counts[truth * classes + predicted]`.
+    counts: Vec<u64>,
+}
+
+impl ConfusionMatrix {
+    /// Counts `(truth, predicted)` pairs over `classes` classes; pairs with a class
+    /// outside `0..classes` are not counted.
+    pub fn new(classes: usize, predicted: &[usize], truth: &[usize]) -> Self {
+        let mut counts = vec![0; classes * classes];
+        for (&p, &t) in predicted.iter().zip(truth) {
+            if p < classes && t < classes {
+                counts[t * classes + p] += 1;
+            }
+        }
+        Self { classes, counts }
+    }
+
+    /// Number of classes.
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    /// How many samples of class `truth` were predicted as `predicted`.
+    pub fn count(&self, truth: usize, predicted: usize) -> u64 {
+        if truth < self.classes && predicted < self.classes {
+            self.counts[truth * self.classes + predicted]
+        } else {
+            0
+        }
+    }
+
+    /// Samples counted.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// The fraction predicted correctly (0 when empty).
+    pub fn accuracy(&self) -> f64 {
+        let correct: u64 = (0..self.classes).map(|c| self.count(c, c)).sum();
+        ratio(correct, self.total())
+    }
+
+    /// The fraction of class `class` predicted as `class` (0 when it never occurs).
+    pub fn recall(&self, class: usize) -> f64 {
+        let row: u64 = (0..self.classes).map(|p| self.count(class, p)).sum();
+        ratio(self.count(class, class), row)
+    }
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// The fraction of `predicted` equal to `truth`, over the shorter of the two (0
+/// when empty).
+pub fn accuracy(predicted: &[usize], truth: &[usize]) -> f32 {
+    let n = predicted.len().min(truth.len());
+    let correct = predicted.iter().zip(truth).filter(|(p, t)| p == t).count();
+    if n == 0 {
+        0.0
+    } else {
+        correct as f32 / n as f32
+    }
+}
+
+/// Every output of `network` on `inputs`, split over `threads` contiguous ranges.
+pub(crate) fn outputs<L, F, X>(
+    network: &Network<L, F>,
+    inputs: &X,
+    threads: usize,
+) -> Vec<L::Output>
+where
+    L: Train + Sync,
+    L::Output: Send,
+    F: Sync,
+    X: Inputs + ?Sized,
+    for<'a> X::Row<'a>: Input<L>,
+{
+    let count = inputs.len();
+    let threads = threads.clamp(1, count.max(1));
+    if threads == 1 {
+        return dispatch(Outputs {
+            layers: &network.layers,
+            inputs,
+            range: 0..count,
+        });
+    }
+    let chunk = count.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let range = (t * chunk).min(count)..((t + 1) * chunk).min(count);
+                let layers = &network.layers;
+                scope.spawn(move || {
+                    dispatch(Outputs {
+                        layers,
+                        inputs,
+                        range,
+                    })
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(count);
+        for worker in workers {
+            // A worker panics only if the network's own code does; re-raise it here.
+            all.extend(
+                worker
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            );
+        }
+        all
+    })
+}
+
+/// The outputs for rows `range`, as [`Work`].
+struct Outputs<'a, L, X: ?Sized> {
+    layers: &'a L,
+    inputs: &'a X,
+    range: core::ops::Range<usize>,
+}
+
+impl<L, X> Work for Outputs<'_, L, X>
+where
+    L: Train,
+    X: Inputs + ?Sized,
+    for<'a> X::Row<'a>: Input<L>,
+{
+    type Output = Vec<L::Output>;
+
+    #[inline(always)]
+    fn run(self) -> Self::Output {
+        let mut outputs = Vec::with_capacity(self.range.len());
+        for k in self.range {
+            if let Some(input) = self.inputs.row(k) {
+                outputs.push(input.forward(self.layers));
+            }
+        }
+        outputs
+    }
+}
+
+/// The predicted class of every output.
+pub(crate) fn predictions<O: AsRef<[f32]>>(outputs: &[O]) -> Vec<usize> {
+    outputs.iter().map(|o| argmax(o.as_ref())).collect()
+}

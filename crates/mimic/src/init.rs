@@ -1,0 +1,167 @@
+//! Seeded weight initialisation.
+//!
+//! Every random number in `mimic` comes from a generator made from a seed
+//! ([`rand_pcg::Pcg64`]): the same seed gives bit-identical weights. Layers are
+//! initialised in place, so a network too large for the stack can be built
+//! directly on the heap ([`boxed`]).
+
+use core::mem::MaybeUninit;
+
+use rand::{Rng, RngExt};
+
+/// How a layer's parameters are drawn.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Initializer {
+    /// What suits each layer's activation: [`He`](Initializer::He) for ReLU and
+    /// LeakyReLU, [`Xavier`](Initializer::Xavier) for Sigmoid and Identity
+    /// ([`Activation::RECOMMENDED`](crate::Activation::RECOMMENDED)).
+    #[default]
+    Recommended,
+    /// The seed's scheme: every weight *and* bias from a normal with mean 0 and
+    /// standard deviation `1 / (rows · cols)` of its own matrix (numpy's
+    /// `normal(0, 1/(nrows*ncols))`; the bias is an OUT×1 matrix, so its deviation is `1/OUT`).
+    Seed,
+    /// He (Kaiming) normal: weights `N(0, 2 / IN)`, biases zero. Suits (leaky) ReLU.
+    He,
+    /// Xavier (Glorot) normal: weights `N(0, 2 / (IN + OUT))`, biases zero.
+    Xavier,
+    /// Every parameter 0 (gradient and velocity buffers); draws nothing.
+    Zeros,
+}
+
+impl Initializer {
+    /// Standard deviations `(weights, bias)` for a layer with `inputs` and `outputs`
+    /// whose activation recommends `recommended`; a deviation of 0 means "all zeros".
+    pub fn deviations(self, inputs: usize, outputs: usize, recommended: Initializer) -> (f64, f64) {
+        let (i, o) = (inputs as f64, outputs as f64);
+        match self {
+            // An activation that recommends `Recommended` gets He.
+            Initializer::Recommended if recommended == Initializer::Recommended => {
+                Initializer::He.deviations(inputs, outputs, recommended)
+            }
+            Initializer::Recommended => recommended.deviations(inputs, outputs, recommended),
+            Initializer::Zeros => (0.0, 0.0),
+            Initializer::Seed => (1.0 / (i * o), 1.0 / o),
+            Initializer::He => ((2.0 / i).sqrt(), 0.0),
+            Initializer::Xavier => ((2.0 / (i + o)).sqrt(), 0.0),
+        }
+    }
+}
+
+/// Something whose parameters can be drawn from an [`Initializer`] (a layer, or a
+/// tuple of layers, initialised first to last).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a chain of layers whose shapes fit",
+    label = "cannot be initialised as a network",
+    note = "a network is a layer such as `Dense<IN, OUT>`, or a tuple of 2 to 12 of them whose sizes chain (each layer's IN is the previous layer's OUT)",
+    note = "for more than 12 layers, nest tuples: `((A, B, C), (D, E, F), …)` is a chain of chains"
+)]
+pub trait Initialize: Sized {
+    /// Draws fresh parameters into `slot`, consuming random numbers in a fixed
+    /// order, and returns the initialised value, which must be `slot` itself
+    /// (callers check). Writing in place is what lets [`boxed`] build a network
+    /// larger than the stack.
+    fn initialize_in_place<'s, R: Rng + ?Sized>(
+        slot: &'s mut MaybeUninit<Self>,
+        init: Initializer,
+        rng: &mut R,
+    ) -> &'s mut Self;
+
+    /// Draws fresh parameters, returned by value (on the stack: see [`boxed`] for
+    /// networks too large for it).
+    fn initialize<R: Rng + ?Sized>(init: Initializer, rng: &mut R) -> Self {
+        let mut slot = MaybeUninit::uninit();
+        initialize_slot(&mut slot, init, rng);
+        // SAFETY: `initialize_slot` returns only once `slot` is initialised.
+        unsafe { slot.assume_init() }
+    }
+}
+
+/// Runs [`Initialize::initialize_in_place`] on `slot` and checks that the value
+/// it returned is `slot` itself, so that `slot` is known to be initialised even
+/// if an implementation returned some other value.
+pub(crate) fn initialize_slot<X: Initialize, R: Rng + ?Sized>(
+    slot: &mut MaybeUninit<X>,
+    init: Initializer,
+    rng: &mut R,
+) {
+    let expected = slot.as_ptr();
+    let initialised: *const X = X::initialize_in_place(slot, init, rng);
+    assert!(
+        core::ptr::eq(initialised, expected),
+        "Initialize::initialize_in_place must return its own slot"
+    );
+}
+
+/// `X` drawn by `init` from `rng` directly on the heap, with no copy of it on the
+/// stack: how to build a network whose parameters exceed the stack (a thread's
+/// stack is 2 MiB by default, 8 MiB for `main` on Linux; `Dense<1024, 1024>` alone
+/// is 4 MiB).
+pub fn boxed<X: Initialize, R: Rng + ?Sized>(init: Initializer, rng: &mut R) -> Box<X> {
+    let mut slot = Box::<X>::new_uninit();
+    initialize_slot(&mut slot, init, rng);
+    // SAFETY: `initialize_slot` returns only once the slot is initialised.
+    unsafe { slot.assume_init() }
+}
+
+/// Draws standard normal numbers with the Box–Muller transform, in f64, using both
+/// numbers of each pair (so the stream of draws is a pure function of the generator).
+#[derive(Debug, Default)]
+pub struct Normal {
+    spare: Option<f64>,
+}
+
+impl Normal {
+    /// A sampler with no cached draw.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// One draw from `N(0, 1)`.
+    pub fn sample<R: Rng + ?Sized>(&mut self, rng: &mut R) -> f64 {
+        if let Some(z) = self.spare.take() {
+            return z;
+        }
+        // u1 in (0, 1] so that ln(u1) is finite.
+        let u1 = 1.0 - rng.random::<f64>();
+        let u2 = rng.random::<f64>();
+        let radius = (-2.0 * u1.ln()).sqrt();
+        let angle = core::f64::consts::TAU * u2;
+        self.spare = Some(radius * angle.sin());
+        radius * angle.cos()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_pcg::Pcg64;
+
+    #[test]
+    fn normal_has_unit_moments() {
+        let mut rng = Pcg64::seed_from_u64(7);
+        let mut normal = Normal::new();
+        let n = 200_000;
+        let draws: Vec<f64> = (0..n).map(|_| normal.sample(&mut rng)).collect();
+        let mean = draws.iter().sum::<f64>() / n as f64;
+        let var = draws.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+        assert!(mean.abs() < 0.01, "mean {mean}");
+        assert!((var - 1.0).abs() < 0.01, "variance {var}");
+    }
+
+    #[test]
+    fn seed_deviations_follow_the_seed() {
+        let he = Initializer::He;
+        assert_eq!(
+            Initializer::Seed.deviations(784, 16, he),
+            (1.0 / 12544.0, 1.0 / 16.0)
+        );
+        assert_eq!(Initializer::He.deviations(8, 4, he).1, 0.0);
+        assert_eq!(
+            Initializer::Recommended.deviations(8, 4, Initializer::Xavier),
+            Initializer::Xavier.deviations(8, 4, he)
+        );
+        assert_eq!(Initializer::Zeros.deviations(8, 4, he), (0.0, 0.0));
+    }
+}

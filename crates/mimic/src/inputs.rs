@@ -1,0 +1,147 @@
+//! What a network can be trained and evaluated on: one input ([`Input`]) and a
+//! collection of them ([`Inputs`]).
+//!
+//! A dense array `&[f32; N]` and a [`SparseVector`] are both inputs of any network
+//! whose first layer takes `N` numbers, with bit-identical results; the sparse one
+//! skips the zeros. Collections are slices (or `Vec`s) of dense rows and
+//! [`SparseRows`]; every training and evaluation loop is written once over them.
+
+use crate::module::{SparseTrain, Train, Update};
+use crate::sparse::{SparseRows, SparseVector};
+
+/// One input that a network of layers `L` can take.
+pub trait Input<L: Train>: Copy {
+    /// `L`'s output.
+    fn forward(self, layers: &L) -> L::Output;
+    /// `L`'s forward pass, keeping what backward needs.
+    fn forward_trace(self, layers: &L) -> L::Trace;
+    /// `L`'s backward pass from `grad_output`, updating or accumulating as `update` says.
+    fn backward(
+        self,
+        layers: &mut L,
+        trace: &L::Trace,
+        grad_output: &L::Output,
+        update: Update<'_, L>,
+    );
+}
+
+impl<const N: usize, L: Train<Input = [f32; N]>> Input<L> for &[f32; N] {
+    #[inline(always)]
+    fn forward(self, layers: &L) -> L::Output {
+        layers.forward(self)
+    }
+
+    #[inline(always)]
+    fn forward_trace(self, layers: &L) -> L::Trace {
+        layers.forward_trace(self)
+    }
+
+    #[inline(always)]
+    fn backward(
+        self,
+        layers: &mut L,
+        trace: &L::Trace,
+        grad_output: &L::Output,
+        update: Update<'_, L>,
+    ) {
+        layers.backward_without_input_gradient(self, trace, grad_output, update)
+    }
+}
+
+impl<const N: usize, L: SparseTrain<N>> Input<L> for SparseVector<'_, N> {
+    #[inline(always)]
+    fn forward(self, layers: &L) -> L::Output {
+        layers.forward_sparse(self)
+    }
+
+    #[inline(always)]
+    fn forward_trace(self, layers: &L) -> L::Trace {
+        layers.forward_trace_sparse(self)
+    }
+
+    #[inline(always)]
+    fn backward(
+        self,
+        layers: &mut L,
+        trace: &L::Trace,
+        grad_output: &L::Output,
+        update: Update<'_, L>,
+    ) {
+        layers.backward_sparse(self, trace, grad_output, update)
+    }
+}
+
+/// Many inputs, indexed from 0: the rows of a data set.
+pub trait Inputs: Sync {
+    /// One row, as the network takes it.
+    type Row<'a>: Copy
+    where
+        Self: 'a;
+
+    /// How many rows.
+    fn len(&self) -> usize;
+
+    /// Row `k`, if it exists.
+    fn row(&self, k: usize) -> Option<Self::Row<'_>>;
+
+    /// Whether there are no rows.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<const N: usize> Inputs for [[f32; N]] {
+    type Row<'a> = &'a [f32; N];
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        <[[f32; N]]>::len(self)
+    }
+
+    #[inline(always)]
+    fn row(&self, k: usize) -> Option<&[f32; N]> {
+        self.get(k)
+    }
+}
+
+impl<const N: usize, const M: usize> Inputs for [[f32; N]; M] {
+    type Row<'a> = &'a [f32; N];
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        M
+    }
+
+    #[inline(always)]
+    fn row(&self, k: usize) -> Option<&[f32; N]> {
+        self.get(k)
+    }
+}
+
+impl<const N: usize> Inputs for Vec<[f32; N]> {
+    type Row<'a> = &'a [f32; N];
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    #[inline(always)]
+    fn row(&self, k: usize) -> Option<&[f32; N]> {
+        self.get(k)
+    }
+}
+
+impl<const N: usize> Inputs for SparseRows<N> {
+    type Row<'a> = SparseVector<'a, N>;
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        SparseRows::len(self)
+    }
+
+    #[inline(always)]
+    fn row(&self, k: usize) -> Option<SparseVector<'_, N>> {
+        self.get(k)
+    }
+}

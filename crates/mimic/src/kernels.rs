@@ -1,0 +1,346 @@
+//! The inner loops of every dense layer, compiled three times (portable, AVX2,
+//! AVX-512) and chosen at run time from what the CPU has, so a plain
+//! `cargo build --release` gets wide vectors without any `RUSTFLAGS`.
+//!
+//! **All three give bit-identical results.** Every kernel fixes its order of
+//! floating-point operations in the source: each output is a separate lane, sums
+//! run in a fixed order over four rotating partial sums, and no multiply-add is
+//! fused (Rust never contracts `a * b + c` on its own). Vectorising across
+//! outputs changes none of the roundings, so the ISA only changes the speed —
+//! `tests` below and `tests/isa.rs` check it bit for bit.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use crate::sparse::SparseVector;
+
+/// An instruction set the kernels are compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Isa {
+    /// Whatever the build targets (SSE2 on a default x86-64 build).
+    Portable = 1,
+    /// 256-bit AVX2.
+    Avx2 = 2,
+    /// 512-bit AVX-512F.
+    Avx512 = 3,
+}
+
+static CHOSEN: AtomicU8 = AtomicU8::new(0);
+
+impl Isa {
+    /// The widest instruction set this CPU supports, or the one forced by
+    /// [`Isa::force`] or the `MIMIC_ISA` environment variable (`portable`, `avx2`,
+    /// `avx512`), never more than the CPU has.
+    #[inline(always)]
+    pub fn current() -> Isa {
+        match CHOSEN.load(Ordering::Relaxed) {
+            1 => Isa::Portable,
+            2 => Isa::Avx2,
+            3 => Isa::Avx512,
+            _ => {
+                let wanted = std::env::var("MIMIC_ISA").ok().and_then(|s| Isa::parse(&s));
+                let isa = wanted.map_or(Isa::detect(), |w| w.min(Isa::detect()));
+                CHOSEN.store(isa as u8, Ordering::Relaxed);
+                isa
+            }
+        }
+    }
+
+    /// Uses `isa` (or the best the CPU has, if less) from now on, in every thread.
+    /// For benchmarks and tests: results do not depend on it.
+    pub fn force(isa: Isa) {
+        CHOSEN.store(isa.min(Isa::detect()) as u8, Ordering::Relaxed);
+    }
+
+    /// The widest instruction set the CPU has.
+    pub fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Portable
+    }
+
+    /// `portable`, `avx2` or `avx512`.
+    pub fn parse(name: &str) -> Option<Isa> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "portable" => Some(Isa::Portable),
+            "avx2" => Some(Isa::Avx2),
+            "avx512" => Some(Isa::Avx512),
+            _ => None,
+        }
+    }
+
+    fn min(self, other: Isa) -> Isa {
+        if (self as u8) <= (other as u8) {
+            self
+        } else {
+            other
+        }
+    }
+}
+
+/// A piece of work — typically a whole loop, such as an epoch — to be compiled
+/// once per [`Isa`] by [`dispatch`]. `run` must be `#[inline(always)]`, and so
+/// must what it calls, for the glue between kernels to be vectorised too.
+pub(crate) trait Work {
+    /// What the work returns.
+    type Output;
+    /// Does the work.
+    fn run(self) -> Self::Output;
+}
+
+/// Runs `work` compiled for the current [`Isa`]: `work.run()` and everything it
+/// inlines is generated for AVX-512, AVX2 or the portable baseline.
+#[inline]
+pub(crate) fn dispatch<W: Work>(work: W) -> W::Output {
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn avx2<W: Work>(work: W) -> W::Output {
+        work.run()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn avx512<W: Work>(work: W) -> W::Output {
+        work.run()
+    }
+
+    match Isa::current() {
+        // SAFETY: `Isa::current` never returns more than the CPU supports.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(work) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(work) },
+        _ => work.run(),
+    }
+}
+
+/// Defines `pub fn $name` that dispatches to copies of `$body` compiled for each ISA.
+macro_rules! kernel {
+    (
+        $(#[$doc:meta])*
+        pub fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? $body:block
+    ) => {
+        $(#[$doc])*
+        #[inline(always)]
+        pub(crate) fn $name<const IN: usize, const OUT: usize>($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn portable<const IN: usize, const OUT: usize>($($arg: $ty),*) $(-> $ret)? $body
+
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2")]
+            fn avx2<const IN: usize, const OUT: usize>($($arg: $ty),*) $(-> $ret)? {
+                portable::<IN, OUT>($($arg),*)
+            }
+
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx512f")]
+            fn avx512<const IN: usize, const OUT: usize>($($arg: $ty),*) $(-> $ret)? {
+                portable::<IN, OUT>($($arg),*)
+            }
+
+            match Isa::current() {
+                // SAFETY: `Isa::current` never returns more than the CPU supports.
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512 => unsafe { avx512::<IN, OUT>($($arg),*) },
+                // SAFETY: as above.
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2 => unsafe { avx2::<IN, OUT>($($arg),*) },
+                _ => portable::<IN, OUT>($($arg),*),
+            }
+        }
+    };
+}
+
+/// Row `i` of `rows`, for an index a [`SparseVector<IN>`] guarantees is below `IN`.
+///
+/// Only ever called with an index taken from a `SparseVector<'_, IN>`, whose
+/// indices are below `IN` by construction: `SparseVector::new` checks them, and
+/// the only other constructor, `new_unchecked`, is an `unsafe fn` whose callers
+/// promise it.
+#[inline(always)]
+fn row<const IN: usize, const OUT: usize>(rows: &[[f32; OUT]; IN], i: u32) -> &[f32; OUT] {
+    debug_assert!((i as usize) < IN);
+    // SAFETY: `i` comes from a `SparseVector<'_, IN>` (see above), so it is below
+    // IN, and `rows` has exactly IN rows.
+    unsafe { rows.get_unchecked(i as usize) }
+}
+
+/// Row `i` of `rows`, mutable; see [`row`].
+#[inline(always)]
+fn row_mut<const IN: usize, const OUT: usize>(
+    rows: &mut [[f32; OUT]; IN],
+    i: u32,
+) -> &mut [f32; OUT] {
+    debug_assert!((i as usize) < IN);
+    // SAFETY: as in `row`: `i` comes from a `SparseVector<'_, IN>`, so it is below IN.
+    unsafe { rows.get_unchecked_mut(i as usize) }
+}
+
+/// Adds `v · w` to `sum`, lane by lane.
+#[inline(always)]
+fn add_scaled<const OUT: usize>(sum: &mut [f32; OUT], v: f32, w: &[f32; OUT]) {
+    for (s, &w) in sum.iter_mut().zip(w) {
+        *s += v * w;
+    }
+}
+
+/// `(s0 + s1) + (s2 + s3)`, lane by lane.
+#[inline(always)]
+fn combine<const OUT: usize>(sums: &[[f32; OUT]; 4]) -> [f32; OUT] {
+    let mut total = [0.0; OUT];
+    for (o, t) in total.iter_mut().enumerate() {
+        *t = (sums[0][o] + sums[1][o]) + (sums[2][o] + sums[3][o]);
+    }
+    total
+}
+
+kernel! {
+    /// `Σₖ x.values[k] · rows[x.indices[k]]`: the weighted sum of the rows of the
+    /// nonzero inputs, accumulated in four rotating partial sums (the `k`-th nonzero
+    /// entry goes to sum `k mod 4`) added as `(s0 + s1) + (s2 + s3)`. Four
+    /// independent chains hide the adder's latency; the order is fixed, whatever the ISA.
+    pub fn gather_sum(rows: &[[f32; OUT]; IN], x: SparseVector<'_, IN>) -> [f32; OUT] {
+        let mut sums = [[0.0f32; OUT]; 4];
+        let (indices, values) = (x.indices(), x.values());
+        let chunks = indices.chunks_exact(4).zip(values.chunks_exact(4));
+        for (idx, val) in chunks {
+            for lane in 0..4 {
+                add_scaled(&mut sums[lane], val[lane], row(rows, idx[lane]));
+            }
+        }
+        let tail = indices.chunks_exact(4).remainder().iter().zip(values.chunks_exact(4).remainder());
+        for (lane, (&i, &v)) in tail.enumerate() {
+            add_scaled(&mut sums[lane], v, row(rows, i));
+        }
+        combine(&sums)
+    }
+}
+
+kernel! {
+    /// [`gather_sum`] for an input with no zero entry (a hidden layer's input), where
+    /// the `k`-th nonzero entry is entry `k`: the same operations in the same order,
+    /// without listing the entries first.
+    pub fn dense_sum(rows: &[[f32; OUT]; IN], x: &[f32; IN]) -> [f32; OUT] {
+        let mut sums = [[0.0f32; OUT]; 4];
+        let chunks = rows.chunks_exact(4).zip(x.chunks_exact(4));
+        for (rows4, x4) in chunks {
+            for lane in 0..4 {
+                add_scaled(&mut sums[lane], x4[lane], &rows4[lane]);
+            }
+        }
+        let tail = rows.chunks_exact(4).remainder().iter().zip(x.chunks_exact(4).remainder());
+        for (lane, (r, &v)) in tail.enumerate() {
+            add_scaled(&mut sums[lane], v, r);
+        }
+        combine(&sums)
+    }
+}
+
+kernel! {
+    /// `rows[x.indices[k]] += x.values[k] · g` for every `k`: a rank-one update of the
+    /// rows of the nonzero inputs (each row is touched once, so order is irrelevant).
+    pub fn scatter_add(rows: &mut [[f32; OUT]; IN], x: SparseVector<'_, IN>, g: &[f32; OUT]) {
+        for (&i, &v) in x.indices().iter().zip(x.values()) {
+            add_scaled(row_mut(rows, i), v, g);
+        }
+    }
+}
+
+kernel! {
+    /// [`scatter_add`] for a dense `x`: rows of zero inputs are skipped, exactly as
+    /// the sparse version never sees them.
+    pub fn scatter_add_dense(rows: &mut [[f32; OUT]; IN], x: &[f32; IN], g: &[f32; OUT]) {
+        for (r, &v) in rows.iter_mut().zip(x) {
+            if v != 0.0 {
+                add_scaled(r, v, g);
+            }
+        }
+    }
+}
+
+kernel! {
+    /// `out[i] = Σₒ rows[i][o] · g[o]` in order of `o`: `Wᵀ·g` for a transposed weight matrix.
+    pub fn row_dots(rows: &[[f32; OUT]; IN], g: &[f32; OUT], out: &mut [f32; IN]) {
+        for (o, row) in out.iter_mut().zip(rows) {
+            let mut sum = 0.0;
+            for (&w, &gi) in row.iter().zip(g) {
+                sum += w * gi;
+            }
+            *o = sum;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+
+    fn random_case(seed: u64) -> ([[f32; 16]; 100], Vec<u32>, Vec<f32>, [f32; 100]) {
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+        let rows = core::array::from_fn(|_| core::array::from_fn(|_| rng.random::<f32>() - 0.5));
+        let indices: Vec<u32> = (0..100).filter(|_| rng.random::<f32>() < 0.3).collect();
+        let values = indices.iter().map(|_| rng.random::<f32>()).collect();
+        let dense = core::array::from_fn(|_| rng.random::<f32>() + 0.1);
+        (rows, indices, values, dense)
+    }
+
+    #[test]
+    fn every_isa_gives_the_same_bits() {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for seed in 0..20 {
+            let (rows, indices, values, dense) = random_case(seed);
+            let x = SparseVector::<100>::new(&indices, &values).unwrap();
+            let g: [f32; 16] = core::array::from_fn(|o| o as f32 * 0.37 - 2.0);
+            let mut results = Vec::new();
+            for isa in [Isa::Portable, Isa::Avx2, Isa::Avx512] {
+                Isa::force(isa);
+                let mut updated = rows;
+                scatter_add(&mut updated, x, &g);
+                scatter_add_dense(&mut updated, &x.to_dense(), &g);
+                let mut dots = [0.0; 100];
+                row_dots(&rows, &g, &mut dots);
+                results.push([
+                    bits(&gather_sum(&rows, x)),
+                    bits(&dense_sum(&rows, &dense)),
+                    bits(updated.as_flattened()),
+                    bits(&dots),
+                ]);
+            }
+            Isa::force(Isa::detect());
+            assert!(results.windows(2).all(|w| w[0] == w[1]), "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn dense_sum_is_gather_sum_without_zeros() {
+        let (rows, _, _, dense) = random_case(3);
+        let indices: Vec<u32> = (0..100).collect();
+        let x = SparseVector::<100>::new(&indices, &dense).unwrap();
+        assert_eq!(gather_sum(&rows, x), dense_sum(&rows, &dense));
+    }
+
+    #[test]
+    fn gather_sum_is_the_weighted_sum() {
+        let rows = [[1.0, 2.0], [10.0, 20.0], [100.0, 200.0]];
+        let x = SparseVector::<3>::new(&[0, 2], &[1.0, 0.5]).unwrap();
+        assert_eq!(gather_sum(&rows, x), [51.0, 102.0]);
+        let empty = SparseVector::<3>::new(&[], &[]).unwrap();
+        assert_eq!(gather_sum(&rows, empty), [0.0, 0.0]);
+    }
+
+    #[test]
+    fn parse_and_force() {
+        assert_eq!(Isa::parse(" AVX2 "), Some(Isa::Avx2));
+        assert_eq!(Isa::parse("sse"), None);
+        assert!(Isa::Portable.min(Isa::Avx512) == Isa::Portable);
+    }
+}

@@ -1,0 +1,133 @@
+//! What a layer, or a chain of layers, can do: the traits every network is built on.
+//!
+//! A network is a tuple of layers, as in dfdx: `(Dense<784, 16>, Dense<16, 16>,
+//! Dense<16, 10>)`. Each layer names its input and output types; a tuple is a
+//! [`Module`] only if every layer's `Input` is exactly the previous layer's
+//! `Output`, so a 16-output layer chained into a 10-input layer is a type error
+//! that names both `[f32; 16]` and `[f32; 10]`. The tuple impls, for 2 to 12
+//! layers, are in `tuples.rs`; longer chains nest tuples.
+
+use crate::sparse::SparseVector;
+
+/// Something with a forward pass from a fixed input type to a fixed output type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a chain of layers whose shapes fit",
+    label = "not a `Module`",
+    note = "a network is a layer such as `Dense<IN, OUT>`, or a tuple of 2 to 12 of them whose sizes chain (each layer's IN is the previous layer's OUT)",
+    note = "for more than 12 layers, nest tuples: `((A, B, C), (D, E, F), …)` is a chain of chains"
+)]
+pub trait Module {
+    /// What the module takes, e.g. `[f32; 784]`.
+    type Input;
+    /// What the module returns, e.g. `[f32; 10]`.
+    type Output;
+
+    /// Inference: the output for one input.
+    fn forward(&self, input: &Self::Input) -> Self::Output;
+}
+
+/// What the backward pass does with each layer's parameter gradient.
+pub enum Update<'a, P> {
+    /// Per-sample SGD, applied at once: `W -= lr · db · xᵀ`, `b -= lr · db`.
+    Sgd {
+        /// The step size.
+        learning_rate: f32,
+    },
+    /// Add the gradient into a same-shaped accumulator (mini-batches, momentum).
+    Accumulate(&'a mut P),
+}
+
+impl<P> Update<'_, P> {
+    /// The same update for a part of `P` (one layer of a tuple).
+    pub fn project<Q>(&mut self, part: impl FnOnce(&mut P) -> &mut Q) -> Update<'_, Q> {
+        match self {
+            Update::Sgd { learning_rate } => Update::Sgd {
+                learning_rate: *learning_rate,
+            },
+            Update::Accumulate(gradients) => Update::Accumulate(part(gradients)),
+        }
+    }
+}
+
+/// Access to every parameter, as flat slices in a fixed order (weights then bias,
+/// first layer to last). Used by optimizers, finiteness checks and persistence.
+pub trait Parameters {
+    /// Calls `f` on each parameter slice.
+    fn visit(&self, f: &mut dyn FnMut(&[f32]));
+    /// Calls `f` on each parameter slice, mutably.
+    fn visit_mut(&mut self, f: &mut dyn FnMut(&mut [f32]));
+    /// Calls `f` on each parameter slice of `self` beside the same slice of `other`.
+    fn zip_mut(&mut self, other: &Self, f: &mut dyn FnMut(&mut [f32], &[f32]));
+
+    /// Whether every parameter is finite (no NaN, no infinity).
+    fn all_finite(&self) -> bool {
+        let mut finite = true;
+        self.visit(&mut |p| finite &= p.iter().all(|v| v.is_finite()));
+        finite
+    }
+
+    /// How many scalars the parameters hold.
+    fn parameter_count(&self) -> usize {
+        let mut count = 0;
+        self.visit(&mut |p| count += p.len());
+        count
+    }
+}
+
+/// A module that can be trained by backpropagation.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be trained as a chain of layers",
+    label = "not trainable",
+    note = "a trainable network is a layer such as `Dense<IN, OUT>`, or a tuple of 2 to 12 of them whose sizes chain",
+    note = "for more than 12 layers, nest tuples: `((A, B, C), (D, E, F), …)` is a chain of chains"
+)]
+pub trait Train: Module + Parameters + Sized {
+    /// What the forward pass keeps for the backward pass (each layer's output).
+    type Trace;
+
+    /// The forward pass, keeping what backward needs.
+    fn forward_trace(&self, input: &Self::Input) -> Self::Trace;
+
+    /// The module's output inside its trace.
+    fn traced_output(trace: &Self::Trace) -> &Self::Output;
+
+    /// Backpropagates `grad_output` (∂loss/∂output), updates or accumulates the
+    /// parameter gradients, and returns ∂loss/∂input (computed before any update).
+    fn backward(
+        &mut self,
+        input: &Self::Input,
+        trace: &Self::Trace,
+        grad_output: &Self::Output,
+        update: Update<'_, Self>,
+    ) -> Self::Input;
+
+    /// As [`Train::backward`], for a first layer: nobody needs ∂loss/∂input, so
+    /// it is never computed.
+    fn backward_without_input_gradient(
+        &mut self,
+        input: &Self::Input,
+        trace: &Self::Trace,
+        grad_output: &Self::Output,
+        update: Update<'_, Self>,
+    );
+}
+
+/// A trainable module whose first layer can take a sparse input (only the nonzero
+/// entries of a length-`N` vector), skipping the work zeros would cost. Results
+/// are bit-identical to the dense methods of [`Module`] and [`Train`].
+pub trait SparseTrain<const N: usize>: Train<Input = [f32; N]> {
+    /// [`Module::forward`] from a sparse input.
+    fn forward_sparse(&self, input: SparseVector<'_, N>) -> Self::Output;
+
+    /// [`Train::forward_trace`] from a sparse input.
+    fn forward_trace_sparse(&self, input: SparseVector<'_, N>) -> Self::Trace;
+
+    /// [`Train::backward_without_input_gradient`] from a sparse input.
+    fn backward_sparse(
+        &mut self,
+        input: SparseVector<'_, N>,
+        trace: &Self::Trace,
+        grad_output: &Self::Output,
+        update: Update<'_, Self>,
+    );
+}

@@ -1,0 +1,86 @@
+//! `forward`, `predict`, `train_step` and `accumulate_gradient` never touch the heap:
+//! a counting global allocator sees no allocation while they run. Counting is per
+//! thread, so the test harness's own threads cannot interfere.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use mimic::{CrossEntropy, Dense, Mse, Network, SparseVector};
+
+type Teacher = (Dense<784, 16>, Dense<16, 16>, Dense<16, 10>);
+type Student = Dense<784, 10>;
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: every method forwards to the system allocator unchanged; counting
+// touches only a thread-local integer.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_during(work: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.with(Cell::get);
+    work();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+#[test]
+fn hot_paths_allocate_nothing() {
+    // Built outside the measured regions (Box: the networks are 50 KB).
+    let mut teacher: Box<Network<Teacher, CrossEntropy>> =
+        Box::new(Network::seeded(1, CrossEntropy, 0.03));
+    let mut student: Box<Network<Student, Mse>> = Box::new(Network::seeded(2, Mse, 0.01));
+    let mut gradients = Box::new(teacher.layers.clone());
+    let image: [f32; 784] = core::array::from_fn(|i| {
+        if i % 5 == 0 {
+            (i % 255) as f32 / 255.0
+        } else {
+            0.0
+        }
+    });
+    let indices: Vec<u32> = (0..784).filter(|i| i % 5 == 0).collect();
+    let values: Vec<f32> = indices.iter().map(|&i| image[i as usize]).collect();
+    let sparse = SparseVector::<784>::new(&indices, &values).unwrap();
+
+    let count = allocations_during(|| {
+        for k in 0..100 {
+            let target = teacher.forward(&image);
+            std::hint::black_box(teacher.predict(&image));
+            teacher.train_step(&image, &(k % 10)).unwrap();
+            student.train_step(&image, &target).unwrap();
+            std::hint::black_box(student.forward(&image));
+            teacher
+                .accumulate_gradient(&image, &3, &mut gradients)
+                .unwrap();
+            teacher.train_step_sparse(sparse, &(k % 10)).unwrap();
+            std::hint::black_box(teacher.forward_sparse(sparse));
+            student.train_step_sparse(sparse, &target).unwrap();
+        }
+    });
+    assert_eq!(count, 0, "heap allocations in forward/train_step");
+
+    // The counter does count: a Vec allocates.
+    assert!(allocations_during(|| drop(std::hint::black_box(vec![1u8; 16]))) > 0);
+}

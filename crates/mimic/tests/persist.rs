@@ -1,0 +1,249 @@
+//! Saving and loading networks: exact round trips, and a clear error for every
+//! kind of damage.
+#![cfg(feature = "persist")]
+
+use mimic::persist::{self, PersistError};
+use mimic::{CrossEntropy, Dense, Distillation, Mse, Network, Parameters, Sigmoid};
+
+type Teacher = (Dense<784, 16>, Dense<16, 16>, Dense<16, 10>);
+type Student = Dense<784, 10>;
+use safetensors::tensor::{Dtype, TensorView};
+
+fn bits<P: Parameters>(p: &P) -> Vec<u32> {
+    let mut out = Vec::new();
+    p.visit(&mut |s| out.extend(s.iter().map(|v| v.to_bits())));
+    out
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mimic-persist-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn teacher_and_student_round_trip_bit_for_bit() {
+    let dir = scratch("round-trip");
+    let teacher: Network<Teacher, CrossEntropy> = Network::seeded(7, CrossEntropy, 0.03);
+    persist::save(&teacher, dir.join("teacher.safetensors"), Some(7)).unwrap();
+    let loaded: Network<Teacher, CrossEntropy> =
+        persist::load(dir.join("teacher.safetensors")).unwrap();
+    assert_eq!(bits(&teacher.layers), bits(&loaded.layers));
+    assert_eq!(loaded, teacher);
+
+    let student: Network<Student, Mse> = Network::new(
+        Dense::zeros().with_activation(mimic::LeakyReLU::new(0.25)),
+        Mse,
+        0.01,
+    );
+    let bytes = persist::to_bytes(&student, None).unwrap();
+    let back: Network<Student, Mse> = persist::from_bytes(&bytes, "student").unwrap();
+    assert_eq!(
+        back.layers.activation().slope,
+        0.25,
+        "the slope is restored"
+    );
+    assert_eq!(back, student);
+    assert!(
+        std::fs::read_dir(&dir).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains(".tmp"))
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+fn small() -> Network<(Dense<4, 3>, Dense<3, 2>), CrossEntropy> {
+    Network::seeded(1, CrossEntropy, 0.1)
+}
+
+fn load_small(
+    bytes: &[u8],
+) -> Result<Network<(Dense<4, 3>, Dense<3, 2>), CrossEntropy>, PersistError> {
+    persist::from_bytes(bytes, "small.safetensors")
+}
+
+#[test]
+fn every_single_bit_flip_is_detected() {
+    let bytes = persist::to_bytes(&small(), Some(1)).unwrap();
+    assert!(load_small(&bytes).is_ok());
+    for bit in 0..bytes.len() * 8 {
+        let mut damaged = bytes.clone();
+        damaged[bit / 8] ^= 1 << (bit % 8);
+        assert!(
+            load_small(&damaged).is_err(),
+            "flipping bit {bit} went unnoticed"
+        );
+    }
+}
+
+#[test]
+fn every_truncation_is_detected() {
+    let bytes = persist::to_bytes(&small(), None).unwrap();
+    for len in 0..bytes.len() {
+        assert!(
+            load_small(&bytes[..len]).is_err(),
+            "truncated to {len} bytes"
+        );
+    }
+    let mut longer = bytes.clone();
+    longer.extend_from_slice(b"junk");
+    assert!(load_small(&longer).is_err());
+}
+
+#[test]
+fn a_flipped_data_bit_names_the_checksum() {
+    let mut bytes = persist::to_bytes(&small(), None).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x10;
+    let error = load_small(&bytes).unwrap_err();
+    assert!(matches!(error, PersistError::Checksum { .. }), "{error:?}");
+    assert!(
+        error.to_string().starts_with(
+            "small.safetensors: checksum mismatch, the file was modified or corrupted"
+        )
+    );
+}
+
+#[test]
+fn wrong_shape_names_the_tensor_and_both_shapes() {
+    let bytes = persist::to_bytes(&small(), None).unwrap();
+    let error = persist::from_bytes::<(Dense<4, 3>, Dense<3, 5>), CrossEntropy>(
+        &bytes,
+        "small.safetensors",
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "small.safetensors: tensor `1.weight` has shape [2, 3], but the network expects [5, 3]"
+    );
+}
+
+#[test]
+fn missing_and_extra_tensors() {
+    let bytes = persist::to_bytes(&small(), None).unwrap();
+    let error =
+        persist::from_bytes::<(Dense<4, 3>, Dense<3, 2>, Dense<2, 2>), CrossEntropy>(&bytes, "m")
+            .unwrap_err();
+    assert_eq!(error.to_string(), "m: tensor `2.weight` is missing");
+    let error = persist::from_bytes::<Dense<4, 3>, CrossEntropy>(&bytes, "m").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "m: tensor `1.bias` does not belong to this network"
+    );
+}
+
+#[test]
+fn wrong_activation_and_wrong_loss() {
+    let bytes = persist::to_bytes(&small(), None).unwrap();
+    let error =
+        persist::from_bytes::<(Dense<4, 3, Sigmoid>, Dense<3, 2>), CrossEntropy>(&bytes, "m")
+            .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "m: metadata `0.activation`: the file has leaky_relu, but the network's layer 0 is sigmoid"
+    );
+    let error = persist::from_bytes::<(Dense<4, 3>, Dense<3, 2>), Mse>(&bytes, "m").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "m: metadata `loss`: the file was trained with CrossEntropy, but loaded with Mse"
+    );
+}
+
+/// A file written by another tool: plain safetensors, `metadata` as given.
+fn foreign(dtype: Dtype, metadata: &[(&str, &str)]) -> Vec<u8> {
+    let data = vec![0u8; 4 * 3 * dtype.bitsize() / 8];
+    let bias = vec![0u8; 3 * dtype.bitsize() / 8];
+    let tensors = vec![
+        (
+            "0.weight".to_string(),
+            TensorView::new(dtype, vec![3, 4], &data).unwrap(),
+        ),
+        (
+            "0.bias".to_string(),
+            TensorView::new(dtype, vec![3], &bias).unwrap(),
+        ),
+    ];
+    let metadata = metadata
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    safetensors::serialize(tensors, Some(metadata)).unwrap()
+}
+
+#[test]
+fn wrong_dtype_and_foreign_files() {
+    let mimic_like = [
+        ("format", "mimic"),
+        ("loss", "CrossEntropy"),
+        ("learning_rate", "0.1"),
+        ("0.activation", "leaky_relu"),
+        ("checksum", "0"),
+    ];
+    let error =
+        persist::from_bytes::<Dense<4, 3>, CrossEntropy>(&foreign(Dtype::F64, &mimic_like), "m")
+            .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "m: tensor `0.weight` has dtype F64, but the network expects F32"
+    );
+    let error =
+        persist::from_bytes::<Dense<4, 3>, CrossEntropy>(&foreign(Dtype::F32, &mimic_like), "m")
+            .unwrap_err();
+    assert!(matches!(error, PersistError::Checksum { .. }), "{error:?}");
+    let error = persist::from_bytes::<Dense<4, 3>, CrossEntropy>(&foreign(Dtype::F32, &[]), "m")
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "m: metadata `format`: missing: expected a model saved by mimic"
+    );
+}
+
+#[test]
+fn io_errors_name_the_file() {
+    let error = persist::load::<Student, Mse>("/nonexistent/model.safetensors").unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("/nonexistent/model.safetensors: "),
+        "{error}"
+    );
+    assert!(std::error::Error::source(&error).is_some());
+    let error = persist::save(&small(), "/nonexistent/dir/model.safetensors", None).unwrap_err();
+    assert!(matches!(error, PersistError::Io { .. }));
+}
+
+#[test]
+fn offsets_past_the_end_are_rejected_before_the_parser_sees_them() {
+    // data_offsets near u64::MAX overflow the safetensors parser's length sum (a
+    // panic where overflow checks are on); mimic refuses them first.
+    let header =
+        br#"{"0.weight":{"dtype":"F32","shape":[3,4],"data_offsets":[0,18446744073709551615]}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header);
+    bytes.extend_from_slice(&[0; 48]);
+    let error = persist::from_bytes::<Dense<4, 3>, CrossEntropy>(&bytes, "evil").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "evil: metadata `0.weight`: data offsets beyond the 48 bytes of tensor data in the file"
+    );
+}
+
+#[test]
+fn a_loaded_network_has_the_saved_loss_and_learning_rate() {
+    let dir = scratch("settings");
+    let path = dir.join("student.safetensors");
+    let student: Network<(Dense<6, 4>, Dense<4, 3>), _> =
+        Network::seeded(3, Distillation::new(4.0, 0.5), 0.0375);
+    persist::save(&student, &path, None).unwrap();
+    let loaded: Network<(Dense<6, 4>, Dense<4, 3>), Distillation> = persist::load(&path).unwrap();
+    assert_eq!(loaded, student);
+    assert_eq!(loaded.loss, Distillation::new(4.0, 0.5));
+    assert_eq!(loaded.learning_rate, 0.0375);
+    // A boxed network loads too, with the same parameters.
+    let boxed: Network<Box<(Dense<6, 4>, Dense<4, 3>)>, Distillation> =
+        persist::load(&path).unwrap();
+    assert_eq!(bits(&boxed.layers), bits(&student.layers));
+    std::fs::remove_dir_all(&dir).ok();
+}
