@@ -18,7 +18,6 @@ type Classifier = (
     Dense<32, 32, ReLU>,
     Dense<32, 2, Identity>,
 );
-
 fn main() -> Result<(), mimic::TrainError> {
     let settings = Settings::parse();
     // 200 points on each arm, (r cos t, r sin t); the second arm turned by π.
@@ -33,10 +32,8 @@ fn main() -> Result<(), mimic::TrainError> {
         .batch_size(8)
         .momentum(0.9);
     let stats = net.fit(&points, &classes, &schedule.shuffled(settings.seed))?;
+    let accuracy = 100.0 * net.accuracy(&points, &classes);
     let (first, last) = (stats[0].mean_loss, stats[stats.len() - 1].mean_loss);
-    println!(
-        "loss {first:.3} → {last:.3}, accuracy {:.1}%",
-        100.0 * net.accuracy(&points, &classes)
-    );
+    println!("loss {first:.3} → {last:.3}, training accuracy {accuracy:.1}%");
     Ok(())
 }
