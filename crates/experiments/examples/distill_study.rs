@@ -58,12 +58,27 @@ fn main() -> ExitCode {
         config.tuned_epochs = epochs as usize;
     }
     let out = settings.out;
+    // The outputs are checked before the study runs for minutes, not after.
+    if let Err(e) = study::report::check_outputs(&out, &config) {
+        eprintln!("error: cannot write the report into {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
 
     let start = Instant::now();
     let (train, test) = match settings.data.load() {
         Ok(sets) => sets,
         Err(e) => return cli::report_error(e.as_ref()),
     };
+    let available = config
+        .train_limit
+        .map_or(train.len(), |n| n.min(train.len()));
+    if available <= config.validation {
+        eprintln!(
+            "error: {available} training images, but the study holds out {} for validation: expected more training images than that",
+            config.validation
+        );
+        return ExitCode::FAILURE;
+    }
 
     let terminal = std::io::stderr().is_terminal();
     let results = study::run(&train, &test, &config, &mut |p| {

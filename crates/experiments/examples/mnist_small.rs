@@ -34,6 +34,10 @@ struct Settings {
 
 fn main() -> ExitCode {
     let settings = Settings::parse();
+    if let Some(Err(e)) = settings.json.as_deref().map(cli::check_output) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let mut watch = Stopwatch::default();
     let (train, test) = match watch.time("loading MNIST", || settings.data.load()) {
         Ok(sets) => sets,

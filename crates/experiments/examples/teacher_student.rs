@@ -148,6 +148,14 @@ fn run(
 fn main() -> ExitCode {
     let start = Instant::now();
     let settings = Settings::parse();
+    // Output paths are checked before anything is trained, not after.
+    let outputs = [&settings.json, &settings.save_teacher];
+    for path in outputs.into_iter().flatten() {
+        if let Err(e) = cli::check_output(path) {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let (train, test) = match settings.data.load() {
         Ok(sets) => sets,
         Err(e) => return cli::report_error(e.as_ref()),

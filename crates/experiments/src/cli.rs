@@ -79,8 +79,10 @@ pub fn report_error(error: &dyn Error) -> ExitCode {
 
 /// Writes `bytes` to `path` atomically: to a temporary file beside it, flushed to
 /// disk, then renamed over `path`, so a crash leaves the old file or the new one,
-/// never part of one. The temporary file is removed if anything fails.
+/// never part of one. The temporary file is removed if anything fails, and
+/// anything but a regular file at `path` is refused, never replaced.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    mimic::persist::check_writable(path)?;
     let name = path
         .file_name()
         .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
@@ -95,4 +97,61 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&temporary);
     }
     written
+}
+
+/// Checks an output path before any work starts (see
+/// [`mimic::persist::check_writable`]), naming it in the error.
+pub fn check_output(path: &Path) -> Result<(), String> {
+    mimic::persist::check_writable(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("mimic-cli-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn outputs_are_checked_and_written_atomically() {
+        let dir = scratch("outputs");
+        let file = dir.join("report.json");
+        assert!(check_output(&file).is_ok());
+        write_atomically(&file, b"first").unwrap();
+        write_atomically(&file, b"second").unwrap();
+        assert_eq!(std::fs::read(&file).unwrap(), b"second");
+        for bad in [
+            dir.join("missing/x.json"),
+            dir.clone(),
+            PathBuf::from("/dev/null"),
+        ] {
+            let error = check_output(&bad).unwrap_err();
+            assert!(
+                error.starts_with(&format!("cannot write {}: ", bad.display())),
+                "{error}"
+            );
+            assert!(write_atomically(&bad, b"x").is_err());
+        }
+        #[cfg(unix)]
+        {
+            let link = dir.join("link.json");
+            std::os::unix::fs::symlink(&file, &link).unwrap();
+            assert!(check_output(&link).unwrap_err().contains("symbolic link"));
+            assert!(write_atomically(&link, b"x").is_err());
+            assert_eq!(std::fs::read(&file).unwrap(), b"second");
+        }
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.to_string_lossy().ends_with(".tmp")),
+            "{names:?}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

@@ -23,6 +23,7 @@ use crate::distillation::Distillation;
 use crate::init::{Initialize, Initializer};
 use crate::layer::Dense;
 use crate::loss::{CrossEntropy, Mse};
+use crate::module::Parameters;
 use crate::network::Network;
 
 /// One layer's parameters in the file's orientation.
@@ -47,7 +48,7 @@ pub type ReadLayer<'a> =
 
 /// Networks whose layers can be written to and read from tensors: [`Dense`],
 /// tuples of layers (numbered first to last) and boxed networks.
-pub trait Layers: Initialize {
+pub trait Layers: Initialize + Parameters {
     /// How many dense layers.
     const COUNT: usize;
     /// Appends each layer's tensors, first to last.
@@ -373,8 +374,34 @@ pub fn to_bytes<L: Layers, F: StoredLoss>(
             ))
         })
         .collect::<Result<Vec<_>, PersistError>>()?;
-    safetensors::serialize(views, Some(metadata.into_iter().collect::<HashMap<_, _>>()))
-        .map_err(format_error)
+    let bytes =
+        safetensors::serialize(views, Some(metadata.into_iter().collect::<HashMap<_, _>>()))
+            .map_err(format_error)?;
+    Ok(canonical(bytes))
+}
+
+/// The same safetensors file with its JSON header's keys sorted, so that the
+/// same network always gives the same bytes. (`safetensors::serialize` takes the
+/// metadata as a `HashMap`, whose order changes from process to process.) The
+/// header is re-written compactly and padded with spaces to a multiple of 8
+/// bytes, as the format asks; tensor data and offsets are unchanged.
+fn canonical(bytes: Vec<u8>) -> Vec<u8> {
+    let parsed = bytes.get(..8).and_then(|n| {
+        let n = usize::try_from(u64::from_le_bytes(n.try_into().ok()?)).ok()?;
+        let header = bytes.get(8..8usize.checked_add(n)?)?;
+        // serde_json's `Map` is a `BTreeMap`: parsing sorts every object's keys.
+        let value: serde_json::Value = serde_json::from_slice(header).ok()?;
+        Some((n, serde_json::to_vec(&value).ok()?))
+    });
+    let Some((old_length, mut header)) = parsed else {
+        return bytes; // not reached for what `serialize` returns
+    };
+    header.resize(header.len().div_ceil(8) * 8, b' ');
+    let mut out = Vec::with_capacity(8 + header.len() + bytes.len() - 8 - old_length);
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&bytes[8 + old_length..]);
+    out
 }
 
 /// A network of type `L` from safetensors bytes, with the loss (and its settings)
@@ -485,12 +512,15 @@ pub fn from_bytes<L: Layers, F: StoredLoss>(
             ));
         }
         let parameter = match metadata.get(&format!("{i}.slope")) {
-            Some(text) => Some(text.parse::<f32>().map_err(|_| {
-                meta_error(
-                    &format!("{i}.slope"),
-                    format!("expected a number, found {text:?}"),
-                )
-            })?),
+            Some(text) => {
+                let slope = text.parse::<f32>().ok().filter(|s| (0.0..1.0).contains(s));
+                Some(slope.ok_or_else(|| {
+                    meta_error(
+                        &format!("{i}.slope"),
+                        format!("expected a slope from 0 to 1 (excluded), found {text:?}"),
+                    )
+                })?)
+            }
             None => None,
         };
         Ok(Imported {
@@ -499,6 +529,18 @@ pub fn from_bytes<L: Layers, F: StoredLoss>(
             parameter,
         })
     })?;
+    if !layers.all_finite() {
+        return Err(meta_error(
+            "tensors",
+            "a weight or bias is NaN or infinite: the file holds no usable network".into(),
+        ));
+    }
+    if !learning_rate.is_finite() || learning_rate < 0.0 {
+        return Err(meta_error(
+            "learning_rate",
+            format!("expected a finite, non-negative number, found {learning_rate}"),
+        ));
+    }
     // Last, so that a file of the wrong shape says which tensor is wrong; a file
     // that passed every check above may still have been altered.
     let stored = get("checksum")?;
@@ -574,11 +616,12 @@ pub fn save<L: Layers, F: StoredLoss>(
     seed: Option<u64>,
 ) -> Result<(), PersistError> {
     let path = path.as_ref();
-    let bytes = to_bytes(network, seed)?;
     let io = |source| PersistError::Io {
         path: path.to_path_buf(),
         source,
     };
+    check_writable(path).map_err(io)?;
+    let bytes = to_bytes(network, seed)?;
     let name = path
         .file_name()
         .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
@@ -593,6 +636,47 @@ pub fn save<L: Layers, F: StoredLoss>(
         let _ = std::fs::remove_file(&temporary);
     }
     written.map_err(io)
+}
+
+/// Whether `path` may be written by [`save`]: its directory exists and is
+/// writable, and `path` is
+/// absent or a regular file. A symbolic link, a directory, a device or a FIFO is
+/// refused (never replaced), so saving to `/dev/null` or through a link is an
+/// error rather than a silent replacement. Call it before long work to fail early.
+pub fn check_writable(path: &Path) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_file() => {}
+        Ok(meta) => {
+            let what = if meta.file_type().is_symlink() {
+                "a symbolic link"
+            } else if meta.is_dir() {
+                "a directory"
+            } else {
+                "not a regular file"
+            };
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("{what}: refusing to replace it (expected a regular file or a new name)"),
+            ));
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            format!("the directory {} does not exist", parent.display()),
+        ));
+    }
+    // Writable: the only sure test is to create a file there (removed at once).
+    let probe = parent.join(format!(".mimic-probe.{}.tmp", std::process::id()));
+    std::fs::File::create(&probe)?;
+    std::fs::remove_file(&probe)
 }
 
 /// Loads a network of type `L` saved by [`save`], with the loss and learning rate

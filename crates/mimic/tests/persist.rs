@@ -247,3 +247,83 @@ fn a_loaded_network_has_the_saved_loss_and_learning_rate() {
     assert_eq!(bits(&boxed.layers), bits(&student.layers));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_same_network_always_gives_the_same_bytes() {
+    let net = small();
+    let first = persist::to_bytes(&net, Some(1)).unwrap();
+    for _ in 0..20 {
+        assert_eq!(persist::to_bytes(&net, Some(1)).unwrap(), first);
+    }
+    let loaded: Network<(Dense<4, 3>, Dense<3, 2>), CrossEntropy> =
+        persist::from_bytes(&first, "first").unwrap();
+    assert_eq!(loaded, net);
+}
+
+#[cfg(unix)]
+#[test]
+fn saving_never_replaces_what_is_not_a_regular_file() {
+    let dir = scratch("not-regular");
+    let target = dir.join("target.bin");
+    std::fs::write(&target, b"keep me").unwrap();
+    let link = dir.join("link.safetensors");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    for path in [
+        link.as_path(),
+        dir.as_path(),
+        std::path::Path::new("/dev/null"),
+    ] {
+        let error = persist::save(&small(), path, None).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("{}: ", path.display())),
+            "{error}"
+        );
+        let cause = std::error::Error::source(&error).unwrap().to_string();
+        assert!(cause.contains("refusing to replace it"), "{cause}");
+    }
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read(&target).unwrap(), b"keep me");
+    let missing = dir.join("no/such/dir/model.safetensors");
+    assert!(persist::check_writable(&missing).is_err());
+    assert!(persist::save(&small(), &missing, None).is_err());
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 2, "no temporary files left: {leftovers:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn non_finite_weights_and_impossible_slopes_are_rejected() {
+    let bytes = persist::to_bytes(&small(), None).unwrap();
+    // The first weight's 4 bytes sit right after the header; make it NaN.
+    let header = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut nan = bytes.clone();
+    let data = 8 + header;
+    nan[data..data + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let error =
+        persist::from_bytes::<(Dense<4, 3>, Dense<3, 2>), CrossEntropy>(&nan, "nan").unwrap_err();
+    assert!(error.to_string().contains("NaN or infinite"), "{error}");
+    let text = String::from_utf8_lossy(&bytes[8..data]).into_owned();
+    let negative = text.replace("\"0.slope\":\"0.1\"", "\"0.slope\":\"-5\"");
+    assert_ne!(negative, text, "the slope is in the header");
+    let mut evil = bytes[..8].to_vec();
+    evil.extend_from_slice(negative.as_bytes());
+    evil.resize(8 + header, b' ');
+    evil.extend_from_slice(&bytes[data..]);
+    let error = persist::from_bytes::<(Dense<4, 3>, Dense<3, 2>), CrossEntropy>(&evil, "slope")
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("expected a slope from 0 to 1"),
+        "{error}"
+    );
+}

@@ -3,6 +3,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::cli::write_atomically;
+
 use super::svg::{Series, line_chart};
 use super::{Method, Phase, Protocol, RunResult, Size, StudyConfig, Subject};
 
@@ -197,36 +199,57 @@ fn student_name(s: &Summary) -> String {
     }
 }
 
-/// Writes `report.md`, `results.csv` and the plots into `dir`.
+/// The files `write_outputs` writes into its directory.
+pub fn output_names(config: &StudyConfig) -> Vec<String> {
+    let mut names = vec!["results.csv".to_string(), "report.md".to_string()];
+    for &protocol in &config.protocols {
+        names.push(format!("accuracy_vs_temperature_{}.svg", protocol.name()));
+        names.push(format!("accuracy_vs_learning_rate_{}.svg", protocol.name()));
+    }
+    names
+}
+
+/// Checks, before any work, that `write_outputs` can write into `dir`: it exists
+/// or can be created, and none of the files it writes is anything but a regular
+/// file.
+pub fn check_outputs(dir: &Path, config: &StudyConfig) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for name in output_names(config) {
+        mimic::persist::check_writable(&dir.join(&name))
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{name}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Writes `report.md`, `results.csv` and the plots into `dir`, each atomically.
 pub fn write_outputs(
     dir: &Path,
     config: &StudyConfig,
     results: &[RunResult],
     seconds: f64,
 ) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    check_outputs(dir, config)?;
     let summaries = summarize(results);
-    write_csv(&dir.join("results.csv"), results)?;
+    write_atomically(&dir.join("results.csv"), &csv_bytes(results)?)?;
     let mut plots = Vec::new();
     for &protocol in &config.protocols {
         let name = format!("accuracy_vs_temperature_{}.svg", protocol.name());
-        std::fs::write(
-            dir.join(&name),
-            temperature_plot(&summaries, protocol, config),
-        )?;
+        let plot = temperature_plot(&summaries, protocol, config);
+        write_atomically(&dir.join(&name), plot.as_bytes())?;
         plots.push(name);
         let name = format!("accuracy_vs_learning_rate_{}.svg", protocol.name());
-        std::fs::write(dir.join(&name), learning_rate_plot(results, protocol))?;
+        write_atomically(
+            &dir.join(&name),
+            learning_rate_plot(results, protocol).as_bytes(),
+        )?;
         plots.push(name);
     }
-    std::fs::write(
-        dir.join("report.md"),
-        markdown(config, &summaries, &plots, results.len(), seconds),
-    )
+    let report = markdown(config, &summaries, &plots, results.len(), seconds);
+    write_atomically(&dir.join("report.md"), report.as_bytes())
 }
 
-fn write_csv(path: &Path, results: &[RunResult]) -> std::io::Result<()> {
-    let mut out = csv::Writer::from_path(path)?;
+fn csv_bytes(results: &[RunResult]) -> std::io::Result<Vec<u8>> {
+    let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record([
         "protocol",
         "phase",
@@ -287,7 +310,7 @@ fn write_csv(path: &Path, results: &[RunResult]) -> std::io::Result<()> {
             format!("{:.3}", r.seconds),
         ])?;
     }
-    out.flush()
+    out.into_inner().map_err(|e| e.into_error())
 }
 
 fn temperature_plot(summaries: &[Summary], protocol: Protocol, config: &StudyConfig) -> String {
