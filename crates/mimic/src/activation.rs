@@ -7,6 +7,7 @@
 use core::fmt::Debug;
 
 use crate::init::Initializer;
+use crate::math::exp32;
 
 /// An element-wise non-linearity applied after a layer's affine map.
 pub trait Activation: Copy + Debug + Default + PartialEq + Send + Sync + 'static {
@@ -117,9 +118,9 @@ impl Activation for Sigmoid {
     #[inline(always)]
     fn apply(&self, x: f32) -> f32 {
         if x >= 0.0 {
-            1.0 / (1.0 + (-x).exp())
+            1.0 / (1.0 + exp32(-x))
         } else {
-            let e = x.exp();
+            let e = exp32(x);
             e / (1.0 + e)
         }
     }

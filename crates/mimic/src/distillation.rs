@@ -6,6 +6,7 @@
 //! ordinary cross-entropy on the true label.
 
 use crate::loss::{CrossEntropy, Loss, LossError};
+use crate::math::{exp64, ln64};
 
 /// What a distilled student is trained towards: the teacher's logits for the
 /// sample, and its true class.
@@ -46,7 +47,7 @@ impl Distillation {
 fn log_softmax<const N: usize>(x: &[f32; N], t: f64) -> [f64; N] {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let shifted = x.map(|v| (f64::from(v) - f64::from(max)) / t);
-    let log_sum = shifted.iter().map(|&v| v.exp()).sum::<f64>().ln();
+    let log_sum = ln64(shifted.iter().map(|&v| exp64(v)).sum::<f64>());
     shifted.map(|v| v - log_sum)
 }
 
@@ -69,7 +70,7 @@ impl<const N: usize> Loss<[f32; N]> for Distillation {
         let mut kl = 0.0f64;
         let mut gradient = [0.0; N];
         for o in 0..N {
-            let (p, q) = (log_p[o].exp(), log_q[o].exp());
+            let (p, q) = (exp64(log_p[o]), exp64(log_q[o]));
             if p > 0.0 {
                 kl += p * (log_p[o] - log_q[o]); // 0 · ln 0 is 0, not NaN
             }

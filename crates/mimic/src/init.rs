@@ -5,8 +5,10 @@
 //! initialised in place, so a network too large for the stack can be built
 //! directly on the heap ([`boxed`]).
 
+#[cfg(feature = "std")]
 use core::mem::MaybeUninit;
 
+#[cfg(feature = "std")]
 use rand::{Rng, RngExt};
 
 /// How a layer's parameters are drawn.
@@ -42,97 +44,124 @@ impl Initializer {
             Initializer::Recommended => recommended.deviations(inputs, outputs, recommended),
             Initializer::Zeros => (0.0, 0.0),
             Initializer::Seed => (1.0 / (i * o), 1.0 / o),
-            Initializer::He => ((2.0 / i).sqrt(), 0.0),
-            Initializer::Xavier => ((2.0 / (i + o)).sqrt(), 0.0),
+            Initializer::He => (sqrt(2.0 / i), 0.0),
+            Initializer::Xavier => (sqrt(2.0 / (i + o)), 0.0),
         }
     }
 }
 
-/// Something whose parameters can be drawn from an [`Initializer`] (a layer, or a
-/// tuple of layers, initialised first to last).
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a chain of layers whose shapes fit",
-    label = "cannot be initialised as a network",
-    note = "a network is a layer such as `Dense<IN, OUT>`, or a tuple of 2 to 12 of them whose sizes chain (each layer's IN is the previous layer's OUT)",
-    note = "for more than 12 layers, nest tuples: `((A, B, C), (D, E, F), …)` is a chain of chains"
-)]
-pub trait Initialize: Sized {
-    /// Draws fresh parameters into `slot`, consuming random numbers in a fixed
-    /// order, and returns the initialised value, which must be `slot` itself
-    /// (callers check). Writing in place is what lets [`boxed`] build a network
-    /// larger than the stack.
-    fn initialize_in_place<'s, R: Rng + ?Sized>(
-        slot: &'s mut MaybeUninit<Self>,
+/// `√x` for the deviations above (`core` has no square root; Newton's method from
+/// a first guess by halving the exponent converges in a few steps to within an ulp).
+fn sqrt(x: f64) -> f64 {
+    #[cfg(feature = "std")]
+    {
+        x.sqrt()
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        if x <= 0.0 || !x.is_finite() {
+            return if x == 0.0 { 0.0 } else { x };
+        }
+        let mut y = f64::from_bits((x.to_bits() >> 1) + (1023u64 << 51));
+        for _ in 0..8 {
+            y = 0.5 * (y + x / y);
+        }
+        y
+    }
+}
+
+#[cfg(feature = "std")]
+mod seeded {
+    use super::*;
+
+    /// Something whose parameters can be drawn from an [`Initializer`] (a layer, or a
+    /// tuple of layers, initialised first to last).
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not a chain of layers whose shapes fit",
+        label = "cannot be initialised as a network",
+        note = "a network is a layer such as `Dense<IN, OUT>`, or a tuple of 2 to 12 of them whose sizes chain (each layer's IN is the previous layer's OUT)",
+        note = "for more than 12 layers, nest tuples: `((A, B, C), (D, E, F), …)` is a chain of chains"
+    )]
+    pub trait Initialize: Sized {
+        /// Draws fresh parameters into `slot`, consuming random numbers in a fixed
+        /// order, and returns the initialised value, which must be `slot` itself
+        /// (callers check). Writing in place is what lets [`boxed`] build a network
+        /// larger than the stack.
+        fn initialize_in_place<'s, R: Rng + ?Sized>(
+            slot: &'s mut MaybeUninit<Self>,
+            init: Initializer,
+            rng: &mut R,
+        ) -> &'s mut Self;
+
+        /// Draws fresh parameters, returned by value (on the stack: see [`boxed`] for
+        /// networks too large for it).
+        fn initialize<R: Rng + ?Sized>(init: Initializer, rng: &mut R) -> Self {
+            let mut slot = MaybeUninit::uninit();
+            initialize_slot(&mut slot, init, rng);
+            // SAFETY: `initialize_slot` returns only once `slot` is initialised.
+            unsafe { slot.assume_init() }
+        }
+    }
+
+    /// Runs [`Initialize::initialize_in_place`] on `slot` and checks that the value
+    /// it returned is `slot` itself, so that `slot` is known to be initialised even
+    /// if an implementation returned some other value.
+    pub(crate) fn initialize_slot<X: Initialize, R: Rng + ?Sized>(
+        slot: &mut MaybeUninit<X>,
         init: Initializer,
         rng: &mut R,
-    ) -> &'s mut Self;
+    ) {
+        let expected = slot.as_ptr();
+        let initialised: *const X = X::initialize_in_place(slot, init, rng);
+        assert!(
+            core::ptr::eq(initialised, expected),
+            "Initialize::initialize_in_place must return its own slot"
+        );
+    }
 
-    /// Draws fresh parameters, returned by value (on the stack: see [`boxed`] for
-    /// networks too large for it).
-    fn initialize<R: Rng + ?Sized>(init: Initializer, rng: &mut R) -> Self {
-        let mut slot = MaybeUninit::uninit();
+    /// `X` drawn by `init` from `rng` directly on the heap, with no copy of it on the
+    /// stack: how to build a network whose parameters exceed the stack (a thread's
+    /// stack is 2 MiB by default, 8 MiB for `main` on Linux; `Dense<1024, 1024>` alone
+    /// is 4 MiB).
+    pub fn boxed<X: Initialize, R: Rng + ?Sized>(init: Initializer, rng: &mut R) -> Box<X> {
+        let mut slot = Box::<X>::new_uninit();
         initialize_slot(&mut slot, init, rng);
-        // SAFETY: `initialize_slot` returns only once `slot` is initialised.
+        // SAFETY: `initialize_slot` returns only once the slot is initialised.
         unsafe { slot.assume_init() }
     }
-}
 
-/// Runs [`Initialize::initialize_in_place`] on `slot` and checks that the value
-/// it returned is `slot` itself, so that `slot` is known to be initialised even
-/// if an implementation returned some other value.
-pub(crate) fn initialize_slot<X: Initialize, R: Rng + ?Sized>(
-    slot: &mut MaybeUninit<X>,
-    init: Initializer,
-    rng: &mut R,
-) {
-    let expected = slot.as_ptr();
-    let initialised: *const X = X::initialize_in_place(slot, init, rng);
-    assert!(
-        core::ptr::eq(initialised, expected),
-        "Initialize::initialize_in_place must return its own slot"
-    );
-}
-
-/// `X` drawn by `init` from `rng` directly on the heap, with no copy of it on the
-/// stack: how to build a network whose parameters exceed the stack (a thread's
-/// stack is 2 MiB by default, 8 MiB for `main` on Linux; `Dense<1024, 1024>` alone
-/// is 4 MiB).
-pub fn boxed<X: Initialize, R: Rng + ?Sized>(init: Initializer, rng: &mut R) -> Box<X> {
-    let mut slot = Box::<X>::new_uninit();
-    initialize_slot(&mut slot, init, rng);
-    // SAFETY: `initialize_slot` returns only once the slot is initialised.
-    unsafe { slot.assume_init() }
-}
-
-/// Draws standard normal numbers with the Box–Muller transform, in f64, using both
-/// numbers of each pair (so the stream of draws is a pure function of the generator).
-#[derive(Debug, Default)]
-pub struct Normal {
-    spare: Option<f64>,
-}
-
-impl Normal {
-    /// A sampler with no cached draw.
-    pub fn new() -> Self {
-        Self::default()
+    /// Draws standard normal numbers with the Box–Muller transform, in f64, using both
+    /// numbers of each pair (so the stream of draws is a pure function of the generator).
+    #[derive(Debug, Default)]
+    pub(crate) struct Normal {
+        spare: Option<f64>,
     }
 
-    /// One draw from `N(0, 1)`.
-    pub fn sample<R: Rng + ?Sized>(&mut self, rng: &mut R) -> f64 {
-        if let Some(z) = self.spare.take() {
-            return z;
+    impl Normal {
+        /// A sampler with no cached draw.
+        pub(crate) fn new() -> Self {
+            Self::default()
         }
-        // u1 in (0, 1] so that ln(u1) is finite.
-        let u1 = 1.0 - rng.random::<f64>();
-        let u2 = rng.random::<f64>();
-        let radius = (-2.0 * u1.ln()).sqrt();
-        let angle = core::f64::consts::TAU * u2;
-        self.spare = Some(radius * angle.sin());
-        radius * angle.cos()
+
+        /// One draw from `N(0, 1)`.
+        pub(crate) fn sample<R: Rng + ?Sized>(&mut self, rng: &mut R) -> f64 {
+            if let Some(z) = self.spare.take() {
+                return z;
+            }
+            // u1 in (0, 1] so that ln(u1) is finite.
+            let u1 = 1.0 - rng.random::<f64>();
+            let u2 = rng.random::<f64>();
+            let radius = (-2.0 * u1.ln()).sqrt();
+            let angle = core::f64::consts::TAU * u2;
+            self.spare = Some(radius * angle.sin());
+            radius * angle.cos()
+        }
     }
 }
+#[cfg(feature = "std")]
+pub use seeded::*;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
     use rand::SeedableRng;

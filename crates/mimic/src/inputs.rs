@@ -7,7 +7,9 @@
 //! [`SparseRows`]; every training and evaluation loop is written once over them.
 
 use crate::module::{SparseTrain, Train, Update};
-use crate::sparse::{SparseRows, SparseVector};
+#[cfg(feature = "std")]
+use crate::sparse::SparseRows;
+use crate::sparse::SparseVector;
 
 /// One input that a network of layers `L` can take.
 pub trait Input<L: Train>: Copy {
@@ -118,6 +120,7 @@ impl<const N: usize, const M: usize> Inputs for [[f32; N]; M] {
     }
 }
 
+#[cfg(feature = "std")]
 impl<const N: usize> Inputs for Vec<[f32; N]> {
     type Row<'a> = &'a [f32; N];
 
@@ -132,6 +135,7 @@ impl<const N: usize> Inputs for Vec<[f32; N]> {
     }
 }
 
+#[cfg(feature = "std")]
 impl<const N: usize> Inputs for SparseRows<N> {
     type Row<'a> = SparseVector<'a, N>;
 

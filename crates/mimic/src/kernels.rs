@@ -9,7 +9,7 @@
 //! outputs changes none of the roundings, so the ISA only changes the speed —
 //! `tests` below and `tests/isa.rs` check it bit for bit.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU8, Ordering};
 
 use crate::sparse::SparseVector;
 
@@ -38,7 +38,10 @@ impl Isa {
             2 => Isa::Avx2,
             3 => Isa::Avx512,
             _ => {
+                #[cfg(feature = "std")]
                 let wanted = std::env::var("MIMIC_ISA").ok().and_then(|s| Isa::parse(&s));
+                #[cfg(not(feature = "std"))]
+                let wanted: Option<Isa> = None;
                 let isa = wanted.map_or(Isa::detect(), |w| w.min(Isa::detect()));
                 CHOSEN.store(isa as u8, Ordering::Relaxed);
                 isa
@@ -52,9 +55,11 @@ impl Isa {
         CHOSEN.store(isa.min(Isa::detect()) as u8, Ordering::Relaxed);
     }
 
-    /// The widest instruction set the CPU has.
+    /// The widest instruction set the CPU has (without `std`, which detects
+    /// CPU features, always [`Isa::Portable`]: the code then uses whatever the
+    /// build's target features allow).
     pub fn detect() -> Isa {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
         {
             if std::arch::is_x86_feature_detected!("avx512f") {
                 return Isa::Avx512;
@@ -68,12 +73,15 @@ impl Isa {
 
     /// `portable`, `avx2` or `avx512`.
     pub fn parse(name: &str) -> Option<Isa> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "portable" => Some(Isa::Portable),
-            "avx2" => Some(Isa::Avx2),
-            "avx512" => Some(Isa::Avx512),
-            _ => None,
-        }
+        let name = name.trim();
+        [
+            ("portable", Isa::Portable),
+            ("avx2", Isa::Avx2),
+            ("avx512", Isa::Avx512),
+        ]
+        .into_iter()
+        .find(|(known, _)| known.eq_ignore_ascii_case(name))
+        .map(|(_, isa)| isa)
     }
 
     fn min(self, other: Isa) -> Isa {
@@ -88,6 +96,7 @@ impl Isa {
 /// A piece of work — typically a whole loop, such as an epoch — to be compiled
 /// once per [`Isa`] by [`dispatch`]. `run` must be `#[inline(always)]`, and so
 /// must what it calls, for the glue between kernels to be vectorised too.
+#[cfg_attr(not(feature = "std"), allow(dead_code))] // the loops that use it need std
 pub(crate) trait Work {
     /// What the work returns.
     type Output;
@@ -98,6 +107,7 @@ pub(crate) trait Work {
 /// Runs `work` compiled for the current [`Isa`]: `work.run()` and everything it
 /// inlines is generated for AVX-512, AVX2 or the portable baseline.
 #[inline]
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
 pub(crate) fn dispatch<W: Work>(work: W) -> W::Output {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
@@ -279,7 +289,7 @@ kernel! {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
     use rand::{RngExt, SeedableRng};

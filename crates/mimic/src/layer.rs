@@ -1,11 +1,14 @@
 //! The fully connected layer, `y = f(W·x + b)`, over stack-allocated arrays.
 
 use core::fmt;
+#[cfg(feature = "std")]
 use core::mem::MaybeUninit;
 
+#[cfg(feature = "std")]
 use rand::Rng;
 
 use crate::activation::{Activation, LeakyReLU};
+#[cfg(feature = "std")]
 use crate::init::{Initialize, Initializer, Normal};
 use crate::kernels;
 use crate::module::{Module, Parameters, SparseTrain, Train, Update};
@@ -44,6 +47,32 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
             weights_t: CacheAligned([[0.0; OUT]; IN]),
             bias: [0.0; OUT],
             activation: A::default(),
+        }
+    }
+
+    /// A layer from `W` stored transposed (`weights_t[i][o]` is `W[o][i]`, the
+    /// layout [`Dense::weights_transposed`] returns), `b` and its activation, in a
+    /// `const` context: how weights compiled into a program become a layer with no
+    /// parsing at run time. The array lengths are the layer's shape, so weights of
+    /// the wrong shape do not compile.
+    ///
+    /// ```
+    /// use mimic::{Dense, Identity, Module};
+    ///
+    /// static LAYER: Dense<3, 2, Identity> =
+    ///     Dense::from_transposed([[1.0, -1.0], [2.0, 0.5], [3.0, 0.0]], [0.5, -0.5], Identity);
+    /// assert_eq!(LAYER.forward(&[1.0, 0.0, 2.0]), [7.5, -1.5]);
+    /// ```
+    pub const fn from_transposed(
+        weights_t: [[f32; OUT]; IN],
+        bias: [f32; OUT],
+        activation: A,
+    ) -> Self {
+        let () = Self::NOT_EMPTY;
+        Self {
+            weights_t: CacheAligned(weights_t),
+            bias,
+            activation,
         }
     }
 
@@ -367,6 +396,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> SparseTrain<IN> for Dense
     }
 }
 
+#[cfg(feature = "std")]
 impl<const IN: usize, const OUT: usize, A: Activation> Initialize for Dense<IN, OUT, A> {
     /// Draws `W` row by row in the seed's `OUT × IN` order, then `b`, writing each
     /// number straight into place (a layer never exists on the stack).
@@ -409,7 +439,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> Initialize for Dense<IN, 
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
     use crate::activation::Identity;

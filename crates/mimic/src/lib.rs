@@ -51,20 +51,34 @@
 //! `main` on Linux), so beyond about a million parameters use
 //! `Network<Box<L>, F>`: it is built, trained and loaded directly on the heap, and
 //! only one sample's activations are on the stack.
+//!
+//! # Without `std`
+//! With default features off (`default-features = false`), `mimic` is
+//! `#![no_std]` and needs no allocator: [`Dense`] (including `const`
+//! construction with [`Dense::from_transposed`], for weights compiled into
+//! firmware), every activation, tuple chains, [`Module::forward`],
+//! [`Network::forward`]/[`predict`](Network::predict)/[`train_step`](Network::train_step),
+//! [`softmax`], the losses and [`argmax`]. Training loops, seeded
+//! initialisation, batch inference and persistence need the `std` feature.
+#![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod activation;
+#[cfg(feature = "std")]
 mod boxed;
 mod distillation;
+#[cfg(feature = "std")]
 mod evaluate;
+#[cfg(feature = "std")]
 mod fit;
 mod init;
 mod inputs;
 pub mod kernels;
 mod layer;
 mod loss;
+mod math;
 mod module;
 mod network;
 #[cfg(feature = "persist")]
@@ -74,12 +88,18 @@ mod tuples;
 
 pub use activation::{Activation, Identity, LeakyReLU, ReLU, Sigmoid};
 pub use distillation::{Distillation, SoftTarget};
+#[cfg(feature = "std")]
 pub use evaluate::{ConfusionMatrix, accuracy};
+#[cfg(feature = "std")]
 pub use fit::{Divergence, EpochStats, Schedule, TrainError};
-pub use init::{Initialize, Initializer, boxed};
+pub use init::Initializer;
+#[cfg(feature = "std")]
+pub use init::{Initialize, boxed};
 pub use inputs::{Input, Inputs};
 pub use layer::Dense;
 pub use loss::{CrossEntropy, Loss, LossError, Mse, log_sum_exp, softmax};
 pub use module::{Module, Parameters, SparseTrain, Train, Update};
-pub use network::{Network, StepError};
-pub use sparse::{SparseRows, SparseVector};
+pub use network::{Network, StepError, argmax};
+#[cfg(feature = "std")]
+pub use sparse::SparseRows;
+pub use sparse::SparseVector;

@@ -7,6 +7,8 @@
 
 use core::fmt;
 
+use crate::math::{exp32, ln32};
+
 /// A loss on a network output `O` against a target.
 pub trait Loss<O> {
     /// What the output is compared with: a class index, a target vector, ….
@@ -44,7 +46,7 @@ impl fmt::Display for LossError {
     }
 }
 
-impl std::error::Error for LossError {}
+impl core::error::Error for LossError {}
 
 /// Mean squared error, `Σ (y − t)² / N`, with gradient `2 (y − t) / N`, as the seed.
 ///
@@ -102,7 +104,7 @@ impl<const N: usize> Loss<[f32; N]> for CrossEntropy {
         // logsumexp − y[class] = ln(sum) + (max − y[class]); both terms are ≥ 0.
         // The true loss can exceed f32's range only for logits near ±f32::MAX; it
         // saturates there rather than becoming infinite.
-        let loss = (sum.ln() + (max - output[class])).min(f32::MAX);
+        let loss = (ln32(sum) + (max - output[class])).min(f32::MAX);
         Ok((loss, gradient))
     }
 }
@@ -116,7 +118,7 @@ impl<const N: usize> Loss<[f32; N]> for CrossEntropy {
 /// confident network produces many of them).
 #[inline(always)]
 fn exp_shifted(y: f32, max: f32) -> f32 {
-    let e = (y - max).exp();
+    let e = exp32(y - max);
     if e < NEGLIGIBLE { 0.0 } else { e }
 }
 
@@ -151,7 +153,7 @@ pub fn softmax<const N: usize>(logits: &[f32; N]) -> [f32; N] {
 /// Numerically stable `ln Σ exp(x)`.
 pub fn log_sum_exp<const N: usize>(logits: &[f32; N]) -> f32 {
     let (max, sum) = shifted_exp_sum(logits);
-    max + sum.ln()
+    max + ln32(sum)
 }
 
 #[cfg(test)]

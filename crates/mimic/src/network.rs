@@ -2,13 +2,20 @@
 
 use core::fmt;
 
+#[cfg(feature = "std")]
 use rand::SeedableRng;
+#[cfg(feature = "std")]
 use rand_pcg::Pcg64;
 
+#[cfg(feature = "std")]
 use crate::evaluate::{self, ConfusionMatrix};
+#[cfg(feature = "std")]
 use crate::fit::{self, EpochStats, Schedule, TrainError};
+#[cfg(feature = "std")]
 use crate::init::{Initialize, Initializer};
-use crate::inputs::{Input, Inputs};
+use crate::inputs::Input;
+#[cfg(feature = "std")]
+use crate::inputs::Inputs;
 use crate::loss::{Loss, LossError};
 use crate::module::{SparseTrain, Train, Update};
 use crate::sparse::SparseVector;
@@ -53,8 +60,8 @@ impl fmt::Display for StepError {
     }
 }
 
-impl std::error::Error for StepError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+impl core::error::Error for StepError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             StepError::Target(e) => Some(e),
             StepError::NonFinite { .. } => None,
@@ -95,6 +102,7 @@ where
     ///     Network::seeded(42, CrossEntropy, 0.1);
     /// assert_eq!(net, Network::seeded(42, CrossEntropy, 0.1));
     /// ```
+    #[cfg(feature = "std")]
     pub fn seeded(seed: u64, loss: F, learning_rate: f32) -> Self
     where
         L: Initialize,
@@ -112,6 +120,7 @@ where
     ///     Network::seeded_with(Initializer::Seed, 42, Mse, 0.01);
     /// # assert!(seed_student.is_finite());
     /// ```
+    #[cfg(feature = "std")]
     pub fn seeded_with(init: Initializer, seed: u64, loss: F, learning_rate: f32) -> Self
     where
         L: Initialize,
@@ -245,6 +254,7 @@ where
     /// assert_eq!(net.predict_batch(&inputs), xor);
     /// # Ok::<(), mimic::TrainError>(())
     /// ```
+    #[cfg(feature = "std")]
     pub fn fit<X>(
         &mut self,
         inputs: &X,
@@ -261,6 +271,7 @@ where
     }
 
     /// The output for every input, in order, on this thread.
+    #[cfg(feature = "std")]
     pub fn forward_batch<X>(&self, inputs: &X) -> Vec<L::Output>
     where
         L: Sync,
@@ -273,6 +284,7 @@ where
     }
 
     /// [`Network::forward_batch`] on `threads` threads: identical results.
+    #[cfg(feature = "std")]
     pub fn forward_batch_parallel<X>(&self, inputs: &X, threads: usize) -> Vec<L::Output>
     where
         L: Sync,
@@ -285,6 +297,7 @@ where
     }
 
     /// The predicted class of every input, in order.
+    #[cfg(feature = "std")]
     pub fn predict_batch<X>(&self, inputs: &X) -> Vec<usize>
     where
         L: Sync,
@@ -297,6 +310,7 @@ where
     }
 
     /// [`Network::predict_batch`] on `threads` threads: identical results.
+    #[cfg(feature = "std")]
     pub fn predict_batch_parallel<X>(&self, inputs: &X, threads: usize) -> Vec<usize>
     where
         L: Sync,
@@ -310,6 +324,7 @@ where
 
     /// The fraction of `inputs` whose predicted class is the one in `classes`
     /// (0 when empty).
+    #[cfg(feature = "std")]
     pub fn accuracy<X>(&self, inputs: &X, classes: &[usize]) -> f32
     where
         L: Sync,
@@ -322,6 +337,7 @@ where
     }
 
     /// How often each class in `classes` was predicted as each class.
+    #[cfg(feature = "std")]
     pub fn confusion<X>(&self, inputs: &X, classes: &[usize]) -> ConfusionMatrix
     where
         L: Sync,
@@ -389,8 +405,9 @@ fn checked_loss<O: AsRef<[f32]>, F: Loss<O>>(
     Ok((value, gradient))
 }
 
-/// The index of the largest value, the first on ties; NaNs never win.
-pub(crate) fn argmax(values: &[f32]) -> usize {
+/// The index of the largest value, the first on ties (as numpy's `argmax`); NaNs
+/// never win; 0 for no values.
+pub fn argmax(values: &[f32]) -> usize {
     let mut best = 0;
     for (i, &v) in values.iter().enumerate() {
         if v > values[best] || values[best].is_nan() {
@@ -400,7 +417,7 @@ pub(crate) fn argmax(values: &[f32]) -> usize {
     best
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
     use crate::{CrossEntropy, Dense, Mse};

@@ -66,167 +66,174 @@ impl<'a, const N: usize> SparseVector<'a, N> {
     }
 }
 
-/// Many length-`N` rows, each as its nonzero entries (compressed sparse rows): the
-/// fast representation of inputs that are mostly zeros, such as images. Built from
-/// dense rows of any element type, mapped to `f32` by a function of your choice.
-///
-/// ```
-/// use mimic::SparseRows;
-///
-/// let pixels: Vec<[u8; 4]> = vec![[0, 255, 0, 51], [0, 0, 0, 0]];
-/// let rows = SparseRows::from_rows(&pixels, |p| f32::from(p) / 255.0);
-/// assert_eq!(rows.get(0).unwrap().indices(), &[1, 3]);
-/// assert_eq!(rows.get(0).unwrap().to_dense(), [0.0, 1.0, 0.0, 0.2]);
-/// assert!(rows.get(1).unwrap().is_empty());
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-pub struct SparseRows<const N: usize> {
-    /// Row `k` is `offsets[k]..offsets[k + 1]` of `indices` and `values`.
-    offsets: Vec<usize>,
-    indices: Vec<u32>,
-    values: Vec<f32>,
-}
+#[cfg(feature = "std")]
+mod rows {
+    use super::SparseVector;
 
-impl<const N: usize> Default for SparseRows<N> {
-    fn default() -> Self {
-        Self {
-            offsets: vec![0],
-            indices: Vec::new(),
-            values: Vec::new(),
-        }
-    }
-}
-
-impl<const N: usize> SparseRows<N> {
-    /// The nonzero entries of dense `f32` rows.
-    pub fn from_dense(rows: &[[f32; N]]) -> Self {
-        Self::from_rows(rows, |x| x)
+    /// Many length-`N` rows, each as its nonzero entries (compressed sparse rows): the
+    /// fast representation of inputs that are mostly zeros, such as images. Built from
+    /// dense rows of any element type, mapped to `f32` by a function of your choice.
+    ///
+    /// ```
+    /// use mimic::SparseRows;
+    ///
+    /// let pixels: Vec<[u8; 4]> = vec![[0, 255, 0, 51], [0, 0, 0, 0]];
+    /// let rows = SparseRows::from_rows(&pixels, |p| f32::from(p) / 255.0);
+    /// assert_eq!(rows.get(0).unwrap().indices(), &[1, 3]);
+    /// assert_eq!(rows.get(0).unwrap().to_dense(), [0.0, 1.0, 0.0, 0.2]);
+    /// assert!(rows.get(1).unwrap().is_empty());
+    /// ```
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct SparseRows<const N: usize> {
+        /// Row `k` is `offsets[k]..offsets[k + 1]` of `indices` and `values`.
+        offsets: Vec<usize>,
+        indices: Vec<u32>,
+        values: Vec<f32>,
     }
 
-    /// The entries of `rows` that are not `T::default()` (zero), each mapped to
-    /// `f32` by `value`; the result is what `value` gives for every entry, with the
-    /// zero entries left out (so `value(T::default())` should be 0). Rows are
-    /// listed on two threads for large inputs; the result does not depend on it.
-    pub fn from_rows<T, V>(rows: &[[T; N]], value: V) -> Self
-    where
-        T: Copy + Default + PartialEq + Sync,
-        V: Fn(T) -> f32 + Sync,
-    {
-        // Per-row counts first, so the rows' places in the shared buffers are known
-        // and both cores can fill their halves.
-        let zero = T::default();
-        let mut offsets = Vec::with_capacity(rows.len() + 1);
-        offsets.push(0);
-        for row in rows {
-            let count = row.iter().filter(|&&x| x != zero).count();
-            offsets.push(offsets[offsets.len() - 1] + count);
-        }
-        let total = offsets[rows.len()];
-        let mut indices = vec![0u32; total];
-        let mut values = vec![0.0f32; total];
-        let half = if rows.len() >= 1024 {
-            rows.len() / 2
-        } else {
-            rows.len()
-        };
-        let (first_indices, second_indices) = indices.split_at_mut(offsets[half]);
-        let (first_values, second_values) = values.split_at_mut(offsets[half]);
-        let value = &value;
-        std::thread::scope(|scope| {
-            if half < rows.len() {
-                scope.spawn(move || fill(&rows[half..], value, second_indices, second_values));
+    impl<const N: usize> Default for SparseRows<N> {
+        fn default() -> Self {
+            Self {
+                offsets: vec![0],
+                indices: Vec::new(),
+                values: Vec::new(),
             }
-            fill(&rows[..half], value, first_indices, first_values);
-        });
-        Self {
-            offsets,
-            indices,
-            values,
         }
     }
 
-    /// Number of rows.
-    pub fn len(&self) -> usize {
-        self.offsets.len() - 1
-    }
-
-    /// Whether there are no rows.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Row `k`, if it exists.
-    #[inline]
-    pub fn get(&self, k: usize) -> Option<SparseVector<'_, N>> {
-        let (&start, &end) = (self.offsets.get(k)?, self.offsets.get(k + 1)?);
-        let (indices, values) = (self.indices.get(start..end)?, self.values.get(start..end)?);
-        // SAFETY: every row was listed by `fill`: increasing indices below N, one
-        // value per index (the buffers are private and never changed after).
-        Some(unsafe { SparseVector::new_unchecked(indices, values) })
-    }
-
-    /// Every row, in order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = SparseVector<'_, N>> + '_ {
-        self.offsets.windows(2).map(|w| {
-            // SAFETY: as in `get`; `offsets` is non-decreasing and ends at the
-            // buffers' length, so the ranges are in bounds.
-            unsafe {
-                SparseVector::new_unchecked(&self.indices[w[0]..w[1]], &self.values[w[0]..w[1]])
-            }
-        })
-    }
-
-    /// The rows `k` for `k` in `keep`, in that order (e.g. a subset or a split).
-    pub fn select(&self, keep: impl IntoIterator<Item = usize>) -> Self {
-        let mut selected = Self::default();
-        for row in keep.into_iter().filter_map(|k| self.get(k)) {
-            selected.indices.extend_from_slice(row.indices());
-            selected.values.extend_from_slice(row.values());
-            selected.offsets.push(selected.indices.len());
+    impl<const N: usize> SparseRows<N> {
+        /// The nonzero entries of dense `f32` rows.
+        pub fn from_dense(rows: &[[f32; N]]) -> Self {
+            Self::from_rows(rows, |x| x)
         }
-        selected
-    }
 
-    /// The fraction of entries that are nonzero.
-    pub fn density(&self) -> f64 {
-        self.indices.len() as f64 / (self.len().max(1) * N) as f64
-    }
-}
-
-/// Writes the nonzero entries of `rows`, in order, into `indices` and `values`,
-/// which have exactly the room they need.
-fn fill<const N: usize, T: Copy + Default + PartialEq>(
-    rows: &[[T; N]],
-    value: &impl Fn(T) -> f32,
-    indices: &mut [u32],
-    values: &mut [f32],
-) {
-    let zero = T::default();
-    let mut n = 0;
-    for row in rows {
-        // Without a branch per entry: each entry is written at the next free
-        // place, which only advances past nonzero ones; whole runs of 16 zeros
-        // (an image's margins) are skipped. The slices were sized by counting
-        // the same entries, so the places exist.
-        let (row_indices, row_values) = (&mut indices[n..], &mut values[n..]);
-        let mut k = 0;
-        for (chunk, entries) in row.chunks(16).enumerate() {
-            if entries.iter().all(|&x| x == zero) {
-                continue;
+        /// The entries of `rows` that are not `T::default()` (zero), each mapped to
+        /// `f32` by `value`; the result is what `value` gives for every entry, with the
+        /// zero entries left out (so `value(T::default())` should be 0). Rows are
+        /// listed on two threads for large inputs; the result does not depend on it.
+        pub fn from_rows<T, V>(rows: &[[T; N]], value: V) -> Self
+        where
+            T: Copy + Default + PartialEq + Sync,
+            V: Fn(T) -> f32 + Sync,
+        {
+            // Per-row counts first, so the rows' places in the shared buffers are known
+            // and both cores can fill their halves.
+            let zero = T::default();
+            let mut offsets = Vec::with_capacity(rows.len() + 1);
+            offsets.push(0);
+            for row in rows {
+                let count = row.iter().filter(|&&x| x != zero).count();
+                offsets.push(offsets[offsets.len() - 1] + count);
             }
-            for (j, &x) in entries.iter().enumerate() {
-                if k < row_indices.len() {
-                    row_indices[k] = (chunk * 16 + j) as u32;
-                    row_values[k] = value(x);
+            let total = offsets[rows.len()];
+            let mut indices = vec![0u32; total];
+            let mut values = vec![0.0f32; total];
+            let half = if rows.len() >= 1024 {
+                rows.len() / 2
+            } else {
+                rows.len()
+            };
+            let (first_indices, second_indices) = indices.split_at_mut(offsets[half]);
+            let (first_values, second_values) = values.split_at_mut(offsets[half]);
+            let value = &value;
+            std::thread::scope(|scope| {
+                if half < rows.len() {
+                    scope.spawn(move || fill(&rows[half..], value, second_indices, second_values));
                 }
-                k += usize::from(x != zero);
+                fill(&rows[..half], value, first_indices, first_values);
+            });
+            Self {
+                offsets,
+                indices,
+                values,
             }
         }
-        n += k;
+
+        /// Number of rows.
+        pub fn len(&self) -> usize {
+            self.offsets.len() - 1
+        }
+
+        /// Whether there are no rows.
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+
+        /// Row `k`, if it exists.
+        #[inline]
+        pub fn get(&self, k: usize) -> Option<SparseVector<'_, N>> {
+            let (&start, &end) = (self.offsets.get(k)?, self.offsets.get(k + 1)?);
+            let (indices, values) = (self.indices.get(start..end)?, self.values.get(start..end)?);
+            // SAFETY: every row was listed by `fill`: increasing indices below N, one
+            // value per index (the buffers are private and never changed after).
+            Some(unsafe { SparseVector::new_unchecked(indices, values) })
+        }
+
+        /// Every row, in order.
+        pub fn iter(&self) -> impl ExactSizeIterator<Item = SparseVector<'_, N>> + '_ {
+            self.offsets.windows(2).map(|w| {
+                // SAFETY: as in `get`; `offsets` is non-decreasing and ends at the
+                // buffers' length, so the ranges are in bounds.
+                unsafe {
+                    SparseVector::new_unchecked(&self.indices[w[0]..w[1]], &self.values[w[0]..w[1]])
+                }
+            })
+        }
+
+        /// The rows `k` for `k` in `keep`, in that order (e.g. a subset or a split).
+        pub fn select(&self, keep: impl IntoIterator<Item = usize>) -> Self {
+            let mut selected = Self::default();
+            for row in keep.into_iter().filter_map(|k| self.get(k)) {
+                selected.indices.extend_from_slice(row.indices());
+                selected.values.extend_from_slice(row.values());
+                selected.offsets.push(selected.indices.len());
+            }
+            selected
+        }
+
+        /// The fraction of entries that are nonzero.
+        pub fn density(&self) -> f64 {
+            self.indices.len() as f64 / (self.len().max(1) * N) as f64
+        }
+    }
+
+    /// Writes the nonzero entries of `rows`, in order, into `indices` and `values`,
+    /// which have exactly the room they need.
+    fn fill<const N: usize, T: Copy + Default + PartialEq>(
+        rows: &[[T; N]],
+        value: &impl Fn(T) -> f32,
+        indices: &mut [u32],
+        values: &mut [f32],
+    ) {
+        let zero = T::default();
+        let mut n = 0;
+        for row in rows {
+            // Without a branch per entry: each entry is written at the next free
+            // place, which only advances past nonzero ones; whole runs of 16 zeros
+            // (an image's margins) are skipped. The slices were sized by counting
+            // the same entries, so the places exist.
+            let (row_indices, row_values) = (&mut indices[n..], &mut values[n..]);
+            let mut k = 0;
+            for (chunk, entries) in row.chunks(16).enumerate() {
+                if entries.iter().all(|&x| x == zero) {
+                    continue;
+                }
+                for (j, &x) in entries.iter().enumerate() {
+                    if k < row_indices.len() {
+                        row_indices[k] = (chunk * 16 + j) as u32;
+                        row_values[k] = value(x);
+                    }
+                    k += usize::from(x != zero);
+                }
+            }
+            n += k;
+        }
     }
 }
+#[cfg(feature = "std")]
+pub use rows::SparseRows;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
 

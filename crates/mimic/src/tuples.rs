@@ -8,10 +8,13 @@
 //! mismatched chain a type error naming both sizes. Longer networks nest tuples:
 //! a tuple of tuples is a chain of chains, with no limit but the compiler's.
 
+#[cfg(feature = "std")]
 use core::mem::MaybeUninit;
 
+#[cfg(feature = "std")]
 use rand::Rng;
 
+#[cfg(feature = "std")]
 use crate::init::{Initialize, Initializer};
 use crate::module::{Module, Parameters, SparseTrain, Train, Update};
 use crate::sparse::SparseVector;
@@ -56,6 +59,7 @@ macro_rules! chain {
             }
         }
 
+        #[cfg(feature = "std")]
         impl<$A: Initialize, $($T: Initialize),+> Initialize for ($A, $($T),+) {
             /// Initialises the layers first to last, each in its place in the tuple.
             fn initialize_in_place<'s, R: Rng + ?Sized>(
@@ -208,6 +212,7 @@ macro_rules! tuples {
 
 tuples!((A 0) (B 1) (C 2) (D 3) (E 4) (F 5) (G 6) (H 7) (I 8) (J 9) (K 10) (L 11));
 
+#[cfg(feature = "std")]
 /// Initialises the layer at `field` in place.
 ///
 /// # Safety
