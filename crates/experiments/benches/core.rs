@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mimic::{
-    CrossEntropy, Dense, Initializer, Module, Mse, Network, Schedule, SparseRows, Train, Update,
+    Adam, CrossEntropy, Dense, Distillation, Initializer, Module, Mse, Network, Schedule,
+    SoftTarget, SparseRows, Train, Update,
 };
 use mimic_experiments::cli::mnist;
 use mimic_experiments::experiment::Samples;
@@ -136,6 +137,104 @@ fn passes(c: &mut Criterion, train_data: &Dataset, train: &Samples, test: &Sampl
     group.finish();
 }
 
+/// One epoch of every training schedule on the 60,000 real images, teacher and
+/// 784→10 student (cross-entropy, He initialisation), in one group so that the
+/// ratios between schedules come from one run.
+fn schedules(c: &mut Criterion, train: &Samples) {
+    let mut group = c.benchmark_group("epoch");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(train.len() as u64));
+    let soft: Vec<SoftTarget<10>> = {
+        let teacher: Network<Teacher, _> = Network::seeded(1, CrossEntropy, 0.03);
+        let logits = teacher.forward_batch(&train.inputs);
+        logits
+            .iter()
+            .zip(&train.classes)
+            .map(|(&logits, &class)| SoftTarget { logits, class })
+            .collect()
+    };
+    macro_rules! epoch {
+        ($name:expr, $net:expr, $targets:expr, $schedule:expr) => {{
+            let start = $net;
+            let schedule = $schedule;
+            group.bench_function($name, |b| {
+                b.iter_batched_ref(
+                    || start.clone(),
+                    |net| net.fit(&train.inputs, $targets, &schedule).unwrap(),
+                    BatchSize::LargeInput,
+                )
+            });
+        }};
+    }
+    let teacher = || Network::<Teacher, _>::seeded(1, CrossEntropy, 0.03);
+    let student = || Network::<Student, _>::seeded(1, CrossEntropy, 0.01);
+    let classes = &train.classes;
+    let plain = Schedule::epochs(1);
+    let batch = Schedule::epochs(1).batch_size(32);
+    epoch!(
+        "teacher, per-sample SGD, file order",
+        teacher(),
+        classes,
+        plain
+    );
+    epoch!(
+        "teacher, per-sample SGD, shuffled",
+        teacher(),
+        classes,
+        plain.shuffled(1)
+    );
+    epoch!(
+        "teacher, batch 32 SGD, file order",
+        teacher(),
+        classes,
+        batch
+    );
+    epoch!(
+        "teacher, batch 32 momentum 0.9, shuffled",
+        teacher(),
+        classes,
+        batch.momentum(0.9).shuffled(1)
+    );
+    epoch!(
+        "teacher, batch 32 Adam, shuffled",
+        teacher(),
+        classes,
+        batch.optimizer(Adam::default()).shuffled(1)
+    );
+    epoch!(
+        "student, per-sample SGD, file order",
+        student(),
+        classes,
+        plain
+    );
+    epoch!(
+        "student, per-sample SGD, shuffled",
+        student(),
+        classes,
+        plain.shuffled(1)
+    );
+    epoch!(
+        "student, batch 32 momentum 0.9, shuffled",
+        student(),
+        classes,
+        batch.momentum(0.9).shuffled(1)
+    );
+    epoch!(
+        "student, batch 32 Adam, shuffled",
+        student(),
+        classes,
+        batch.optimizer(Adam::default()).shuffled(1)
+    );
+    let kd = Network::<Student, _>::seeded(1, Distillation::new(4.0, 0.5), 0.01);
+    epoch!(
+        "student, KD T=4 α=0.5, per-sample SGD, file order",
+        kd,
+        &soft,
+        plain
+    );
+    group.finish();
+}
+
 /// Loading the training set: raw IDX, gzip'd IDX, CSV.
 fn loading(c: &mut Criterion, train: &Dataset) {
     let dir = std::env::temp_dir().join("mimic-bench-loading");
@@ -178,6 +277,7 @@ fn all(c: &mut Criterion) {
     steps(c, &train);
     layers(c);
     passes(c, &train_data, &train, &test);
+    schedules(c, &train);
     loading(c, &train_data);
 }
 

@@ -20,7 +20,7 @@ use core::mem::MaybeUninit;
 use rand::Rng;
 
 use crate::init::{Initialize, Initializer, boxed};
-use crate::module::{Module, Parameters, SparseTrain, Train, Update};
+use crate::module::{Module, Parameters, SparseTrain, Train, Update, Zipped};
 use crate::sparse::SparseVector;
 
 impl<L: Module> Module for Box<L> {
@@ -42,8 +42,16 @@ impl<L: Parameters> Parameters for Box<L> {
         (**self).visit_mut(f)
     }
 
-    fn zip_mut(&mut self, other: &Self, f: &mut dyn FnMut(&mut [f32], &[f32])) {
-        (**self).zip_mut(other, f)
+    #[inline(always)]
+
+    fn zip_mut(
+        &mut self,
+        a: &mut Self,
+        b: &mut Self,
+        c: &mut Self,
+        f: &mut impl FnMut(Zipped<'_>),
+    ) {
+        (**self).zip_mut(a, b, c, f)
     }
 }
 

@@ -1,10 +1,11 @@
-//! Training loops over any data: epochs, seeded shuffling, mini-batches,
-//! momentum and learning-rate decay ([`Schedule`]), run by [`Network::fit`].
+//! Training loops over any data: epochs, seeded shuffling, mini-batches, an
+//! update rule, a learning-rate schedule and gradient clipping ([`Schedule`]),
+//! run by [`Network::fit`].
 //!
-//! With [`Schedule::seed`] — one epoch, in order, batch size 1, no momentum, no
-//! decay — `fit` is exactly the seed's per-sample SGD, bit for bit, on its own
-//! code path. Each epoch is one piece of [`Work`] compiled for the CPU's widest
-//! vectors; no step allocates.
+//! With [`Schedule::seed`] — one epoch, in order, batch size 1, plain SGD at a
+//! constant rate — `fit` is exactly the seed's per-sample SGD, bit for bit, on
+//! its own code path. Each epoch is one piece of [`Work`] compiled for the CPU's
+//! widest vectors; no step allocates.
 
 use core::fmt;
 
@@ -18,28 +19,41 @@ use crate::kernels::{Work, dispatch};
 use crate::loss::{Loss, LossError};
 use crate::module::{Train, Update};
 use crate::network::{Network, StepError};
+use crate::optimizer::{Momentum, Optimizer, Sgd};
+use crate::rate::LearningRate;
 
-/// How to train: everything besides the network, the data and the targets.
+/// How to train: everything besides the network, the data and the targets —
+/// epochs, batch size, the update rule `O`, the learning-rate schedule,
+/// shuffling and gradient clipping.
 ///
 /// ```
-/// use mimic::Schedule;
+/// use mimic::{Adam, LearningRate, Schedule};
 ///
 /// let tuned = Schedule::epochs(15).batch_size(32).momentum(0.9).decay(0.85).shuffled(1);
 /// assert_eq!(tuned.epochs, 15);
+/// let adam = Schedule::epochs(10)
+///     .batch_size(64)
+///     .optimizer(Adam::default())
+///     .rate(LearningRate::Cosine { warmup: 100, floor: 0.0 })
+///     .clip(5.0)
+///     .shuffled(1);
+/// assert_eq!(adam.optimizer, Adam::default());
 /// assert_eq!(Schedule::default(), Schedule::seed());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Schedule {
+pub struct Schedule<O = Sgd> {
     /// Passes over the training set.
     pub epochs: usize,
-    /// Samples whose gradients are averaged into one step (1 = per-sample SGD).
+    /// Samples whose gradients are averaged into one update (1 = per sample).
     pub batch_size: usize,
-    /// Momentum `μ` of the velocity `v ← μ·v + ḡ`, `w ← w − lr·v` (0 = plain SGD).
-    pub momentum: f32,
-    /// The learning rate of epoch `e` is `lr · decay^e` (1 = constant).
-    pub decay: f32,
+    /// The update rule.
+    pub optimizer: O,
+    /// How the rate changes from the network's `learning_rate`.
+    pub learning_rate: LearningRate,
     /// Seed of the per-epoch shuffle; `None` keeps the given order every epoch.
     pub shuffle_seed: Option<u64>,
+    /// Scale each averaged gradient down to this global L2 norm if it is larger.
+    pub clip_norm: Option<f32>,
 }
 
 impl Schedule {
@@ -48,9 +62,10 @@ impl Schedule {
         Self {
             epochs: 1,
             batch_size: 1,
-            momentum: 0.0,
-            decay: 1.0,
+            optimizer: Sgd { weight_decay: 0.0 },
+            learning_rate: LearningRate::Constant,
             shuffle_seed: None,
+            clip_norm: None,
         }
     }
 
@@ -62,20 +77,43 @@ impl Schedule {
             ..Self::seed()
         }
     }
+}
 
+impl<O: Optimizer> Schedule<O> {
     /// The same schedule with mini-batches of `batch_size` samples.
     pub const fn batch_size(self, batch_size: usize) -> Self {
         Self { batch_size, ..self }
     }
 
-    /// The same schedule with momentum `momentum`.
-    pub const fn momentum(self, momentum: f32) -> Self {
-        Self { momentum, ..self }
+    /// The same schedule with another update rule.
+    pub fn optimizer<P: Optimizer>(self, optimizer: P) -> Schedule<P> {
+        Schedule {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            optimizer,
+            learning_rate: self.learning_rate,
+            shuffle_seed: self.shuffle_seed,
+            clip_norm: self.clip_norm,
+        }
     }
 
-    /// The same schedule with the learning rate multiplied by `decay` every epoch.
-    pub const fn decay(self, decay: f32) -> Self {
-        Self { decay, ..self }
+    /// The same schedule with heavy-ball momentum `momentum` ([`Momentum::new`]).
+    pub fn momentum(self, momentum: f32) -> Schedule<Momentum> {
+        self.optimizer(Momentum::new(momentum))
+    }
+
+    /// The same schedule with the learning rate multiplied by `factor` every
+    /// epoch ([`LearningRate::Exponential`]).
+    pub const fn decay(self, factor: f32) -> Self {
+        self.rate(LearningRate::Exponential { factor })
+    }
+
+    /// The same schedule with another learning-rate schedule.
+    pub const fn rate(self, learning_rate: LearningRate) -> Self {
+        Self {
+            learning_rate,
+            ..self
+        }
     }
 
     /// The same schedule, shuffling the samples before every epoch from `seed`.
@@ -84,6 +122,20 @@ impl Schedule {
             shuffle_seed: Some(seed),
             ..self
         }
+    }
+
+    /// The same schedule, clipping every averaged gradient to global norm `norm`.
+    pub const fn clip(self, norm: f32) -> Self {
+        Self {
+            clip_norm: Some(norm),
+            ..self
+        }
+    }
+
+    /// Whether each sample's update is applied during its backward pass: plain
+    /// SGD one sample at a time, with no clipping — the seed's training.
+    fn per_sample_sgd(&self) -> bool {
+        self.batch_size <= 1 && self.optimizer.is_plain_sgd() && self.clip_norm.is_none()
     }
 }
 
@@ -187,11 +239,11 @@ fn locate(
 }
 
 /// [`Network::fit`].
-pub(crate) fn fit<L, F, X>(
+pub(crate) fn fit<L, F, X, O>(
     network: &mut Network<L, F>,
     inputs: &X,
     targets: &[F::Target],
-    schedule: &Schedule,
+    schedule: &Schedule<O>,
 ) -> Result<Vec<EpochStats>, TrainError>
 where
     L: Train + Initialize,
@@ -200,6 +252,7 @@ where
     F::Target: Sized,
     X: Inputs + ?Sized,
     for<'a> X::Row<'a>: Input<L>,
+    O: Optimizer,
 {
     if inputs.len() != targets.len() {
         return Err(TrainError::LengthMismatch {
@@ -208,52 +261,91 @@ where
         });
     }
     let base_rate = network.learning_rate;
-    let per_sample = schedule.batch_size <= 1 && schedule.momentum == 0.0;
+    let per_sample = schedule.per_sample_sgd();
+    let batch = if per_sample {
+        1
+    } else {
+        schedule.batch_size.max(1)
+    };
+    let updates_per_epoch = inputs.len().div_ceil(batch);
     let mut order: Vec<usize> = (0..inputs.len()).collect();
-    // Gradient and velocity buffers in the network's own type, made once (on the
-    // heap for a boxed network); per-sample SGD needs neither.
+    // Gradient and optimizer-state buffers in the network's own type, made once
+    // (on the heap for a boxed network); per-sample SGD needs none.
     let mut buffers = (!per_sample).then(|| {
         let mut none = Pcg64::seed_from_u64(0); // `Zeros` draws nothing
-        (
-            L::initialize(Initializer::Zeros, &mut none),
-            L::initialize(Initializer::Zeros, &mut none),
-        )
+        let mut zeros = || L::initialize(Initializer::Zeros, &mut none);
+        (zeros(), zeros(), zeros())
     });
     let mut stats = Vec::with_capacity(schedule.epochs);
     let mut steps_before = 0;
-    for epoch in 0..schedule.epochs {
-        network.learning_rate = base_rate * schedule.decay.powi(epoch as i32);
-        if let Some(seed) = schedule.shuffle_seed {
-            order.shuffle(&mut Pcg64::seed_from_u64(
-                seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            ));
+    let result = (|| {
+        for epoch in 0..schedule.epochs {
+            if let Some(seed) = schedule.shuffle_seed {
+                order.shuffle(&mut Pcg64::seed_from_u64(
+                    seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                ));
+            }
+            let rates = Rates {
+                schedule: schedule.learning_rate,
+                base: base_rate,
+                epoch,
+                first_update: epoch * updates_per_epoch,
+                updates: schedule.epochs * updates_per_epoch,
+            };
+            network.learning_rate = rates.at(0);
+            let ordered = schedule.shuffle_seed.map(|_| order.as_slice());
+            let epoch_stats = match &mut buffers {
+                None => dispatch(Epoch {
+                    network: &mut *network,
+                    inputs,
+                    targets,
+                    order: ordered,
+                    epoch,
+                    steps_before,
+                    rates,
+                }),
+                Some((gradients, first, second)) => dispatch(Batches {
+                    network: &mut *network,
+                    inputs,
+                    targets,
+                    order: &order,
+                    epoch,
+                    steps_before,
+                    schedule,
+                    rates,
+                    gradients,
+                    first,
+                    second,
+                }),
+            }?;
+            steps_before += epoch_stats.steps;
+            stats.push(epoch_stats);
         }
-        let ordered = schedule.shuffle_seed.map(|_| order.as_slice());
-        let epoch_stats = match &mut buffers {
-            None => dispatch(Epoch {
-                network: &mut *network,
-                inputs,
-                targets,
-                order: ordered,
-                epoch,
-                steps_before,
-            }),
-            Some((velocity, gradients)) => dispatch(Batches {
-                network: &mut *network,
-                inputs,
-                targets,
-                order: &order,
-                epoch,
-                steps_before,
-                schedule,
-                velocity,
-                gradients,
-            }),
-        }?;
-        steps_before += epoch_stats.steps;
-        stats.push(epoch_stats);
+        Ok(())
+    })();
+    network.learning_rate = base_rate;
+    result.map(|()| stats)
+}
+
+/// The learning rate of each update of one epoch.
+#[derive(Clone, Copy)]
+struct Rates {
+    schedule: LearningRate,
+    base: f32,
+    epoch: usize,
+    /// Updates before this epoch.
+    first_update: usize,
+    /// Updates in all of training.
+    updates: usize,
+}
+
+impl Rates {
+    /// The rate of this epoch's update `k` (0-based).
+    #[inline(always)]
+    fn at(&self, k: usize) -> f32 {
+        self.schedule
+            .at(self.base, self.epoch, self.first_update + k, self.updates)
     }
-    Ok(stats)
 }
 
 /// One epoch of per-sample SGD (the seed's training), as [`Work`].
@@ -268,6 +360,7 @@ where
     order: Option<&'a [usize]>,
     epoch: usize,
     steps_before: usize,
+    rates: Rates,
 }
 
 impl<L, F, X> Work for Epoch<'_, L, F, X>
@@ -285,12 +378,23 @@ where
     fn run(self) -> Self::Output {
         let (mut total, mut steps) = (0.0f64, 0);
         let count = self.order.map_or(self.inputs.len(), <[usize]>::len);
+        let varying = self.rates.schedule.changes_within_epochs();
         for k in 0..count {
             let sample = self.order.map_or(k, |order| order[k]);
+            if let Some(order) = self.order {
+                // Shuffled, the next sample's data is somewhere else in memory:
+                // ask for it now, while this one trains.
+                if let Some(next) = order.get(k + 1).and_then(|&n| self.inputs.row(n)) {
+                    <X::Row<'_> as Input<L>>::prefetch(next);
+                }
+            }
             let (Some(input), Some(target)) = (self.inputs.row(sample), self.targets.get(sample))
             else {
                 continue; // an order naming a sample that doesn't exist: skip it
             };
+            if varying {
+                self.network.learning_rate = self.rates.at(k);
+            }
             let learning_rate = self.network.learning_rate;
             let step = self
                 .network
@@ -313,8 +417,9 @@ fn mean(total: f64, count: usize) -> f64 {
     }
 }
 
-/// One epoch of mini-batch SGD with momentum, as [`Work`].
-struct Batches<'a, L, F: Loss<L::Output>, X: ?Sized>
+/// One epoch of mini-batches: gradients summed over each batch, averaged,
+/// clipped, and applied by the optimizer, as [`Work`].
+struct Batches<'a, L, F: Loss<L::Output>, X: ?Sized, O>
 where
     L: Train,
     F::Target: Sized,
@@ -325,12 +430,15 @@ where
     order: &'a [usize],
     epoch: usize,
     steps_before: usize,
-    schedule: &'a Schedule,
-    velocity: &'a mut L,
+    schedule: &'a Schedule<O>,
+    rates: Rates,
+    /// Zero between batches: each update zeroes what it read.
     gradients: &'a mut L,
+    first: &'a mut L,
+    second: &'a mut L,
 }
 
-impl<L, F, X> Work for Batches<'_, L, F, X>
+impl<L, F, X, O> Work for Batches<'_, L, F, X, O>
 where
     L: Train,
     L::Output: AsRef<[f32]>,
@@ -338,6 +446,7 @@ where
     F::Target: Sized,
     X: Inputs + ?Sized,
     for<'a> X::Row<'a>: Input<L>,
+    O: Optimizer,
 {
     type Output = Result<EpochStats, TrainError>;
 
@@ -351,15 +460,20 @@ where
             epoch,
             steps_before,
             schedule,
-            velocity,
+            rates,
             gradients,
+            first,
+            second,
         } = self;
         let (mut total, mut steps) = (0.0f64, 0);
-        let (momentum, rate) = (schedule.momentum, network.learning_rate);
-        for batch in order.chunks(schedule.batch_size.max(1)) {
-            gradients.visit_mut(&mut |p| p.fill(0.0));
+        let optimizer = schedule.optimizer;
+        let batch_size = schedule.batch_size.max(1);
+        for (b, batch) in order.chunks(batch_size).enumerate() {
             let mut in_batch = 0usize;
-            for &sample in batch {
+            for (j, &sample) in batch.iter().enumerate() {
+                if let Some(next) = batch.get(j + 1).and_then(|&n| inputs.row(n)) {
+                    <X::Row<'_> as Input<L>>::prefetch(next);
+                }
                 let (Some(input), Some(target)) = (inputs.row(sample), targets.get(sample)) else {
                     continue;
                 };
@@ -369,16 +483,28 @@ where
                 in_batch += 1;
             }
             let scale = 1.0 / in_batch.max(1) as f32;
-            velocity.zip_mut(gradients, &mut |v, g| {
-                for (v, &g) in v.iter_mut().zip(g) {
-                    *v = momentum * *v + g * scale;
-                }
-            });
-            network.layers.zip_mut(velocity, &mut |w, v| {
-                for (w, &v) in w.iter_mut().zip(v) {
-                    *w -= rate * v;
-                }
-            });
+            let clip = match schedule.clip_norm {
+                Some(limit) => clip_factor(gradients, scale, limit),
+                None => 1.0,
+            };
+            let rate = rates.at(b);
+            // The update number `t` counts from 1 over all of training (Adam's
+            // bias correction).
+            let t = u32::try_from(rates.first_update + b + 1).unwrap_or(u32::MAX);
+            network
+                .layers
+                .zip_mut(gradients, first, second, &mut |(w, g, s1, s2)| {
+                    for g in g.iter_mut() {
+                        *g *= scale;
+                    }
+                    if clip != 1.0 {
+                        for g in g.iter_mut() {
+                            *g *= clip;
+                        }
+                    }
+                    optimizer.update(w, g, s1, s2, rate, t);
+                    g.fill(0.0);
+                });
         }
         if !network.is_finite() {
             return Err(TrainError::Diverged(Divergence {
@@ -392,5 +518,24 @@ where
             mean_loss: mean(total, steps),
             steps,
         })
+    }
+}
+
+/// The factor that scales the averaged gradient (`sum · scale`) down to global
+/// L2 norm `limit`, or 1 if it is not above it. The norm is accumulated in f64.
+#[inline(always)]
+fn clip_factor<L: Train>(gradients: &L, scale: f32, limit: f32) -> f32 {
+    let mut squares = 0.0f64;
+    gradients.visit(&mut |g| {
+        for &g in g {
+            let g = f64::from(g * scale);
+            squares += g * g;
+        }
+    });
+    let norm = squares.sqrt();
+    if norm > f64::from(limit) && norm > 0.0 {
+        (f64::from(limit) / norm) as f32
+    } else {
+        1.0
     }
 }

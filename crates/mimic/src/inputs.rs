@@ -25,6 +25,11 @@ pub trait Input<L: Train>: Copy {
         grad_output: &L::Output,
         update: Update<'_, L>,
     );
+
+    /// Asks the CPU to start loading this input's data (a hint: the next sample
+    /// of a shuffled epoch is far from the current one in memory).
+    #[inline(always)]
+    fn prefetch(self) {}
 }
 
 impl<const N: usize, L: Train<Input = [f32; N]>> Input<L> for &[f32; N] {
@@ -48,6 +53,11 @@ impl<const N: usize, L: Train<Input = [f32; N]>> Input<L> for &[f32; N] {
     ) {
         layers.backward_without_input_gradient(self, trace, grad_output, update)
     }
+
+    #[inline(always)]
+    fn prefetch(self) {
+        crate::kernels::prefetch(self);
+    }
 }
 
 impl<const N: usize, L: SparseTrain<N>> Input<L> for SparseVector<'_, N> {
@@ -70,6 +80,12 @@ impl<const N: usize, L: SparseTrain<N>> Input<L> for SparseVector<'_, N> {
         update: Update<'_, L>,
     ) {
         layers.backward_sparse(self, trace, grad_output, update)
+    }
+
+    #[inline(always)]
+    fn prefetch(self) {
+        crate::kernels::prefetch(self.indices());
+        crate::kernels::prefetch(self.values());
     }
 }
 

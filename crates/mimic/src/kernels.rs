@@ -169,6 +169,29 @@ macro_rules! kernel {
     };
 }
 
+/// Asks the CPU to bring every cache line of `data` towards the core. Only a
+/// hint: it changes no value, and does nothing on other architectures.
+#[inline(always)]
+pub(crate) fn prefetch<T>(data: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let start = data.as_ptr().cast::<i8>();
+        for offset in (0..core::mem::size_of_val(data)).step_by(64) {
+            // `wrapping_add` stays within (or one past) `data`: no dereference,
+            // and a prefetch of any address is harmless.
+            let line = start.wrapping_add(offset);
+            // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has (it is
+            // part of the x86_64 baseline); a prefetch reads nothing a program can
+            // observe and never faults, whatever the address.
+            unsafe {
+                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(line)
+            };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
+}
+
 /// Row `i` of `rows`, for an index a [`SparseVector<IN>`] guarantees is below `IN`.
 ///
 /// Only ever called with an index taken from a `SparseVector<'_, IN>`, whose

@@ -11,7 +11,7 @@ use crate::activation::{Activation, LeakyReLU};
 #[cfg(feature = "std")]
 use crate::init::{Initialize, Initializer, Normal};
 use crate::kernels;
-use crate::module::{Module, Parameters, SparseTrain, Train, Update};
+use crate::module::{Module, Parameters, SparseTrain, Train, Update, Zipped};
 use crate::sparse::SparseVector;
 
 /// A dense layer from `IN` inputs to `OUT` outputs with activation `A`
@@ -322,12 +322,22 @@ impl<const IN: usize, const OUT: usize, A: Activation> Parameters for Dense<IN, 
         f(&mut self.bias);
     }
 
-    fn zip_mut(&mut self, other: &Self, f: &mut dyn FnMut(&mut [f32], &[f32])) {
-        f(
+    #[inline(always)]
+
+    fn zip_mut(
+        &mut self,
+        a: &mut Self,
+        b: &mut Self,
+        c: &mut Self,
+        f: &mut impl FnMut(Zipped<'_>),
+    ) {
+        f((
             self.weights_t.as_flattened_mut(),
-            other.weights_t.as_flattened(),
-        );
-        f(&mut self.bias, &other.bias);
+            a.weights_t.as_flattened_mut(),
+            b.weights_t.as_flattened_mut(),
+            c.weights_t.as_flattened_mut(),
+        ));
+        f((&mut self.bias, &mut a.bias, &mut b.bias, &mut c.bias));
     }
 }
 

@@ -81,8 +81,12 @@ mod loss;
 mod math;
 mod module;
 mod network;
+#[cfg(feature = "std")]
+mod optimizer;
 #[cfg(feature = "persist")]
 pub mod persist;
+#[cfg(feature = "std")]
+mod rate;
 mod sparse;
 mod tuples;
 
@@ -97,9 +101,13 @@ pub use init::Initializer;
 pub use init::{Initialize, boxed};
 pub use inputs::{Input, Inputs};
 pub use layer::Dense;
-pub use loss::{CrossEntropy, Loss, LossError, Mse, log_sum_exp, softmax};
-pub use module::{Module, Parameters, SparseTrain, Train, Update};
+pub use loss::{CrossEntropy, LabelSmoothing, Loss, LossError, Mse, log_sum_exp, softmax};
+pub use module::{Module, Parameters, SparseTrain, Train, Update, Zipped};
 pub use network::{Network, StepError, argmax};
+#[cfg(feature = "std")]
+pub use optimizer::{Adam, AdamW, Momentum, Optimizer, Sgd};
+#[cfg(feature = "std")]
+pub use rate::LearningRate;
 #[cfg(feature = "std")]
 pub use sparse::SparseRows;
 pub use sparse::SparseVector;

@@ -109,6 +109,64 @@ impl<const N: usize> Loss<[f32; N]> for CrossEntropy {
     }
 }
 
+/// Softmax cross-entropy against a class smoothed towards the uniform
+/// distribution: the target puts `1 − ε + ε/N` on the class and `ε/N` on every
+/// other output (PyTorch's `label_smoothing = ε`).
+///
+/// Loss `Σᵢ −qᵢ·log softmax(y)ᵢ` for that target `q`, gradient `softmax(y) − q`;
+/// `ε = 0` is [`CrossEntropy`], bit for bit.
+///
+/// ```
+/// use mimic::{CrossEntropy, LabelSmoothing, Loss};
+///
+/// let logits = [2.0_f32, 0.5, -1.0];
+/// assert_eq!(LabelSmoothing::new(0.0).loss(&logits, &0), CrossEntropy.loss(&logits, &0));
+/// let (_, g) = LabelSmoothing::new(0.3).loss_and_gradient(&logits, &0).unwrap();
+/// assert!(g.iter().sum::<f32>().abs() < 1e-6); // both distributions sum to 1
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LabelSmoothing {
+    /// `ε`, in `[0, 1]`.
+    pub epsilon: f32,
+}
+
+impl LabelSmoothing {
+    /// Cross-entropy with labels smoothed by `epsilon`.
+    pub const fn new(epsilon: f32) -> Self {
+        Self { epsilon }
+    }
+}
+
+impl<const N: usize> Loss<[f32; N]> for LabelSmoothing {
+    type Target = usize;
+
+    #[inline(always)]
+    fn loss_and_gradient(
+        &self,
+        output: &[f32; N],
+        &class: &usize,
+    ) -> Result<(f32, [f32; N]), LossError> {
+        let (hard_loss, mut gradient) = CrossEntropy.loss_and_gradient(output, &class)?;
+        let epsilon = self.epsilon;
+        if epsilon == 0.0 {
+            return Ok((hard_loss, gradient));
+        }
+        // −log softmax(y)ᵢ = logsumexp(y) − yᵢ; their mean is the uniform part.
+        let (max, sum) = shifted_exp_sum(output);
+        let log_sum = max + ln32(sum);
+        let uniform_loss = output.iter().map(|&y| log_sum - y).sum::<f32>() / N as f32;
+        let share = epsilon / N as f32;
+        // softmax − onehot (from CrossEntropy) becomes softmax − q:
+        // add ε·onehot back, then take ε/N off every output.
+        gradient[class] += epsilon;
+        for g in &mut gradient {
+            *g -= share;
+        }
+        let loss = (1.0 - epsilon) * hard_loss + epsilon * uniform_loss;
+        Ok((loss.min(f32::MAX), gradient))
+    }
+}
+
 /// `exp(y − max)`: the exponent is ≤ 0, so the result is in `[0, 1]`.
 ///
 /// For logits of opposite sign near `f32::MAX` the subtraction overflows to `−∞`,
@@ -205,6 +263,39 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "class 10 is out of range: expected a class index in 0..10"
+        );
+    }
+
+    #[test]
+    fn label_smoothing_matches_its_definition_in_f64() {
+        let logits = [1.5_f32, -0.25, 0.75, 3.0];
+        for epsilon in [0.0, 0.1, 0.5, 1.0] {
+            for class in 0..4 {
+                let (loss, gradient) = LabelSmoothing::new(epsilon)
+                    .loss_and_gradient(&logits, &class)
+                    .unwrap();
+                let y: Vec<f64> = logits.iter().map(|&v| f64::from(v)).collect();
+                let lse = y.iter().map(|v| v.exp()).sum::<f64>().ln();
+                let e = f64::from(epsilon);
+                let q = |i: usize| e / 4.0 + if i == class { 1.0 - e } else { 0.0 };
+                let expected: f64 = (0..4).map(|i| -q(i) * (y[i] - lse)).sum();
+                assert!(
+                    (f64::from(loss) - expected).abs() < 1e-5,
+                    "ε {epsilon}: {loss} vs {expected}"
+                );
+                for i in 0..4 {
+                    let g = (y[i] - lse).exp() - q(i);
+                    assert!(
+                        (f64::from(gradient[i]) - g).abs() < 1e-6,
+                        "ε {epsilon}, output {i}"
+                    );
+                }
+            }
+        }
+        assert!(
+            LabelSmoothing::new(0.1)
+                .loss_and_gradient(&logits, &4)
+                .is_err()
         );
     }
 

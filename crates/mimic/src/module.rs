@@ -49,6 +49,10 @@ impl<P> Update<'_, P> {
     }
 }
 
+/// One parameter slice beside the same slice of three same-shaped buffers (see
+/// [`Parameters::zip_mut`]); all four have the same length.
+pub type Zipped<'a> = (&'a mut [f32], &'a mut [f32], &'a mut [f32], &'a mut [f32]);
+
 /// Access to every parameter, as flat slices in a fixed order (weights then bias,
 /// first layer to last). Used by optimizers, finiteness checks and persistence.
 pub trait Parameters {
@@ -56,8 +60,10 @@ pub trait Parameters {
     fn visit(&self, f: &mut dyn FnMut(&[f32]));
     /// Calls `f` on each parameter slice, mutably.
     fn visit_mut(&mut self, f: &mut dyn FnMut(&mut [f32]));
-    /// Calls `f` on each parameter slice of `self` beside the same slice of `other`.
-    fn zip_mut(&mut self, other: &Self, f: &mut dyn FnMut(&mut [f32], &[f32]));
+    /// Calls `f` on each parameter slice of `self` beside the same slice of three
+    /// same-shaped buffers — a gradient and an optimizer's two state buffers — so
+    /// that an update reads and writes all four in one pass.
+    fn zip_mut(&mut self, a: &mut Self, b: &mut Self, c: &mut Self, f: &mut impl FnMut(Zipped<'_>));
 
     /// Whether every parameter is finite (no NaN, no infinity).
     fn all_finite(&self) -> bool {

@@ -239,8 +239,9 @@ where
     /// Trains on `inputs` (dense rows `&[[f32; N]]`, a `Vec` of them, or
     /// [`SparseRows`](crate::SparseRows)) towards `targets` — class indices for
     /// [`CrossEntropy`](crate::CrossEntropy), vectors for [`Mse`](crate::Mse), …
-    /// — as `schedule` says, starting from `self.learning_rate` (which is left at
-    /// its last decayed value). Returns each epoch's statistics.
+    /// — as `schedule` says, with `self.learning_rate` as the base rate of its
+    /// learning-rate schedule (and left at that base afterwards). Returns each
+    /// epoch's statistics.
     ///
     /// ```
     /// use mimic::{CrossEntropy, Dense, Identity, Network, ReLU, Schedule};
@@ -255,11 +256,11 @@ where
     /// # Ok::<(), mimic::TrainError>(())
     /// ```
     #[cfg(feature = "std")]
-    pub fn fit<X>(
+    pub fn fit<X, O: crate::Optimizer>(
         &mut self,
         inputs: &X,
         targets: &[F::Target],
-        schedule: &Schedule,
+        schedule: &Schedule<O>,
     ) -> Result<Vec<EpochStats>, TrainError>
     where
         L: Initialize,

@@ -22,7 +22,7 @@ use crate::activation::Activation;
 use crate::distillation::Distillation;
 use crate::init::{Initialize, Initializer};
 use crate::layer::Dense;
-use crate::loss::{CrossEntropy, Mse};
+use crate::loss::{CrossEntropy, LabelSmoothing, Mse};
 use crate::module::Parameters;
 use crate::network::Network;
 
@@ -127,6 +127,20 @@ impl StoredLoss for CrossEntropy {
     const NAME: &'static str = "CrossEntropy";
     fn restore(_: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
         Ok(CrossEntropy)
+    }
+}
+
+impl StoredLoss for LabelSmoothing {
+    const NAME: &'static str = "LabelSmoothing";
+    fn settings(&self) -> Vec<(&'static str, String)> {
+        vec![("loss.epsilon", self.epsilon.to_string())]
+    }
+    fn restore(setting: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let text = setting("loss.epsilon").ok_or("`loss.epsilon` is missing")?;
+        let epsilon = text.parse().ok().filter(|e| (0.0..=1.0).contains(e));
+        epsilon
+            .map(LabelSmoothing::new)
+            .ok_or_else(|| format!("`loss.epsilon`: expected a number from 0 to 1, found {text:?}"))
     }
 }
 

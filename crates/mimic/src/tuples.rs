@@ -16,7 +16,7 @@ use rand::Rng;
 
 #[cfg(feature = "std")]
 use crate::init::{Initialize, Initializer};
-use crate::module::{Module, Parameters, SparseTrain, Train, Update};
+use crate::module::{Module, Parameters, SparseTrain, Train, Update, Zipped};
 use crate::sparse::SparseVector;
 
 /// Prepares the lists `chain!(@emit …)` needs from `(Type index)` pairs: each
@@ -53,9 +53,12 @@ macro_rules! chain {
                 $(self.$i.visit_mut(f);)+
             }
 
-            fn zip_mut(&mut self, other: &Self, f: &mut dyn FnMut(&mut [f32], &[f32])) {
-                self.$ai.zip_mut(&other.$ai, f);
-                $(self.$i.zip_mut(&other.$i, f);)+
+            #[inline(always)]
+
+            #[inline(always)]
+            fn zip_mut(&mut self, a: &mut Self, b: &mut Self, c: &mut Self, f: &mut impl FnMut(Zipped<'_>)) {
+                self.$ai.zip_mut(&mut a.$ai, &mut b.$ai, &mut c.$ai, f);
+                $(self.$i.zip_mut(&mut a.$i, &mut b.$i, &mut c.$i, f);)+
             }
         }
 

@@ -42,13 +42,17 @@ fn a_user_network_learns_ten_classes_and_sparse_rows_give_the_same_bits() {
     let (test, test_classes) = blobs(1, 500); // same centres: same seed
     let sparse = SparseRows::from_dense(&train);
     let schedules = [
-        Schedule::epochs(5),
-        Schedule::epochs(5).shuffled(3),
+        Schedule::epochs(5).momentum(0.0),
+        Schedule::epochs(5).momentum(0.0).shuffled(3),
         Schedule::epochs(5)
             .batch_size(16)
             .momentum(0.9)
             .decay(0.9)
             .shuffled(3),
+        Schedule::epochs(5)
+            .batch_size(16)
+            .optimizer(mimic::Momentum::nesterov(0.9))
+            .clip(1.0),
     ];
     for schedule in schedules {
         let mut dense: Network<Classifier, _> = Network::seeded(9, CrossEntropy, 0.02);

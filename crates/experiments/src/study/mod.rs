@@ -22,8 +22,8 @@ use rand_pcg::Pcg64;
 pub use report::{Summary, summarize, write_outputs};
 
 use mimic::{
-    CrossEntropy, Distillation, Initialize, Initializer, Loss, Mse, Network, Schedule, SoftTarget,
-    SparseTrain, TrainError, accuracy as agreement,
+    CrossEntropy, Distillation, Initialize, Initializer, Loss, Momentum, Mse, Network, Schedule,
+    SoftTarget, SparseTrain, TrainError, accuracy as agreement,
 };
 use mimic_mnist::{Dataset, PIXELS, Scaling};
 
@@ -64,16 +64,15 @@ impl Protocol {
         }
     }
 
-    fn schedule(self, config: &StudyConfig, seed: u64) -> Schedule {
+    fn schedule(self, config: &StudyConfig, seed: u64) -> Schedule<Momentum> {
         match self {
-            Protocol::Seed | Protocol::SeedStrongTeacher => Schedule::seed(),
-            Protocol::Tuned => Schedule {
-                epochs: config.tuned_epochs,
-                batch_size: 32,
-                momentum: 0.9,
-                decay: 0.85,
-                shuffle_seed: Some(seed),
-            },
+            // Momentum 0 is plain SGD: the seed's per-sample path.
+            Protocol::Seed | Protocol::SeedStrongTeacher => Schedule::seed().momentum(0.0),
+            Protocol::Tuned => Schedule::epochs(config.tuned_epochs)
+                .batch_size(32)
+                .momentum(0.9)
+                .decay(0.85)
+                .shuffled(seed),
         }
     }
 
@@ -620,7 +619,7 @@ fn score<L, F>(
     targets: &[F::Target],
     split: &Split,
     phase: Phase,
-    schedule: &Schedule,
+    schedule: &Schedule<Momentum>,
 ) -> (Result<f32, TrainError>, Option<f32>, Option<Vec<usize>>)
 where
     L: SparseTrain<PIXELS, Output = [f32; 10]> + Initialize + Sync,
