@@ -43,7 +43,6 @@ impl<L: Parameters> Parameters for Box<L> {
     }
 
     #[inline(always)]
-
     fn zip_mut(
         &mut self,
         a: &mut Self,

@@ -323,7 +323,6 @@ impl<const IN: usize, const OUT: usize, A: Activation> Parameters for Dense<IN, 
     }
 
     #[inline(always)]
-
     fn zip_mut(
         &mut self,
         a: &mut Self,

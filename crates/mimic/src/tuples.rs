@@ -53,7 +53,6 @@ macro_rules! chain {
                 $(self.$i.visit_mut(f);)+
             }
 
-            #[inline(always)]
 
             #[inline(always)]
             fn zip_mut(&mut self, a: &mut Self, b: &mut Self, c: &mut Self, f: &mut impl FnMut(Zipped<'_>)) {
