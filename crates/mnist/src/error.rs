@@ -90,6 +90,12 @@ pub enum ErrorKind {
         /// The file.
         path: PathBuf,
     },
+    /// An IDX file whose header counts 0 samples: well formed, but nothing to
+    /// train or test on, so almost certainly not the file meant.
+    ZeroSamples {
+        /// The file.
+        path: PathBuf,
+    },
     /// A CSV row with the wrong number of columns.
     Columns {
         /// The file.
@@ -189,6 +195,7 @@ impl Error {
             Missing { dir: path, .. }
             | Io { path, .. }
             | Empty { path }
+            | ZeroSamples { path }
             | Columns { path, .. }
             | Pixel { path, .. }
             | Label { path, .. }
@@ -243,6 +250,11 @@ impl fmt::Display for Error {
             Empty { path } => write!(
                 f,
                 "{}: the file is empty, expected MNIST samples",
+                path.display()
+            ),
+            ZeroSamples { path } => write!(
+                f,
+                "{}: the header says the file holds 0 samples, expected MNIST samples",
                 path.display()
             ),
             Columns {

@@ -111,6 +111,17 @@ fn check_header(path: &Path, bytes: &[u8], magic: u32, header: usize) -> Result<
     Ok(())
 }
 
+/// A header counting no samples describes a valid but useless file: an error,
+/// so a training run never starts on nothing.
+fn check_count(path: &Path, count: u32) -> Result<(), Error> {
+    if count == 0 {
+        return Err(Error::from(ErrorKind::ZeroSamples {
+            path: path.to_path_buf(),
+        }));
+    }
+    Ok(())
+}
+
 fn check_length(path: &Path, bytes: &[u8], expected: u64) -> Result<(), Error> {
     if bytes.len() as u64 != expected {
         return Err(Error::from(ErrorKind::Length {
@@ -132,6 +143,7 @@ fn parse_images(path: &Path, bytes: &[u8]) -> Result<Vec<[u8; PIXELS]>, Error> {
             cols,
         }));
     }
+    check_count(path, count)?;
     // Checked against the real length before anything is allocated for it.
     check_length(
         path,
@@ -151,6 +163,7 @@ fn parse_images(path: &Path, bytes: &[u8]) -> Result<Vec<[u8; PIXELS]>, Error> {
 fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, Error> {
     check_header(path, bytes, LABELS_MAGIC, LABELS_HEADER)?;
     let count = be_u32(bytes, 4);
+    check_count(path, count)?;
     check_length(path, bytes, LABELS_HEADER as u64 + u64::from(count))?;
     let labels = &bytes[LABELS_HEADER..];
     if let Some(k) = labels.iter().position(|&l| usize::from(l) >= CLASSES) {
