@@ -150,6 +150,25 @@ pub enum ErrorKind {
         /// Bytes present.
         found: u64,
     },
+    /// A stream that goes on past the end its header implies (a gzip'd IDX file
+    /// is only inflated that far, so how much longer it is stays unknown).
+    Excess {
+        /// The file.
+        path: PathBuf,
+        /// Bytes the header implies.
+        expected: u64,
+    },
+    /// A CSV line far longer than any MNIST row (785 numbers of at most three
+    /// digits): rejected as soon as it is seen, so a huge file without line
+    /// breaks is never buffered.
+    LineTooLong {
+        /// The file.
+        path: PathBuf,
+        /// Where the line starts.
+        position: Position,
+        /// The longest line accepted, in bytes.
+        limit: usize,
+    },
     /// The images and labels disagree on the number of samples.
     CountMismatch {
         /// The image file.
@@ -202,6 +221,8 @@ impl Error {
             | BadMagic { path, .. }
             | Dimensions { path, .. }
             | Length { path, .. }
+            | Excess { path, .. }
+            | LineTooLong { path, .. }
             | Gzip { path, .. }
             | Csv { path, .. } => path,
             CountMismatch { labels_path, .. } => labels_path,
@@ -213,7 +234,8 @@ impl Error {
         match &*self.0 {
             ErrorKind::Columns { position, .. }
             | ErrorKind::Pixel { position, .. }
-            | ErrorKind::Label { position, .. } => Some(*position),
+            | ErrorKind::Label { position, .. }
+            | ErrorKind::LineTooLong { position, .. } => Some(*position),
             _ => None,
         }
     }
@@ -305,6 +327,20 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "{}: truncated or padded: the header implies {expected} bytes, found {found}",
+                path.display()
+            ),
+            Excess { path, expected } => write!(
+                f,
+                "{}: padded: the header implies {expected} bytes, found more",
+                path.display()
+            ),
+            LineTooLong {
+                path,
+                position,
+                limit,
+            } => write!(
+                f,
+                "{}: {position}: a line longer than {limit} bytes, expected 785 numbers (label, then 784 pixels)",
                 path.display()
             ),
             CountMismatch {

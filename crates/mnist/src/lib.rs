@@ -161,12 +161,7 @@ impl Dataset {
         labels: &[u8],
         names: (&str, &str),
     ) -> Result<Self, Error> {
-        idx::from_bytes(
-            Path::new(names.0),
-            images.to_vec(),
-            Path::new(names.1),
-            labels.to_vec(),
-        )
+        idx::from_bytes(Path::new(names.0), images, Path::new(names.1), labels)
     }
 
     /// Writes IDX files, gzip'd if `gzip`.
