@@ -96,6 +96,13 @@ pub enum ErrorKind {
         /// The file.
         path: PathBuf,
     },
+    /// A CSV file with a header row but no samples after it.
+    NoRows {
+        /// The file.
+        path: PathBuf,
+        /// Lines in the file (the header and any blank lines).
+        lines: u64,
+    },
     /// A CSV row with the wrong number of columns.
     Columns {
         /// The file.
@@ -215,6 +222,7 @@ impl Error {
             | Io { path, .. }
             | Empty { path }
             | ZeroSamples { path }
+            | NoRows { path, .. }
             | Columns { path, .. }
             | Pixel { path, .. }
             | Label { path, .. }
@@ -242,13 +250,15 @@ impl Error {
 }
 
 impl Error {
-    /// The same error, its sample number counted after `records` earlier samples
-    /// (for a file parsed in pieces).
-    pub(crate) fn records_after(mut self, records: u64) -> Self {
+    /// The same error, its line and sample numbers counted after `lines` earlier
+    /// lines and `records` earlier samples (for a file parsed in pieces).
+    pub(crate) fn after(mut self, lines: u64, records: u64) -> Self {
         if let ErrorKind::Columns { position, .. }
         | ErrorKind::Pixel { position, .. }
-        | ErrorKind::Label { position, .. } = &mut *self.0
+        | ErrorKind::Label { position, .. }
+        | ErrorKind::LineTooLong { position, .. } = &mut *self.0
         {
+            position.line = position.line.map(|l| l + lines);
             position.record = position.record.map(|r| r + records);
         }
         self
@@ -277,6 +287,11 @@ impl fmt::Display for Error {
             ZeroSamples { path } => write!(
                 f,
                 "{}: the header says the file holds 0 samples, expected MNIST samples",
+                path.display()
+            ),
+            NoRows { path, lines } => write!(
+                f,
+                "{}: no samples in its {lines} lines, only a header: expected MNIST samples after it",
                 path.display()
             ),
             Columns {

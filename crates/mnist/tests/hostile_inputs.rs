@@ -97,7 +97,7 @@ type Case = (
     fn(&ErrorKind) -> bool,
 );
 
-const CASES: [Case; 4] = [
+const CASES: [Case; 5] = [
     // 1 GiB of zeros gzip'd (about 1 MB): the magic number is wrong at byte 0.
     (
         "gzip-bomb",
@@ -130,6 +130,12 @@ const CASES: [Case; 4] = [
                 }
             )
         },
+    ),
+    // 2 GiB of zeros as CSV: one line, far longer than any MNIST row.
+    (
+        "csv-zeros",
+        |d| Dataset::from_csv(d.join("mnist_train.csv")),
+        |k| matches!(k, ErrorKind::LineTooLong { .. }),
     ),
 ];
 
