@@ -78,6 +78,15 @@ pub enum ErrorKind {
         /// Which files would have done.
         wanted: String,
     },
+    /// Only one file of an IDX pair is in the directory (and no CSV).
+    Incomplete {
+        /// Where we looked.
+        dir: PathBuf,
+        /// The file found.
+        found: PathBuf,
+        /// The file missing, by the names that would do.
+        missing: String,
+    },
     /// A file could not be opened, read or written.
     Io {
         /// The file.
@@ -219,6 +228,7 @@ impl Error {
         use ErrorKind::*;
         match &*self.0 {
             Missing { dir: path, .. }
+            | Incomplete { dir: path, .. }
             | Io { path, .. }
             | Empty { path }
             | ZeroSamples { path }
@@ -278,6 +288,16 @@ impl fmt::Display for Error {
             Missing { dir, wanted } => {
                 write!(f, "MNIST not found in {}: expected {wanted}", dir.display())
             }
+            Incomplete {
+                dir,
+                found,
+                missing,
+            } => write!(
+                f,
+                "MNIST incomplete in {}: found {}, but not {missing}: expected both IDX files",
+                dir.display(),
+                found.display()
+            ),
             Io { path, .. } => write!(f, "{}: cannot read or write the file", path.display()),
             Empty { path } => write!(
                 f,

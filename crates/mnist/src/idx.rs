@@ -15,7 +15,7 @@ use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 
 use flate2::Compression;
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
 use super::{CLASSES, Dataset, Error, ErrorKind, PIXELS, Position, SIDE};
@@ -52,7 +52,9 @@ impl<'a> Source<'a> {
         if magic == [0x1f, 0x8b] {
             Ok(Self {
                 path,
-                reader: Box::new(GzDecoder::new(reader)),
+                // Members concatenated (`cat a.gz b.gz`) are one stream; bytes after
+                // the last member must be another member, so garbage is an error.
+                reader: Box::new(MultiGzDecoder::new(reader)),
                 gzip: true,
                 raw_size: None,
                 bound: size.map(|s| s.saturating_mul(MAX_INFLATION)),
