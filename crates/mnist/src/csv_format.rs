@@ -21,6 +21,7 @@ use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 
+use super::error::reserve;
 use super::{CLASSES, Dataset, Error, ErrorKind, PIXELS, Position};
 
 /// The longest line accepted: 785 fields of up to three digits and a comma each
@@ -65,7 +66,7 @@ pub(super) fn read_from(source: impl Read, path: &Path) -> Result<Dataset, Error
             let chunk = parse_chunk(&first, start, true, path).map_err(|e| e.after(lines, 0))?;
             seen_row = chunk.seen_row;
             lines += chunk.lines;
-            chunk.append_to(&mut data);
+            chunk.append_to(&mut data, path)?;
             continue;
         }
         let second = batches.next().map_err(io)?;
@@ -80,14 +81,14 @@ pub(super) fn read_from(source: impl Read, path: &Path) -> Result<Dataset, Error
         });
         let a = a.map_err(|e| e.after(lines, data.len() as u64))?;
         lines += a.lines;
-        a.append_to(&mut data);
+        a.append_to(&mut data, path)?;
         if let Some(b) = b {
             let b = match b {
                 Ok(parsed) => parsed.map_err(|e| e.after(lines, data.len() as u64))?,
                 Err(panic) => std::panic::resume_unwind(panic),
             };
             lines += b.lines;
-            b.append_to(&mut data);
+            b.append_to(&mut data, path)?;
         }
     }
     if data.is_empty() {
@@ -179,9 +180,12 @@ struct Chunk {
 }
 
 impl Chunk {
-    fn append_to(self, data: &mut Dataset) {
+    fn append_to(self, data: &mut Dataset, path: &Path) -> Result<(), Error> {
+        reserve(&mut data.images, self.images.len(), path)?;
+        reserve(&mut data.labels, self.labels.len(), path)?;
         data.images.extend(self.images);
         data.labels.extend(self.labels);
+        Ok(())
     }
 }
 

@@ -166,6 +166,17 @@ pub enum ErrorKind {
         /// Bytes present.
         found: u64,
     },
+    /// A gzip'd IDX file whose header implies more bytes than its compressed size
+    /// could ever inflate to (deflate expands at most about 1032-fold): rejected
+    /// before inflating anything past the header.
+    Overclaimed {
+        /// The file.
+        path: PathBuf,
+        /// Bytes the header implies.
+        expected: u64,
+        /// Size of the gzip'd file.
+        compressed: u64,
+    },
     /// A stream that goes on past the end its header implies (a gzip'd IDX file
     /// is only inflated that far, so how much longer it is stays unknown).
     Excess {
@@ -240,6 +251,7 @@ impl Error {
             | Dimensions { path, .. }
             | Length { path, .. }
             | Excess { path, .. }
+            | Overclaimed { path, .. }
             | LineTooLong { path, .. }
             | Gzip { path, .. }
             | Csv { path, .. } => path,
@@ -273,6 +285,18 @@ impl Error {
         }
         self
     }
+}
+
+/// Makes room for `extra` more items in `vec`, or returns an I/O error
+/// (`OutOfMemory`) naming `path`: a file too large for the memory available is an
+/// error like any other, never an abort.
+pub(crate) fn reserve<T>(vec: &mut Vec<T>, extra: usize, path: &Path) -> Result<(), Error> {
+    vec.try_reserve(extra).map_err(|_| {
+        Error::from(ErrorKind::Io {
+            path: path.to_path_buf(),
+            source: std::io::ErrorKind::OutOfMemory.into(),
+        })
+    })
 }
 
 impl From<ErrorKind> for Error {
@@ -362,6 +386,15 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "{}: truncated or padded: the header implies {expected} bytes, found {found}",
+                path.display()
+            ),
+            Overclaimed {
+                path,
+                expected,
+                compressed,
+            } => write!(
+                f,
+                "{}: truncated: the header implies {expected} bytes, more than {compressed} bytes of gzip data can hold",
                 path.display()
             ),
             Excess { path, expected } => write!(

@@ -18,6 +18,7 @@ use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
+use super::error::reserve;
 use super::{CLASSES, Dataset, Error, ErrorKind, PIXELS, Position, SIDE};
 
 const IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -33,10 +34,9 @@ struct Source<'a> {
     path: &'a Path,
     reader: Box<dyn Read + 'a>,
     gzip: bool,
-    /// Exact size of a raw file (known for regular files and bytes in memory).
-    raw_size: Option<u64>,
-    /// The most the stream can yield, from the real size of the input.
-    bound: Option<u64>,
+    /// Size of the input, raw or gzip'd (known for regular files and bytes in
+    /// memory).
+    size: Option<u64>,
 }
 
 impl<'a> Source<'a> {
@@ -56,16 +56,14 @@ impl<'a> Source<'a> {
                 // the last member must be another member, so garbage is an error.
                 reader: Box::new(MultiGzDecoder::new(reader)),
                 gzip: true,
-                raw_size: None,
-                bound: size.map(|s| s.saturating_mul(MAX_INFLATION)),
+                size,
             })
         } else {
             Ok(Self {
                 path,
                 reader: Box::new(reader),
                 gzip: false,
-                raw_size: size,
-                bound: size,
+                size,
             })
         }
     }
@@ -112,8 +110,16 @@ impl<'a> Source<'a> {
         Ok(std::array::from_fn(word))
     }
 
-    /// Checks the count against the file: zero samples, or a raw file whose size
-    /// is not what the header implies, are errors before any sample is read.
+    /// The most bytes the stream can yield: a raw file's size, or what its gzip'd
+    /// size can inflate to.
+    fn bound(&self) -> Option<u64> {
+        let factor = if self.gzip { MAX_INFLATION } else { 1 };
+        self.size.map(|size| size.saturating_mul(factor))
+    }
+
+    /// Checks the count against the file before any sample is read: zero samples,
+    /// a raw file whose size is not what the header implies, and a gzip'd file too
+    /// small to ever inflate to it are errors.
     fn check_count(&self, count: u32, header: usize, unit: usize) -> Result<u64, Error> {
         if count == 0 {
             return Err(Error::from(ErrorKind::ZeroSamples {
@@ -121,20 +127,27 @@ impl<'a> Source<'a> {
             }));
         }
         let expected = header as u64 + u64::from(count) * unit as u64;
-        if let Some(found) = self.raw_size.filter(|&size| size != expected) {
-            return Err(Error::from(ErrorKind::Length {
+        match self.size {
+            Some(found) if !self.gzip && found != expected => Err(Error::from(ErrorKind::Length {
                 path: self.path.to_path_buf(),
                 expected,
                 found,
-            }));
+            })),
+            Some(compressed) if self.gzip && self.bound() < Some(expected) => {
+                Err(Error::from(ErrorKind::Overclaimed {
+                    path: self.path.to_path_buf(),
+                    expected,
+                    compressed,
+                }))
+            }
+            _ => Ok(expected),
         }
-        Ok(expected)
     }
 
     /// How many samples of `unit` bytes to reserve room for: those counted, but
     /// never more than the input could hold.
     fn capacity(&self, count: u32, unit: usize) -> usize {
-        let fit = self.bound.map_or(u64::MAX, |b| b / unit as u64 + 1);
+        let fit = self.bound().map_or(u64::MAX, |b| b / unit as u64 + 1);
         usize::try_from(u64::from(count).min(fit)).unwrap_or(0)
     }
 
@@ -249,13 +262,17 @@ fn read_images(mut source: Source<'_>) -> Result<Vec<[u8; PIXELS]>, Error> {
     }
     let expected = source.check_count(count, IMAGES_HEADER, PIXELS)?;
     // Straight into the images, one at a time: no second copy of the file.
-    let mut images = Vec::with_capacity(source.capacity(count, PIXELS));
+    let mut images = Vec::new();
+    reserve(&mut images, source.capacity(count, PIXELS), source.path)?;
     for k in 0..u64::from(count) {
         let mut image = [0u8; PIXELS];
         let n = source.read_full(&mut image)?;
         if n < PIXELS {
             let found = IMAGES_HEADER as u64 + k * PIXELS as u64 + n as u64;
             return Err(source.short(expected, found));
+        }
+        if images.len() == images.capacity() {
+            reserve(&mut images, 1, source.path)?;
         }
         images.push(image);
     }
@@ -266,7 +283,8 @@ fn read_images(mut source: Source<'_>) -> Result<Vec<[u8; PIXELS]>, Error> {
 fn read_labels(mut source: Source<'_>) -> Result<Vec<u8>, Error> {
     let [_, count] = source.header::<2>(LABELS_MAGIC)?;
     let expected = source.check_count(count, LABELS_HEADER, 1)?;
-    let mut labels = Vec::with_capacity(source.capacity(count, 1));
+    let mut labels = Vec::new();
+    reserve(&mut labels, source.capacity(count, 1), source.path)?;
     // Bounded by the count, one byte past it to see whether the stream is longer.
     let mut body = (&mut source.reader).take(u64::from(count));
     body.read_to_end(&mut labels)

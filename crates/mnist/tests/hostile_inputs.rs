@@ -97,7 +97,7 @@ type Case = (
     fn(&ErrorKind) -> bool,
 );
 
-const CASES: [Case; 5] = [
+const CASES: [Case; 6] = [
     // 1 GiB of zeros gzip'd (about 1 MB): the magic number is wrong at byte 0.
     (
         "gzip-bomb",
@@ -109,6 +109,21 @@ const CASES: [Case; 5] = [
         "gzip-long",
         |d| images_of(&d.join("long")),
         |k| matches!(k, ErrorKind::Excess { .. }),
+    ),
+    // A header claiming 2^32 - 1 images, then 1 GiB of zeros: the ~1 MB of gzip
+    // cannot inflate to 3.4 TB, so nothing past the header is inflated.
+    (
+        "gzip-claim",
+        |d| images_of(&d.join("claim")),
+        |k| {
+            matches!(
+                k,
+                ErrorKind::Overclaimed {
+                    expected: 3367254359296,
+                    ..
+                }
+            )
+        },
     ),
     // 2 GiB of raw zeros as images.
     (
@@ -156,6 +171,10 @@ fn write_cases(dir: &Path) {
         (
             "long",
             gzip_of_zeros(&header(0x803, &[1, 28, 28]), 1024, false),
+        ),
+        (
+            "claim",
+            gzip_of_zeros(&header(0x803, &[u32::MAX, 28, 28]), 1024, false),
         ),
     ] {
         let d = dir.join(sub);
