@@ -214,7 +214,9 @@ pub enum ErrorKind {
         /// The decoder's error.
         source: std::io::Error,
     },
-    /// The CSV reader itself failed (e.g. invalid quoting).
+    /// The csv crate's reader failed. No longer produced — lines and fields are
+    /// now split by this crate, to number lines exactly and bound their length —
+    /// but kept so that code matching on it still compiles.
     Csv {
         /// The file.
         path: PathBuf,
