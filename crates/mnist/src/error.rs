@@ -78,6 +78,15 @@ pub enum ErrorKind {
         /// Which files would have done.
         wanted: String,
     },
+    /// Only one file of an IDX pair is in the directory (and no CSV).
+    Incomplete {
+        /// Where we looked.
+        dir: PathBuf,
+        /// The file found.
+        found: PathBuf,
+        /// The file missing, by the names that would do.
+        missing: String,
+    },
     /// A file could not be opened, read or written.
     Io {
         /// The file.
@@ -89,6 +98,19 @@ pub enum ErrorKind {
     Empty {
         /// The file.
         path: PathBuf,
+    },
+    /// An IDX file whose header counts 0 samples: well formed, but nothing to
+    /// train or test on, so almost certainly not the file meant.
+    ZeroSamples {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A CSV file with a header row but no samples after it.
+    NoRows {
+        /// The file.
+        path: PathBuf,
+        /// Lines in the file (the header and any blank lines).
+        lines: u64,
     },
     /// A CSV row with the wrong number of columns.
     Columns {
@@ -144,6 +166,36 @@ pub enum ErrorKind {
         /// Bytes present.
         found: u64,
     },
+    /// A gzip'd IDX file whose header implies more bytes than its compressed size
+    /// could ever inflate to (deflate expands at most about 1032-fold): rejected
+    /// before inflating anything past the header.
+    Overclaimed {
+        /// The file.
+        path: PathBuf,
+        /// Bytes the header implies.
+        expected: u64,
+        /// Size of the gzip'd file.
+        compressed: u64,
+    },
+    /// A stream that goes on past the end its header implies (a gzip'd IDX file
+    /// is only inflated that far, so how much longer it is stays unknown).
+    Excess {
+        /// The file.
+        path: PathBuf,
+        /// Bytes the header implies.
+        expected: u64,
+    },
+    /// A CSV line far longer than any MNIST row (785 numbers of at most three
+    /// digits): rejected as soon as it is seen, so a huge file without line
+    /// breaks is never buffered.
+    LineTooLong {
+        /// The file.
+        path: PathBuf,
+        /// Where the line starts.
+        position: Position,
+        /// The longest line accepted, in bytes.
+        limit: usize,
+    },
     /// The images and labels disagree on the number of samples.
     CountMismatch {
         /// The image file.
@@ -162,7 +214,9 @@ pub enum ErrorKind {
         /// The decoder's error.
         source: std::io::Error,
     },
-    /// The CSV reader itself failed (e.g. invalid quoting).
+    /// The csv crate's reader failed. No longer produced — lines and fields are
+    /// now split by this crate, to number lines exactly and bound their length —
+    /// but kept so that code matching on it still compiles.
     Csv {
         /// The file.
         path: PathBuf,
@@ -187,14 +241,20 @@ impl Error {
         use ErrorKind::*;
         match &*self.0 {
             Missing { dir: path, .. }
+            | Incomplete { dir: path, .. }
             | Io { path, .. }
             | Empty { path }
+            | ZeroSamples { path }
+            | NoRows { path, .. }
             | Columns { path, .. }
             | Pixel { path, .. }
             | Label { path, .. }
             | BadMagic { path, .. }
             | Dimensions { path, .. }
             | Length { path, .. }
+            | Excess { path, .. }
+            | Overclaimed { path, .. }
+            | LineTooLong { path, .. }
             | Gzip { path, .. }
             | Csv { path, .. } => path,
             CountMismatch { labels_path, .. } => labels_path,
@@ -206,24 +266,39 @@ impl Error {
         match &*self.0 {
             ErrorKind::Columns { position, .. }
             | ErrorKind::Pixel { position, .. }
-            | ErrorKind::Label { position, .. } => Some(*position),
+            | ErrorKind::Label { position, .. }
+            | ErrorKind::LineTooLong { position, .. } => Some(*position),
             _ => None,
         }
     }
 }
 
 impl Error {
-    /// The same error, its sample number counted after `records` earlier samples
-    /// (for a file parsed in pieces).
-    pub(crate) fn records_after(mut self, records: u64) -> Self {
+    /// The same error, its line and sample numbers counted after `lines` earlier
+    /// lines and `records` earlier samples (for a file parsed in pieces).
+    pub(crate) fn after(mut self, lines: u64, records: u64) -> Self {
         if let ErrorKind::Columns { position, .. }
         | ErrorKind::Pixel { position, .. }
-        | ErrorKind::Label { position, .. } = &mut *self.0
+        | ErrorKind::Label { position, .. }
+        | ErrorKind::LineTooLong { position, .. } = &mut *self.0
         {
+            position.line = position.line.map(|l| l + lines);
             position.record = position.record.map(|r| r + records);
         }
         self
     }
+}
+
+/// Makes room for `extra` more items in `vec`, or returns an I/O error
+/// (`OutOfMemory`) naming `path`: a file too large for the memory available is an
+/// error like any other, never an abort.
+pub(crate) fn reserve<T>(vec: &mut Vec<T>, extra: usize, path: &Path) -> Result<(), Error> {
+    vec.try_reserve(extra).map_err(|_| {
+        Error::from(ErrorKind::Io {
+            path: path.to_path_buf(),
+            source: std::io::ErrorKind::OutOfMemory.into(),
+        })
+    })
 }
 
 impl From<ErrorKind> for Error {
@@ -239,10 +314,30 @@ impl fmt::Display for Error {
             Missing { dir, wanted } => {
                 write!(f, "MNIST not found in {}: expected {wanted}", dir.display())
             }
+            Incomplete {
+                dir,
+                found,
+                missing,
+            } => write!(
+                f,
+                "MNIST incomplete in {}: found {}, but not {missing}: expected both IDX files",
+                dir.display(),
+                found.display()
+            ),
             Io { path, .. } => write!(f, "{}: cannot read or write the file", path.display()),
             Empty { path } => write!(
                 f,
                 "{}: the file is empty, expected MNIST samples",
+                path.display()
+            ),
+            ZeroSamples { path } => write!(
+                f,
+                "{}: the header says the file holds 0 samples, expected MNIST samples",
+                path.display()
+            ),
+            NoRows { path, lines } => write!(
+                f,
+                "{}: no samples in its {lines} lines, only a header: expected MNIST samples after it",
                 path.display()
             ),
             Columns {
@@ -293,6 +388,29 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "{}: truncated or padded: the header implies {expected} bytes, found {found}",
+                path.display()
+            ),
+            Overclaimed {
+                path,
+                expected,
+                compressed,
+            } => write!(
+                f,
+                "{}: truncated: the header implies {expected} bytes, more than {compressed} bytes of gzip data can hold",
+                path.display()
+            ),
+            Excess { path, expected } => write!(
+                f,
+                "{}: padded: the header implies {expected} bytes, found more",
+                path.display()
+            ),
+            LineTooLong {
+                path,
+                position,
+                limit,
+            } => write!(
+                f,
+                "{}: {position}: a line longer than {limit} bytes, expected 785 numbers (label, then 784 pixels)",
                 path.display()
             ),
             CountMismatch {

@@ -1,49 +1,243 @@
 //! The IDX format of LeCun's MNIST files, raw or gzip'd: a big-endian header
 //! (magic, counts, dimensions) followed by one byte per pixel or label.
+//!
+//! Files are read as streams, header first: the magic number, the dimensions and
+//! the count are checked before any sample is read, and the header then bounds
+//! everything after it. A raw file's size is compared with what its header implies
+//! before the body is read; a gzip stream is inflated only as far as the header
+//! says (one byte more shows whether it is longer), so neither a 2 GB file of
+//! zeros nor a small gzip of a gigabyte of zeros costs more than a few bytes of
+//! reading before it is rejected, and memory never exceeds the samples the header
+//! counts and the data actually holds.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 
 use flate2::Compression;
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
+use super::error::reserve;
 use super::{CLASSES, Dataset, Error, ErrorKind, PIXELS, Position, SIDE};
 
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
 const IMAGES_HEADER: usize = 16;
 const LABELS_HEADER: usize = 8;
-/// More images than MNIST will ever have; bounds what a gzip stream may inflate to.
-const MAX_IMAGES: u64 = 1 << 24;
+/// Deflate cannot expand data more than about 1032-fold, so a gzip stream of `n`
+/// bytes inflates to at most `n × 1032`: the most worth reserving up front.
+const MAX_INFLATION: u64 = 1032;
+
+/// One IDX file opened for reading: a byte stream, raw or inflating.
+struct Source<'a> {
+    path: &'a Path,
+    reader: Box<dyn Read + 'a>,
+    gzip: bool,
+    /// Size of the input, raw or gzip'd (known for regular files and bytes in
+    /// memory).
+    size: Option<u64>,
+}
+
+impl<'a> Source<'a> {
+    /// Wraps `reader` (of `size` bytes, if known), inflating it if it starts with
+    /// the gzip magic `1f 8b`, whatever the file's name.
+    fn new(path: &'a Path, mut reader: impl Read + 'a, size: Option<u64>) -> Result<Self, Error> {
+        let mut magic = [0; 2];
+        let n = read_full(&mut reader, &mut magic).map_err(io(path))?;
+        if n == 0 {
+            return Err(empty(path));
+        }
+        let reader = std::io::Cursor::new(magic[..n].to_vec()).chain(reader);
+        if magic == [0x1f, 0x8b] {
+            Ok(Self {
+                path,
+                // Members concatenated (`cat a.gz b.gz`) are one stream; bytes after
+                // the last member must be another member, so garbage is an error.
+                reader: Box::new(MultiGzDecoder::new(reader)),
+                gzip: true,
+                size,
+            })
+        } else {
+            Ok(Self {
+                path,
+                reader: Box::new(reader),
+                gzip: false,
+                size,
+            })
+        }
+    }
+
+    /// Reads until `buf` is full or the stream ends; how many bytes were read.
+    fn read_full(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        read_full(&mut self.reader, buf).map_err(|source| self.stream_error(source))
+    }
+
+    /// A read error: corrupt data in a gzip stream, else the file's I/O error.
+    fn stream_error(&self, source: std::io::Error) -> Error {
+        let path = self.path.to_path_buf();
+        Error::from(if self.gzip {
+            ErrorKind::Gzip { path, source }
+        } else {
+            ErrorKind::Io { path, source }
+        })
+    }
+
+    /// Reads and checks the header: `magic`, then its `words` (each big-endian),
+    /// returning them after the magic.
+    fn header<const N: usize>(&mut self, magic: u32) -> Result<[u32; N], Error> {
+        let mut bytes = [[0u8; 4]; N];
+        let flat = bytes.as_flattened_mut();
+        let n = self.read_full(flat)?;
+        if n == 0 {
+            return Err(empty(self.path));
+        }
+        let word = |k: usize| u32::from_be_bytes(bytes[k]);
+        if n >= 4 && word(0) != magic {
+            return Err(Error::from(ErrorKind::BadMagic {
+                path: self.path.to_path_buf(),
+                expected: magic,
+                found: word(0),
+            }));
+        }
+        if n < 4 * N {
+            return Err(Error::from(ErrorKind::Length {
+                path: self.path.to_path_buf(),
+                expected: 4 * N as u64,
+                found: n as u64,
+            }));
+        }
+        Ok(std::array::from_fn(word))
+    }
+
+    /// The most bytes the stream can yield: a raw file's size, or what its gzip'd
+    /// size can inflate to.
+    fn bound(&self) -> Option<u64> {
+        let factor = if self.gzip { MAX_INFLATION } else { 1 };
+        self.size.map(|size| size.saturating_mul(factor))
+    }
+
+    /// Checks the count against the file before any sample is read: zero samples,
+    /// a raw file whose size is not what the header implies, and a gzip'd file too
+    /// small to ever inflate to it are errors.
+    fn check_count(&self, count: u32, header: usize, unit: usize) -> Result<u64, Error> {
+        if count == 0 {
+            return Err(Error::from(ErrorKind::ZeroSamples {
+                path: self.path.to_path_buf(),
+            }));
+        }
+        let expected = header as u64 + u64::from(count) * unit as u64;
+        match self.size {
+            Some(found) if !self.gzip && found != expected => Err(Error::from(ErrorKind::Length {
+                path: self.path.to_path_buf(),
+                expected,
+                found,
+            })),
+            Some(compressed) if self.gzip && self.bound() < Some(expected) => {
+                Err(Error::from(ErrorKind::Overclaimed {
+                    path: self.path.to_path_buf(),
+                    expected,
+                    compressed,
+                }))
+            }
+            _ => Ok(expected),
+        }
+    }
+
+    /// How many samples of `unit` bytes to reserve room for: those counted, but
+    /// never more than the input could hold.
+    fn capacity(&self, count: u32, unit: usize) -> usize {
+        let fit = self.bound().map_or(u64::MAX, |b| b / unit as u64 + 1);
+        usize::try_from(u64::from(count).min(fit)).unwrap_or(0)
+    }
+
+    /// After the last sample: the stream must end here. One more byte is read,
+    /// which for gzip also checks the stream's CRC and length trailer.
+    fn check_end(&mut self, expected: u64) -> Result<(), Error> {
+        let mut extra = [0u8; 1];
+        if self.read_full(&mut extra)? > 0 {
+            return Err(Error::from(ErrorKind::Excess {
+                path: self.path.to_path_buf(),
+                expected,
+            }));
+        }
+        Ok(())
+    }
+
+    /// The error for a body that ended after `found` bytes, `expected` expected.
+    fn short(&self, expected: u64, found: u64) -> Error {
+        Error::from(ErrorKind::Length {
+            path: self.path.to_path_buf(),
+            expected,
+            found,
+        })
+    }
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| {
+        Error::from(ErrorKind::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+fn empty(path: &Path) -> Error {
+    Error::from(ErrorKind::Empty {
+        path: path.to_path_buf(),
+    })
+}
+
+/// Like `read_exact`, but says how far it got when the stream ends early.
+fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Opens a file as a [`Source`], its size taken from the file system when it is a
+/// regular file (a pipe's size is unknown, and then only the stream decides).
+fn open(path: &Path) -> Result<Source<'_>, Error> {
+    let file = File::open(path).map_err(io(path))?;
+    let metadata = file.metadata().map_err(io(path))?;
+    let size = metadata.is_file().then_some(metadata.len());
+    Source::new(path, std::io::BufReader::with_capacity(1 << 16, file), size)
+}
 
 pub(super) fn read(images_path: &Path, labels_path: &Path) -> Result<Dataset, Error> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| Error::from(ErrorKind::Io { path, source })
-    };
-    let image_bytes = std::fs::read(images_path).map_err(io(images_path))?;
-    let label_bytes = std::fs::read(labels_path).map_err(io(labels_path))?;
-    from_bytes(images_path, image_bytes, labels_path, label_bytes)
+    let images = read_images(open(images_path)?)?;
+    let labels = read_labels(open(labels_path)?)?;
+    pair(images_path, images, labels_path, labels)
 }
 
 /// Parses IDX images and labels already in memory (each raw or gzip'd); the paths
 /// only name them in errors.
 pub(super) fn from_bytes(
     images_path: &Path,
-    image_bytes: Vec<u8>,
+    image_bytes: &[u8],
     labels_path: &Path,
-    label_bytes: Vec<u8>,
+    label_bytes: &[u8],
 ) -> Result<Dataset, Error> {
-    let image_bytes = inflate_if_gzip(
-        images_path,
-        image_bytes,
-        IMAGES_HEADER as u64 + MAX_IMAGES * PIXELS as u64,
-    )?;
-    let label_bytes = inflate_if_gzip(labels_path, label_bytes, LABELS_HEADER as u64 + MAX_IMAGES)?;
-    let images = parse_images(images_path, &image_bytes)?;
-    let labels = parse_labels(labels_path, &label_bytes)?;
+    let size = |bytes: &[u8]| Some(bytes.len() as u64);
+    let images = read_images(Source::new(images_path, image_bytes, size(image_bytes))?)?;
+    let labels = read_labels(Source::new(labels_path, label_bytes, size(label_bytes))?)?;
+    pair(images_path, images, labels_path, labels)
+}
+
+fn pair(
+    images_path: &Path,
+    images: Vec<[u8; PIXELS]>,
+    labels_path: &Path,
+    labels: Vec<u8>,
+) -> Result<Dataset, Error> {
     if images.len() != labels.len() {
         return Err(Error::from(ErrorKind::CountMismatch {
             images_path: images_path.to_path_buf(),
@@ -55,112 +249,58 @@ pub(super) fn from_bytes(
     Ok(Dataset { images, labels })
 }
 
-/// The bytes, inflated if they start with the gzip magic `1f 8b`. At most
-/// `limit + 1` bytes are inflated, so a small "gzip bomb" cannot exhaust memory;
-/// the buffer grows with the data actually present, never with a header's claim.
-fn inflate_if_gzip(path: &Path, raw: Vec<u8>, limit: u64) -> Result<Vec<u8>, Error> {
-    if raw.is_empty() {
-        return Err(Error::from(ErrorKind::Empty {
-            path: path.to_path_buf(),
-        }));
-    }
-    if !raw.starts_with(&[0x1f, 0x8b]) {
-        return Ok(raw);
-    }
-    let mut inflated = Vec::new();
-    GzDecoder::new(raw.as_slice())
-        .take(limit + 1)
-        .read_to_end(&mut inflated)
-        .map_err(|source| {
-            Error::from(ErrorKind::Gzip {
-                path: path.to_path_buf(),
-                source,
-            })
-        })?;
-    if inflated.is_empty() {
-        return Err(Error::from(ErrorKind::Empty {
-            path: path.to_path_buf(),
-        }));
-    }
-    Ok(inflated)
-}
-
-/// Reads the big-endian `u32` at `offset` of a header already known to be long enough.
-fn be_u32(bytes: &[u8], offset: usize) -> u32 {
-    let mut word = [0; 4];
-    word.copy_from_slice(&bytes[offset..offset + 4]);
-    u32::from_be_bytes(word)
-}
-
-/// Checks the magic number and that the header is complete.
-fn check_header(path: &Path, bytes: &[u8], magic: u32, header: usize) -> Result<(), Error> {
-    if bytes.len() >= 4 && be_u32(bytes, 0) != magic {
-        return Err(Error::from(ErrorKind::BadMagic {
-            path: path.to_path_buf(),
-            expected: magic,
-            found: be_u32(bytes, 0),
-        }));
-    }
-    if bytes.len() < header {
-        return Err(Error::from(ErrorKind::Length {
-            path: path.to_path_buf(),
-            expected: header as u64,
-            found: bytes.len() as u64,
-        }));
-    }
-    Ok(())
-}
-
-fn check_length(path: &Path, bytes: &[u8], expected: u64) -> Result<(), Error> {
-    if bytes.len() as u64 != expected {
-        return Err(Error::from(ErrorKind::Length {
-            path: path.to_path_buf(),
-            expected,
-            found: bytes.len() as u64,
-        }));
-    }
-    Ok(())
-}
-
-fn parse_images(path: &Path, bytes: &[u8]) -> Result<Vec<[u8; PIXELS]>, Error> {
-    check_header(path, bytes, IMAGES_MAGIC, IMAGES_HEADER)?;
-    let (count, rows, cols) = (be_u32(bytes, 4), be_u32(bytes, 8), be_u32(bytes, 12));
+fn read_images(mut source: Source<'_>) -> Result<Vec<[u8; PIXELS]>, Error> {
+    let [count, rows, cols] = source
+        .header::<4>(IMAGES_MAGIC)
+        .map(|w| [w[1], w[2], w[3]])?;
     if (rows as usize, cols as usize) != (SIDE, SIDE) {
         return Err(Error::from(ErrorKind::Dimensions {
-            path: path.to_path_buf(),
+            path: source.path.to_path_buf(),
             rows,
             cols,
         }));
     }
-    // Checked against the real length before anything is allocated for it.
-    check_length(
-        path,
-        bytes,
-        IMAGES_HEADER as u64 + u64::from(count) * PIXELS as u64,
-    )?;
-    let pixels = &bytes[IMAGES_HEADER..];
-    let mut images = Vec::with_capacity(count as usize);
-    for chunk in pixels.chunks_exact(PIXELS) {
-        let mut image = [0; PIXELS];
-        image.copy_from_slice(chunk);
+    let expected = source.check_count(count, IMAGES_HEADER, PIXELS)?;
+    // Straight into the images, one at a time: no second copy of the file.
+    let mut images = Vec::new();
+    reserve(&mut images, source.capacity(count, PIXELS), source.path)?;
+    for k in 0..u64::from(count) {
+        let mut image = [0u8; PIXELS];
+        let n = source.read_full(&mut image)?;
+        if n < PIXELS {
+            let found = IMAGES_HEADER as u64 + k * PIXELS as u64 + n as u64;
+            return Err(source.short(expected, found));
+        }
+        if images.len() == images.capacity() {
+            reserve(&mut images, 1, source.path)?;
+        }
         images.push(image);
     }
+    source.check_end(expected)?;
     Ok(images)
 }
 
-fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, Error> {
-    check_header(path, bytes, LABELS_MAGIC, LABELS_HEADER)?;
-    let count = be_u32(bytes, 4);
-    check_length(path, bytes, LABELS_HEADER as u64 + u64::from(count))?;
-    let labels = &bytes[LABELS_HEADER..];
+fn read_labels(mut source: Source<'_>) -> Result<Vec<u8>, Error> {
+    let [_, count] = source.header::<2>(LABELS_MAGIC)?;
+    let expected = source.check_count(count, LABELS_HEADER, 1)?;
+    let mut labels = Vec::new();
+    reserve(&mut labels, source.capacity(count, 1), source.path)?;
+    // Bounded by the count, one byte past it to see whether the stream is longer.
+    let mut body = (&mut source.reader).take(u64::from(count));
+    body.read_to_end(&mut labels)
+        .map_err(|error| source.stream_error(error))?;
+    if labels.len() < count as usize {
+        return Err(source.short(expected, (LABELS_HEADER + labels.len()) as u64));
+    }
     if let Some(k) = labels.iter().position(|&l| usize::from(l) >= CLASSES) {
         return Err(Error::from(ErrorKind::Label {
-            path: path.to_path_buf(),
+            path: source.path.to_path_buf(),
             position: Position::idx(k as u64 + 1, (LABELS_HEADER + k) as u64),
             value: labels[k].to_string(),
         }));
     }
-    Ok(labels.to_vec())
+    source.check_end(expected)?;
+    Ok(labels)
 }
 
 pub(super) fn write(

@@ -3,7 +3,19 @@
 //!
 //! Every loader checks what it reads and returns an [`Error`] naming the file,
 //! the position (line, byte, sample) and what was expected; none panics on any
-//! input.
+//! input, and memory stays bounded by the samples a file really holds: an IDX
+//! header is checked before the body is read, a gzip stream is inflated only as
+//! far as its header says, and a CSV line longer than any MNIST row is rejected
+//! where it starts.
+//!
+//! Accepted formats:
+//! - IDX, raw or gzip'd (recognised by content, not name; several gzip members
+//!   concatenated, as `cat a.gz b.gz` makes, are one stream; bytes after the
+//!   gzip data are an error);
+//! - CSV, `label,p0,…,p783` per row, with or without a header row: a first row
+//!   whose first field has a letter in it (`label,1x1,…`, `label,pixel0,…`) is
+//!   skipped. Lines may end in `\n`, `\r\n` or `\r`; blank lines and a UTF-8
+//!   byte-order mark are allowed, and errors name the line an editor shows.
 //!
 //! ```no_run
 //! use mimic_mnist::{Dataset, Scaling, Split, ensure_mnist};
@@ -133,12 +145,21 @@ impl Dataset {
         Ok(Self { images, labels })
     }
 
-    /// Loads the seed's CSV format: `label,p0,…,p783` per row, no header.
+    /// Loads the seed's CSV format: `label,p0,…,p783` per row.
+    ///
+    /// A header row is accepted and skipped: the first non-blank row, if its
+    /// first field contains a letter (`label,1x1,…,28x28` or `label,pixel0,…`).
+    /// It still counts as a line in errors, not as a sample. A file with a header
+    /// but no rows is an error ([`ErrorKind::NoRows`]). Lines may end in `\n`,
+    /// `\r\n` or `\r`; blank lines, spaces around fields, quotes around a field
+    /// and a UTF-8 byte-order mark are allowed; a line longer than 8 KiB is
+    /// rejected ([`ErrorKind::LineTooLong`]).
     pub fn from_csv(path: impl AsRef<Path>) -> Result<Self, Error> {
         csv_format::read(path.as_ref())
     }
 
-    /// Parses the seed's CSV format from any reader; `name` stands for the file in errors.
+    /// Parses the seed's CSV format from any reader, as [`Dataset::from_csv`]
+    /// does (a header row is accepted); `name` stands for the file in errors.
     pub fn from_csv_reader(reader: impl std::io::Read, name: &str) -> Result<Self, Error> {
         csv_format::read_from(reader, Path::new(name))
     }
@@ -161,12 +182,7 @@ impl Dataset {
         labels: &[u8],
         names: (&str, &str),
     ) -> Result<Self, Error> {
-        idx::from_bytes(
-            Path::new(names.0),
-            images.to_vec(),
-            Path::new(names.1),
-            labels.to_vec(),
-        )
+        idx::from_bytes(Path::new(names.0), images, Path::new(names.1), labels)
     }
 
     /// Writes IDX files, gzip'd if `gzip`.
@@ -179,26 +195,43 @@ impl Dataset {
         idx::write(self, images.as_ref(), labels.as_ref(), gzip)
     }
 
-    /// Loads `split` from whichever copy `dir` holds: raw IDX, then IDX `.gz`, then CSV.
+    /// Loads `split` from whichever copy `dir` holds: the IDX pair, each file raw
+    /// or `.gz` (raw preferred, and either may be gzip'd while the other is not),
+    /// else the CSV. If only one of the IDX pair is there and no CSV, the error
+    /// ([`ErrorKind::Incomplete`]) names the file found and the one missing.
     pub fn load_dir(dir: impl AsRef<Path>, split: Split) -> Result<Self, Error> {
         let dir = dir.as_ref();
         let (images, labels) = split.idx_names();
-        for suffix in ["", ".gz"] {
-            let (i, l) = (
-                dir.join(format!("{images}{suffix}")),
-                dir.join(format!("{labels}{suffix}")),
-            );
-            if i.is_file() && l.is_file() {
-                return Self::from_idx(i, l);
-            }
+        let find = |name: &str| {
+            ["", ".gz"]
+                .into_iter()
+                .map(|suffix| dir.join(format!("{name}{suffix}")))
+                .find(|path| path.is_file())
+        };
+        let (found_images, found_labels) = (find(images), find(labels));
+        if let (Some(i), Some(l)) = (&found_images, &found_labels) {
+            return Self::from_idx(i, l);
         }
         let csv = dir.join(split.csv_name());
         if csv.is_file() {
             return Self::from_csv(csv);
         }
-        Err(Error::from(ErrorKind::Missing {
-            dir: dir.to_path_buf(),
-            wanted: format!("{images} and {labels} (or .gz), or {}", split.csv_name()),
+        let missing = |name: &str| format!("{name} (or {name}.gz)");
+        Err(Error::from(match (found_images, found_labels) {
+            (Some(found), _) => ErrorKind::Incomplete {
+                dir: dir.to_path_buf(),
+                found,
+                missing: missing(labels),
+            },
+            (_, Some(found)) => ErrorKind::Incomplete {
+                dir: dir.to_path_buf(),
+                found,
+                missing: missing(images),
+            },
+            (None, None) => ErrorKind::Missing {
+                dir: dir.to_path_buf(),
+                wanted: format!("{images} and {labels} (or .gz), or {}", split.csv_name()),
+            },
         }))
     }
 

@@ -32,3 +32,48 @@ fn the_real_files_are_mnist() {
     let density = nonzero as f64 / (60_000.0 * 784.0);
     assert!((density - 0.191).abs() < 0.001, "{density}");
 }
+
+/// The real test set loads to the same data from every format a user may have:
+/// gzip'd in two members beside raw labels, and CSV with a header row, `\r\n`
+/// line endings and a byte-order mark (about 18 MB, parsed in batches on two
+/// threads).
+#[test]
+fn every_format_of_the_real_test_set_agrees() {
+    use std::io::Write;
+
+    let dir = ensure_mnist(data_dir()).expect("fetch MNIST");
+    let raw = Dataset::load_dir(&dir, Split::Test).unwrap();
+    let out = std::env::temp_dir().join(format!("mimic-real-formats-{}", std::process::id()));
+    std::fs::create_dir_all(&out).unwrap();
+    let images = std::fs::read(dir.join("t10k-images-idx3-ubyte")).unwrap();
+    let mut members = Vec::new();
+    for part in images.chunks(images.len() / 2 + 1) {
+        let mut encoder = flate2::write::GzEncoder::new(&mut members, flate2::Compression::fast());
+        encoder.write_all(part).unwrap();
+        encoder.finish().unwrap();
+    }
+    std::fs::write(out.join("t10k-images-idx3-ubyte.gz"), members).unwrap();
+    std::fs::copy(
+        dir.join("t10k-labels-idx1-ubyte"),
+        out.join("t10k-labels-idx1-ubyte"),
+    )
+    .unwrap();
+    assert_eq!(Dataset::load_dir(&out, Split::Test).unwrap(), raw);
+
+    let csv = out.join("plain.csv");
+    raw.write_csv(&csv).unwrap();
+    let header: String = std::iter::once("label".to_string())
+        .chain((0..784).map(|k| format!("pixel{k}")))
+        .collect::<Vec<_>>()
+        .join(",");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let dos = format!("\u{feff}{header}\r\n{}", text.replace('\n', "\r\n"));
+    std::fs::write(&csv, dos).unwrap();
+    let start = std::time::Instant::now();
+    assert_eq!(Dataset::from_csv(&csv).unwrap(), raw);
+    eprintln!(
+        "CSV test set with a header and CRLF loaded in {:?}",
+        start.elapsed()
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
