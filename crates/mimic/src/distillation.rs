@@ -40,15 +40,18 @@ impl Distillation {
     }
 }
 
-/// `ln softmax(x / t)` in f64, computed as `(x − max)/t − ln Σ exp((x − max)/t)`:
-/// subtracting the max before dividing means no finite `x` and `t > 0` can overflow
-/// (a difference that does overflow is `−∞`, whose `exp` is rightly 0).
+/// `softmax(x / t)` and `ln softmax(x / t)` in f64, from one set of exponentials:
+/// `(x − max)/t − ln Σ exp((x − max)/t)`, the probabilities `exp(·)/Σ`.
+/// Subtracting the max before dividing means no finite `x` and `t > 0` can
+/// overflow (a difference that does overflow is `−∞`, whose `exp` is rightly 0).
 #[inline(always)]
-fn log_softmax<const N: usize>(x: &[f32; N], t: f64) -> [f64; N] {
+fn softmax_and_log<const N: usize>(x: &[f32; N], t: f64) -> ([f64; N], [f64; N]) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let shifted = x.map(|v| (f64::from(v) - f64::from(max)) / t);
-    let log_sum = ln64(shifted.iter().map(|&v| exp64(v)).sum::<f64>());
-    shifted.map(|v| v - log_sum)
+    let exps = shifted.map(exp64);
+    let sum = exps.iter().sum::<f64>();
+    let log_sum = ln64(sum);
+    (exps.map(|e| e / sum), shifted.map(|v| v - log_sum))
 }
 
 impl<const N: usize> Loss<[f32; N]> for Distillation {
@@ -56,25 +59,35 @@ impl<const N: usize> Loss<[f32; N]> for Distillation {
 
     /// The soft term is computed in f64: at high temperatures the two
     /// distributions are close, and their KL divergence is a small difference of
-    /// large logarithms that f32 would lose.
+    /// large logarithms that f32 would lose. With `α = 1` the hard term's weight
+    /// is 0 and it is not computed (the class is still checked).
     #[inline(always)]
     fn loss_and_gradient(
         &self,
         output: &[f32; N],
         target: &SoftTarget<N>,
     ) -> Result<(f32, [f32; N]), LossError> {
-        let (hard_loss, hard_gradient) = CrossEntropy.loss_and_gradient(output, &target.class)?;
         let (t, alpha) = (f64::from(self.temperature), f64::from(self.alpha));
-        let log_q = log_softmax(output, t);
-        let log_p = log_softmax(&target.logits, t);
+        let (hard_loss, hard_gradient) = if alpha == 1.0 {
+            if target.class >= N {
+                return Err(LossError::ClassOutOfRange {
+                    class: target.class,
+                    classes: N,
+                });
+            }
+            (0.0, [0.0; N])
+        } else {
+            CrossEntropy.loss_and_gradient(output, &target.class)?
+        };
+        let (q, log_q) = softmax_and_log(output, t);
+        let (p, log_p) = softmax_and_log(&target.logits, t);
         let mut kl = 0.0f64;
         let mut gradient = [0.0; N];
         for o in 0..N {
-            let (p, q) = (exp64(log_p[o]), exp64(log_q[o]));
-            if p > 0.0 {
-                kl += p * (log_p[o] - log_q[o]); // 0 · ln 0 is 0, not NaN
+            if p[o] > 0.0 {
+                kl += p[o] * (log_p[o] - log_q[o]); // 0 · ln 0 is 0, not NaN
             }
-            let soft = alpha * t * (q - p);
+            let soft = alpha * t * (q[o] - p[o]);
             gradient[o] = (soft + (1.0 - alpha) * f64::from(hard_gradient[o])) as f32;
         }
         // KL ≥ 0 in exact arithmetic; rounding can leave a tiny negative value.
