@@ -72,6 +72,8 @@ mod distillation;
 #[cfg(feature = "std")]
 mod evaluate;
 #[cfg(feature = "std")]
+pub mod export;
+#[cfg(feature = "std")]
 mod fit;
 mod init;
 mod inputs;
@@ -85,6 +87,7 @@ mod network;
 mod optimizer;
 #[cfg(feature = "persist")]
 pub mod persist;
+mod quantized;
 #[cfg(feature = "std")]
 mod rate;
 mod sparse;
@@ -106,6 +109,14 @@ pub use module::{Module, Parameters, SparseTrain, Train, Update, Zipped};
 pub use network::{Network, StepError, argmax};
 #[cfg(feature = "std")]
 pub use optimizer::{Adam, AdamW, Momentum, Optimizer, Sgd};
+#[cfg(feature = "std")]
+pub use quantized::{
+    Calibrated, PiecewiseLinear, Quantize, QuantizeError, fixed_point, quantize, quantize_input,
+};
+pub use quantized::{
+    LOGIT_BITS, MAX_SHIFT, MIN_SHIFT, QuantizedDense, QuantizedInput, QuantizedModule, Requantize,
+    argmax_i32,
+};
 #[cfg(feature = "std")]
 pub use rate::LearningRate;
 #[cfg(feature = "std")]
