@@ -1,0 +1,61 @@
+//! The no_std crate against the std build of the same network, on the 10,000
+//! MNIST test images: every prediction the same.
+//!
+//! The std build takes another road to each answer — the batch API over sparse
+//! rows, with run-time ISA dispatch — so equal predictions show that the
+//! compiled-in numbers are the trained ones and that the paths agree. The int8
+//! student is quantised again here, with `std`, from the compiled-in f32 student
+//! and the same calibration images, and must equal the compiled-in int8 student.
+
+use std::path::PathBuf;
+
+use mimic::{CrossEntropy, Network, QuantizedModule, quantize};
+use mimic_firmware::{STUDENT, STUDENT_INT8, StudentInt8, classify, classify_int8};
+use mimic_mnist::{Dataset, Scaling, Split};
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("MIMIC_DATA_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist"),
+        PathBuf::from,
+    )
+}
+
+fn load(split: Split) -> Dataset {
+    let dir = mimic_mnist::ensure_mnist(data_dir()).expect("MNIST");
+    Dataset::load_dir(&dir, split).expect("MNIST")
+}
+
+#[test]
+fn f32_predictions_equal_the_std_build() {
+    let test = load(Split::Test);
+    let std_build = Network::new(STUDENT.clone(), CrossEntropy, 0.0);
+    let expected = std_build.predict_batch(&test.sparse_inputs(Scaling::Divide255));
+    let firmware: Vec<usize> = test.images().iter().map(classify).collect();
+    assert_eq!(firmware.len(), 10_000);
+    assert_eq!(firmware, expected);
+    let accuracy = std_build.accuracy(&test.sparse_inputs(Scaling::Divide255), &test.classes());
+    assert!(accuracy > 0.9, "{accuracy}");
+}
+
+#[test]
+fn int8_student_is_the_std_quantisation_of_the_f32_one() {
+    let (train, test) = (load(Split::Train), load(Split::Test));
+    // The calibration of `deploy_student`: the first 10,000 training images.
+    let calibration: Vec<[f32; 784]> = train.images()[..10_000]
+        .iter()
+        .map(|p| Scaling::Divide255.image(p))
+        .collect();
+    let std_build: StudentInt8 =
+        quantize::<_, u8>(&STUDENT, 1.0 / 255.0, &calibration).expect("quantise");
+    assert_eq!(std_build, STUDENT_INT8);
+    let expected: Vec<usize> = test.images().iter().map(|i| std_build.predict(i)).collect();
+    let firmware: Vec<usize> = test.images().iter().map(classify_int8).collect();
+    assert_eq!(firmware, expected);
+    let classes = test.classes();
+    let right = firmware
+        .iter()
+        .zip(&classes)
+        .filter(|(p, c)| p == c)
+        .count();
+    assert!(right > 9_000, "{right}");
+}
