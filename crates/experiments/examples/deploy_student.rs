@@ -280,14 +280,14 @@ fn run(train: &Dataset, test: &Dataset, settings: &Settings) -> Result<Report, S
             student_q_time,
         ),
         stage(
-            "firmware crate (no_std), f32",
+            "mimic-firmware (no_std crate), f32",
             "784→10",
             &firmware,
             core::mem::size_of_val(&mimic_firmware::STUDENT),
             firmware_time,
         ),
         stage(
-            "firmware crate (no_std), int8",
+            "mimic-firmware (no_std crate), int8",
             "784→10",
             &firmware_q,
             core::mem::size_of_val(&mimic_firmware::STUDENT_INT8),

@@ -225,8 +225,22 @@ impl<const IN: usize, const OUT: usize, X: QuantizedInput> QuantizedDense<IN, OU
     /// The nonzero inputs are listed first without a branch per input (each
     /// position is written, and kept only if its value is nonzero), as the float
     /// layer does: a branch per pixel mispredicts along every stroke's edge.
+    ///
+    /// With `std` the loop is compiled for AVX-512, AVX2 and the baseline and
+    /// chosen at run time, as the float kernels are (`mimic::kernels`); integer
+    /// sums are exact, so the choice changes only the speed.
     #[inline(always)]
     pub fn accumulate(&self, x: &[X; IN]) -> [i32; OUT] {
+        let work = Accumulate { layer: self, x };
+        #[cfg(feature = "std")]
+        return crate::kernels::dispatch(work);
+        #[cfg(not(feature = "std"))]
+        return crate::kernels::Work::run(work);
+    }
+
+    /// [`QuantizedDense::accumulate`], compiled for whatever ISA its caller is.
+    #[inline(always)]
+    fn accumulate_here(&self, x: &[X; IN]) -> [i32; OUT] {
         let mut indices = [0u16; IN];
         let mut values = [0i32; IN];
         let mut n = 0;
@@ -272,6 +286,24 @@ impl<const IN: usize, const OUT: usize, X: QuantizedInput> QuantizedDense<IN, OU
     /// multipliers (an `i32` and a shift byte each) per output.
     pub const fn parameter_bytes() -> usize {
         IN * OUT + 4 * OUT + 2 * 5 * OUT
+    }
+}
+
+/// One layer's accumulation as a piece of work the kernels' dispatcher can
+/// compile once per instruction set.
+struct Accumulate<'a, const IN: usize, const OUT: usize, X> {
+    layer: &'a QuantizedDense<IN, OUT, X>,
+    x: &'a [X; IN],
+}
+
+impl<const IN: usize, const OUT: usize, X: QuantizedInput> crate::kernels::Work
+    for Accumulate<'_, IN, OUT, X>
+{
+    type Output = [i32; OUT];
+
+    #[inline(always)]
+    fn run(self) -> [i32; OUT] {
+        self.layer.accumulate_here(self.x)
     }
 }
 
@@ -708,6 +740,7 @@ quantize_chain!(A 0, B 1 after A, C 2 after B, D 3 after C, E 4 after D, F 5 aft
 #[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
+    use crate::kernels::Isa;
     use crate::{Dense, Initialize, Initializer, LeakyReLU};
     use rand::{RngExt, SeedableRng};
 
@@ -772,7 +805,8 @@ mod tests {
     }
 
     /// Skipping zero blocks and listing nonzero inputs gives the plain sum, for a
-    /// width that is not a multiple of the block and inputs with empty blocks.
+    /// width that is not a multiple of the block and inputs with empty blocks, on
+    /// every instruction set.
     #[test]
     fn accumulation_is_the_plain_sum() {
         let mut rng = rand_pcg::Pcg64::seed_from_u64(9);
@@ -799,7 +833,12 @@ mod tests {
                         .map(|i| i32::from(x[i]) * i32::from(weights[i][o]))
                         .sum::<i32>()
             });
-            assert_eq!(layer.accumulate(&x), expected);
+            // Every instruction set the dispatcher may choose gives the same sums.
+            for isa in [Isa::Portable, Isa::Avx2, Isa::Avx512] {
+                Isa::force(isa);
+                assert_eq!(layer.accumulate(&x), expected, "{isa:?}");
+            }
+            Isa::force(Isa::detect());
         }
     }
 
