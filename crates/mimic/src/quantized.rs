@@ -79,12 +79,17 @@ impl Requantize {
         self.shift
     }
 
-    /// `round(acc · M · 2^extra)` for `extra` ≤ [`LOGIT_BITS`], rounding halves
-    /// up. `|acc · multiplier| < 2⁶²`, so neither the product nor the rounding
-    /// term can overflow an `i64`.
+    /// `round(acc · M · 2^extra)`, rounding halves up; `extra` is clamped to
+    /// [`LOGIT_BITS`]. `|acc · multiplier| ≤ 2⁶²` and the rounding term is at most
+    /// 2⁶¹, so nothing overflows an `i64`.
     #[inline(always)]
     pub const fn apply(&self, acc: i32, extra: u32) -> i64 {
-        // MIN_SHIFT > LOGIT_BITS ≥ extra, so the shift is at least 1.
+        let extra = if extra > LOGIT_BITS {
+            LOGIT_BITS
+        } else {
+            extra
+        };
+        // shift ≥ MIN_SHIFT > LOGIT_BITS ≥ extra, so the shift is 1 to 62.
         let shift = self.shift as u32 - extra;
         let product = acc as i64 * self.multiplier as i64;
         (product + (1i64 << (shift - 1))) >> shift
@@ -769,6 +774,9 @@ mod tests {
         let big = Requantize::new(i32::MAX, MIN_SHIFT);
         assert!(big.apply(i32::MIN, 0) < 0 && big.apply(i32::MAX, 0) > 0);
         assert_eq!(Requantize::new(5, 0).shift(), MIN_SHIFT);
+        assert_eq!(half.apply(4, 1000), half.apply(4, LOGIT_BITS));
+        let extreme = Requantize::new(i32::MIN, MIN_SHIFT);
+        assert_eq!(extreme.apply(i32::MIN, LOGIT_BITS), 1 << 61); // 2⁶² >> 1
         assert_eq!(Requantize::new(5, 200).shift(), MAX_SHIFT);
     }
 
