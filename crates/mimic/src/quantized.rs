@@ -153,7 +153,7 @@ impl QuantizedInput for u8 {
 /// A dense layer in int8: `i8` weights stored transposed (`weights_t[i][o]` is
 /// `W[o][i]`, as in [`Dense`](crate::Dense)), `i32` bias, and per output channel
 /// the fixed-point multipliers for positive and for non-positive accumulators.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct QuantizedDense<const IN: usize, const OUT: usize, X = i8> {
     weights_t: [[i8; OUT]; IN],
     bias: [i32; OUT],
@@ -291,6 +291,16 @@ impl<const IN: usize, const OUT: usize, X: QuantizedInput> QuantizedDense<IN, OU
     /// multipliers (an `i32` and a shift byte each) per output.
     pub const fn parameter_bytes() -> usize {
         IN * OUT + 4 * OUT + 2 * 5 * OUT
+    }
+}
+
+impl<const IN: usize, const OUT: usize, X: QuantizedInput> core::fmt::Debug
+    for QuantizedDense<IN, OUT, X>
+{
+    /// Shape and input type only, as for `Dense`: thousands of weights help
+    /// nobody in a debug print.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "QuantizedDense<{IN}, {OUT}, {}>", X::RUST)
     }
 }
 
