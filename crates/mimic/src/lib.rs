@@ -43,6 +43,9 @@
 //!   threads), [`Network::accuracy`], [`Network::confusion`].
 //! - Saving: [`persist::save`] and [`persist::load`] (safetensors; feature
 //!   `persist`, on by default).
+//! - Deployment (with `std`): `quantize` to int8 ([`QuantizedDense`],
+//!   integer-only inference, also without `std`), and `export` to Rust `static`s
+//!   built by `const` constructors or to a C header.
 //!
 //! # Size and the stack
 //! Parameters live inline in their arrays: a `Dense<IN, OUT>` is `4·(IN·OUT + OUT)`
@@ -58,7 +61,9 @@
 //! construction with [`Dense::from_transposed`], for weights compiled into
 //! firmware), every activation, tuple chains, [`Module::forward`],
 //! [`Network::forward`]/[`predict`](Network::predict)/[`train_step`](Network::train_step),
-//! [`softmax`], the losses and [`argmax`]. Training loops, seeded
+//! [`softmax`], the losses and [`argmax`], and int8 inference with
+//! [`QuantizedDense`] (`const` construction with [`QuantizedDense::from_parts`]).
+//! Training loops, seeded
 //! initialisation, batch inference and persistence need the `std` feature.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
