@@ -647,11 +647,12 @@ impl<const IN: usize, const OUT: usize, A: PiecewiseLinear, X: QuantizedInput> Q
     ) -> Result<Calibrated<Self::Quantized, [f32; OUT]>, QuantizeError> {
         let not_finite = QuantizeError::NotFinite { layer };
         let outputs: Vec<[f32; OUT]> = inputs.iter().map(|x| self.forward(x)).collect();
+        // NaN stays NaN: `f32::max` would drop it at the next finite value.
         let largest = outputs.iter().flatten().fold(0.0f32, |m, &v| {
-            if v.is_finite() {
-                m.max(v.abs())
-            } else {
+            if m.is_nan() || !v.is_finite() {
                 f32::NAN
+            } else {
+                m.max(v.abs())
             }
         });
         if !largest.is_finite()
@@ -660,6 +661,7 @@ impl<const IN: usize, const OUT: usize, A: PiecewiseLinear, X: QuantizedInput> Q
                 .iter()
                 .flatten()
                 .all(|w| w.is_finite())
+            || !self.bias().iter().all(|b| b.is_finite())
         {
             return Err(not_finite);
         }
@@ -883,8 +885,16 @@ mod tests {
             quantize::<_, i8>(&layer, 0.0, &[[1.0]]),
             Err(QuantizeError::BadInputScale(0.0))
         );
+        for calibration in [[[f32::NAN], [1.0]], [[1.0], [f32::INFINITY]]] {
+            assert_eq!(
+                quantize::<_, i8>(&layer, 0.1, &calibration),
+                Err(QuantizeError::NotFinite { layer: 0 })
+            );
+        }
+        let nan_bias: Dense<1, 1> =
+            Dense::from_transposed([[1.0]], [f32::NAN], LeakyReLU::new(0.1));
         assert_eq!(
-            quantize::<_, i8>(&layer, 0.1, &[[f32::NAN]]),
+            quantize::<_, i8>(&nan_bias, 0.1, &[[0.0]]),
             Err(QuantizeError::NotFinite { layer: 0 })
         );
         let huge: Dense<1, 1> = Dense::from_transposed([[1.0]], [1e30], LeakyReLU::new(0.1));
