@@ -382,11 +382,7 @@ where
         for k in 0..count {
             let sample = self.order.map_or(k, |order| order[k]);
             if let Some(order) = self.order {
-                // Shuffled, the next sample's data is somewhere else in memory:
-                // ask for it now, while this one trains.
-                if let Some(next) = order.get(k + 1).and_then(|&n| self.inputs.row(n)) {
-                    <X::Row<'_> as Input<L>>::prefetch(next);
-                }
+                prefetch_ahead(self.inputs, self.targets, order, k);
             }
             let (Some(input), Some(target)) = (self.inputs.row(sample), self.targets.get(sample))
             else {
@@ -406,6 +402,30 @@ where
             mean_loss: mean(total, steps),
             steps,
         })
+    }
+}
+
+/// Shuffled, the next samples' data are scattered in memory: while sample `k`
+/// of `order` trains, ask for where sample `k + 8` is (its row's bounds), and
+/// for the rows and targets of sample `k + 2`, whose bounds have had time to
+/// arrive. One sample ahead is too late: finding a row is itself a cache miss.
+#[inline(always)]
+fn prefetch_ahead<L, X, T>(inputs: &X, targets: &[T], order: &[usize], k: usize)
+where
+    L: Train,
+    X: Inputs + ?Sized,
+    for<'a> X::Row<'a>: Input<L>,
+{
+    if let Some(&far) = order.get(k + 8) {
+        inputs.prefetch_index(far);
+    }
+    if let Some(&near) = order.get(k + 2) {
+        if let Some(row) = inputs.row(near) {
+            <X::Row<'_> as Input<L>>::prefetch(row);
+        }
+        if let Some(target) = targets.get(near) {
+            crate::kernels::prefetch(core::slice::from_ref(target));
+        }
     }
 }
 
@@ -471,9 +491,7 @@ where
         for (b, batch) in order.chunks(batch_size).enumerate() {
             let mut in_batch = 0usize;
             for (j, &sample) in batch.iter().enumerate() {
-                if let Some(next) = batch.get(j + 1).and_then(|&n| inputs.row(n)) {
-                    <X::Row<'_> as Input<L>>::prefetch(next);
-                }
+                prefetch_ahead(inputs, targets, order, b * batch_size + j);
                 let (Some(input), Some(target)) = (inputs.row(sample), targets.get(sample)) else {
                     continue;
                 };

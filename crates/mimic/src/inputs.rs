@@ -102,6 +102,11 @@ pub trait Inputs: Sync {
     /// Row `k`, if it exists.
     fn row(&self, k: usize) -> Option<Self::Row<'_>>;
 
+    /// Asks the CPU to start loading what finding row `k` reads (a hint, for a
+    /// row needed a few samples from now; nothing by default).
+    #[inline(always)]
+    fn prefetch_index(&self, _k: usize) {}
+
     /// Whether there are no rows.
     fn is_empty(&self) -> bool {
         self.len() == 0
@@ -163,5 +168,10 @@ impl<const N: usize> Inputs for SparseRows<N> {
     #[inline(always)]
     fn row(&self, k: usize) -> Option<SparseVector<'_, N>> {
         self.get(k)
+    }
+
+    #[inline(always)]
+    fn prefetch_index(&self, k: usize) {
+        self.prefetch_offsets(k);
     }
 }

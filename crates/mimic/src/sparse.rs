@@ -169,6 +169,14 @@ mod rows {
             Some(unsafe { SparseVector::new_unchecked(indices, values) })
         }
 
+        /// Asks the CPU to load where row `k` starts and ends (a hint).
+        #[inline(always)]
+        pub(crate) fn prefetch_offsets(&self, k: usize) {
+            if let Some(bounds) = self.offsets.get(k..k + 2) {
+                crate::kernels::prefetch(bounds);
+            }
+        }
+
         /// Every row, in order.
         pub fn iter(&self) -> impl ExactSizeIterator<Item = SparseVector<'_, N>> + '_ {
             self.offsets.windows(2).map(|w| {
