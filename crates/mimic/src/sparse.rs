@@ -117,22 +117,32 @@ mod rows {
             V: Fn(T) -> f32 + Sync,
         {
             // Per-row counts first, so the rows' places in the shared buffers are known
-            // and both cores can fill their halves.
+            // and both cores can fill their halves; the two halves are counted on
+            // the two cores too.
             let zero = T::default();
-            let mut offsets = Vec::with_capacity(rows.len() + 1);
-            offsets.push(0);
-            for row in rows {
-                let count = row.iter().filter(|&&x| x != zero).count();
-                offsets.push(offsets[offsets.len() - 1] + count);
-            }
-            let total = offsets[rows.len()];
-            let mut indices = vec![0u32; total];
-            let mut values = vec![0.0f32; total];
             let half = if rows.len() >= 1024 {
                 rows.len() / 2
             } else {
                 rows.len()
             };
+            let count = |rows: &[[T; N]]| -> Vec<usize> {
+                let nonzero = |row: &[T; N]| row.iter().map(|&x| usize::from(x != zero)).sum();
+                rows.iter().map(nonzero).collect()
+            };
+            let (first_counts, second_counts) = std::thread::scope(|scope| {
+                let second = scope.spawn(|| count(&rows[half..]));
+                let first = count(&rows[..half]);
+                // A worker panics only if `count` does, which it cannot.
+                (first, second.join().unwrap_or_default())
+            });
+            let mut offsets = Vec::with_capacity(rows.len() + 1);
+            offsets.push(0);
+            for c in first_counts.into_iter().chain(second_counts) {
+                offsets.push(offsets[offsets.len() - 1] + c);
+            }
+            let total = offsets[rows.len()];
+            let mut indices = vec![0u32; total];
+            let mut values = vec![0.0f32; total];
             let (first_indices, second_indices) = indices.split_at_mut(offsets[half]);
             let (first_values, second_values) = values.split_at_mut(offsets[half]);
             let value = &value;
@@ -216,23 +226,28 @@ mod rows {
         let zero = T::default();
         let mut n = 0;
         for row in rows {
-            // Without a branch per entry: each entry is written at the next free
-            // place, which only advances past nonzero ones; whole runs of 16 zeros
-            // (an image's margins) are skipped. The slices were sized by counting
-            // the same entries, so the places exist.
+            // Without a branch per entry: within a block of 16, each entry is
+            // written at the next free place of a small buffer, which only
+            // advances past nonzero ones; the block's nonzeros are then copied out.
+            // Whole blocks of zeros (an image's margins) are skipped. The slices
+            // were sized by counting the same entries, so the places exist.
             let (row_indices, row_values) = (&mut indices[n..], &mut values[n..]);
             let mut k = 0;
-            for (chunk, entries) in row.chunks(16).enumerate() {
+            for (block, entries) in row.chunks(16).enumerate() {
                 if entries.iter().all(|&x| x == zero) {
                     continue;
                 }
+                let (mut found_indices, mut found_values) = ([0u32; 16], [0.0f32; 16]);
+                let mut found = 0;
                 for (j, &x) in entries.iter().enumerate() {
-                    if k < row_indices.len() {
-                        row_indices[k] = (chunk * 16 + j) as u32;
-                        row_values[k] = value(x);
-                    }
-                    k += usize::from(x != zero);
+                    // found ≤ j < 16: the place exists.
+                    found_indices[found] = (block * 16 + j) as u32;
+                    found_values[found] = value(x);
+                    found += usize::from(x != zero);
                 }
+                row_indices[k..k + found].copy_from_slice(&found_indices[..found]);
+                row_values[k..k + found].copy_from_slice(&found_values[..found]);
+                k += found;
             }
             n += k;
         }
