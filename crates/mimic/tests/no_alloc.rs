@@ -5,10 +5,17 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use mimic::{CrossEntropy, Dense, Mse, Network, SparseVector};
+use mimic::{
+    CrossEntropy, Dense, Mse, Network, QuantizedDense, QuantizedModule, SparseVector, quantize,
+};
 
 type Teacher = (Dense<784, 16>, Dense<16, 16>, Dense<16, 10>);
 type Student = Dense<784, 10>;
+type TeacherInt8 = (
+    QuantizedDense<784, 16, u8>,
+    QuantizedDense<16, 16>,
+    QuantizedDense<16, 10>,
+);
 
 struct Counting;
 
@@ -83,4 +90,35 @@ fn hot_paths_allocate_nothing() {
 
     // The counter does count: a Vec allocates.
     assert!(allocations_during(|| drop(std::hint::black_box(vec![1u8; 16]))) > 0);
+}
+
+/// int8 inference never touches the heap either (quantising, which calibrates on
+/// data, may allocate; it needs `std`).
+#[test]
+fn int8_inference_allocates_nothing() {
+    let teacher = Network::<Teacher, _>::seeded(1, CrossEntropy, 0.0).layers;
+    let student = Network::<Dense<784, 10>, _>::seeded(2, CrossEntropy, 0.0).layers;
+    let images: Vec<[u8; 784]> = (0..20u8)
+        .map(|k| core::array::from_fn(|i| if i % 7 == 0 { k.wrapping_mul(13) } else { 0 }))
+        .collect();
+    let calibration: Vec<[f32; 784]> = images
+        .iter()
+        .map(|p| p.map(|v| f32::from(v) / 255.0))
+        .collect();
+    let teacher: TeacherInt8 = quantize::<_, u8>(&teacher, 1.0 / 255.0, &calibration).unwrap();
+    let student: QuantizedDense<784, 10, u8> =
+        quantize::<_, u8>(&student, 1.0 / 255.0, &calibration).unwrap();
+    // The first call chooses the instruction set (reading MIMIC_ISA): done here.
+    let _ = student.predict(&images[0]);
+    let mut classes = Vec::with_capacity(2 * images.len());
+    let count = allocations_during(|| {
+        for image in &images {
+            let _ = teacher.forward(image);
+            let _ = student.logits(image);
+            classes.push(teacher.predict(image));
+            classes.push(student.predict(image));
+        }
+    });
+    assert_eq!(count, 0);
+    assert!(classes.iter().all(|&c| c < 10));
 }
