@@ -69,14 +69,8 @@ fn main() -> ExitCode {
         Ok(sets) => sets,
         Err(e) => return cli::report_error(e.as_ref()),
     };
-    let available = config
-        .train_limit
-        .map_or(train.len(), |n| n.min(train.len()));
-    if available <= config.validation {
-        eprintln!(
-            "error: {available} training images, but the study holds out {} for validation: expected more training images than that",
-            config.validation
-        );
+    if let Err(e) = config.check(train.len()) {
+        eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
 

@@ -135,3 +135,20 @@ fn results_do_not_depend_on_the_thread_count() {
     };
     assert_eq!(run(1), run(2));
 }
+
+#[test]
+fn a_study_that_would_train_on_nothing_is_refused() {
+    let config = reduced(); // 20,000 images, 5,000 held out
+    assert!(config.check(60_000).is_ok());
+    assert!(
+        config
+            .check(5_000)
+            .unwrap_err()
+            .contains("5000 training images")
+    );
+    let no_seeds = StudyConfig {
+        seeds: Vec::new(),
+        ..reduced()
+    };
+    assert!(no_seeds.check(60_000).is_err());
+}

@@ -215,6 +215,23 @@ impl StudyConfig {
         }
         methods
     }
+
+    /// Whether the study can run on `training` images: some seeds and epochs, and
+    /// more training images (after `train_limit`) than the validation split holds
+    /// out — otherwise the searches would train on nothing and still report.
+    pub fn check(&self, training: usize) -> Result<(), String> {
+        let available = self.train_limit.map_or(training, |n| n.min(training));
+        if self.seeds.is_empty() || self.tuned_epochs == 0 {
+            return Err("expected at least one seed and one epoch".into());
+        }
+        if available <= self.validation {
+            return Err(format!(
+                "{available} training images, but the study holds out {} for validation: expected more training images than that",
+                self.validation
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// One training run.
