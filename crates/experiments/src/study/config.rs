@@ -1,0 +1,140 @@
+//! The study's knobs, and the check that it would measure something.
+
+/// What the study runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StudyConfig {
+    /// Seeds of the final runs; never the selection seed.
+    pub seeds: Vec<u64>,
+    /// The seed every candidate setting is tried with (and every teacher trained with).
+    pub selection_seed: u64,
+    /// Training images held out as the validation split.
+    pub validation: usize,
+    /// Use only the first `n` training images (before the split), for quick runs.
+    pub train_limit: Option<usize>,
+    /// Epochs of a student's base budget (direct may also get twice this).
+    pub epochs: usize,
+    /// Epochs of the strong teacher.
+    pub teacher_epochs: usize,
+    /// Labelled-image budgets of the limited-labels question.
+    pub label_budgets: Vec<usize>,
+    /// Fraction of training labels replaced by a wrong class in the noise question.
+    pub noise: f64,
+    /// Seeds of the reference (PyTorch-match) ablation.
+    pub reference_seeds: Vec<u64>,
+    /// Whether this is the reduced CI-sized run (the report says so).
+    pub quick: bool,
+    /// Worker threads (results do not depend on it).
+    pub threads: usize,
+    /// The command line that produced the study, quoted in the report.
+    pub command: String,
+}
+
+impl Default for StudyConfig {
+    fn default() -> Self {
+        Self {
+            seeds: (1..=20).collect(),
+            selection_seed: 0,
+            validation: 10_000,
+            train_limit: None,
+            epochs: 10,
+            teacher_epochs: 12,
+            label_budgets: vec![1_000, 5_000, 10_000],
+            noise: 0.2,
+            reference_seeds: vec![1, 2, 3],
+            quick: false,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            command: String::new(),
+        }
+    }
+}
+
+impl StudyConfig {
+    /// The reduced study CI runs: 8,000 training images, 3 seeds, 2 epochs. Its
+    /// report says it is not the real one.
+    pub fn quick() -> Self {
+        Self {
+            seeds: vec![1, 2, 3],
+            validation: 2_000,
+            train_limit: Some(8_000),
+            epochs: 2,
+            teacher_epochs: 2,
+            label_budgets: vec![500, 1_000],
+            reference_seeds: vec![1, 2],
+            quick: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether the study can run on `training` images: some seeds and epochs, the
+    /// selection seed not among the final ones, more training images than the
+    /// validation split holds out, and label budgets below what is left.
+    pub fn check(&self, training: usize) -> Result<(), String> {
+        let available = self.train_limit.map_or(training, |n| n.min(training));
+        if self.seeds.len() < 2 || self.epochs == 0 || self.teacher_epochs == 0 {
+            return Err(
+                "expected at least two final seeds (intervals need them) and one epoch".into(),
+            );
+        }
+        if self.seeds.contains(&self.selection_seed) {
+            return Err(format!(
+                "the selection seed {} is also a final seed: settings would be chosen by a run that is then counted",
+                self.selection_seed
+            ));
+        }
+        if available <= self.validation {
+            return Err(format!(
+                "{available} training images, but the study holds out {} for validation: expected more training images than that",
+                self.validation
+            ));
+        }
+        let fit = available - self.validation;
+        if let Some(&n) = self.label_budgets.iter().find(|&&n| n == 0 || n >= fit) {
+            return Err(format!(
+                "a budget of {n} labelled images: expected 1 to {} (the rest are the transfer set)",
+                fit - 1
+            ));
+        }
+        if !(0.0..0.9).contains(&self.noise) {
+            return Err(format!("label noise {}: expected 0 to 0.9", self.noise));
+        }
+        Ok(())
+    }
+
+    /// Training images used after the limit, fit + validation.
+    pub fn fit_size(&self, training: usize) -> usize {
+        self.train_limit.map_or(training, |n| n.min(training)) - self.validation
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_study_that_would_measure_nothing_is_refused() {
+        assert!(StudyConfig::default().check(60_000).is_ok());
+        assert!(StudyConfig::quick().check(60_000).is_ok());
+        let e = StudyConfig::default().check(10_000).unwrap_err();
+        assert!(e.contains("10000 training images"), "{e}");
+        let one_seed = StudyConfig {
+            seeds: vec![1],
+            ..StudyConfig::default()
+        };
+        assert!(one_seed.check(60_000).is_err());
+        let reused = StudyConfig {
+            seeds: vec![0, 1],
+            ..StudyConfig::default()
+        };
+        assert!(
+            reused
+                .check(60_000)
+                .unwrap_err()
+                .contains("selection seed 0")
+        );
+        let budget = StudyConfig {
+            label_budgets: vec![50_000],
+            ..StudyConfig::default()
+        };
+        assert!(budget.check(60_000).unwrap_err().contains("50000"));
+    }
+}

@@ -1,0 +1,285 @@
+//! The study's questions as tables of comparisons: which networks, which methods,
+//! what each trains on, and the candidate settings each may choose from. Every
+//! table gives the methods it compares the same number of candidates.
+
+use super::data::Split;
+use super::recipe::{Optim, Recipe, Teaching, grid};
+use super::score::Truth;
+use super::search::{Arm, Cell};
+use super::teachers::{Teacher, reference_recipe};
+use super::train::{Net, TrainData};
+use super::{Prepared, StudyConfig};
+
+/// Adam rates searched by every student method.
+pub const RATES: [f32; 2] = [0.001, 0.003];
+/// Temperatures searched by KD.
+pub const TEMPERATURES: [f32; 4] = [1.0, 2.0, 4.0, 8.0];
+/// Soft weights searched by KD.
+pub const ALPHAS: [f32; 2] = [0.5, 1.0];
+/// Label smoothing searched by direct training.
+pub const SMOOTHINGS: [f32; 4] = [0.0, 0.05, 0.1, 0.2];
+/// The seed protocol's rates (per-sample SGD).
+pub const SEED_RATES: [f32; 5] = [0.001, 0.003, 0.01, 0.03, 0.1];
+/// The students of the compression question, smallest first.
+pub const STUDENTS: [Net; 3] = [Net::Linear, Net::Hidden16, Net::Hidden32];
+
+fn kd_grid(epochs: usize, alphas: &[f32]) -> Vec<Recipe> {
+    let teachings: Vec<Teaching> = alphas
+        .iter()
+        .flat_map(|&alpha| TEMPERATURES.map(|temperature| Teaching::Kd { temperature, alpha }))
+        .collect();
+    grid(&RATES, &teachings, &[epochs], Optim::Adam)
+}
+
+fn direct_grid(smoothings: &[f32], epochs: &[usize]) -> Vec<Recipe> {
+    let teachings = smoothings
+        .iter()
+        .map(|&smoothing| Teaching::Labels { smoothing });
+    grid(&RATES, &teachings.collect::<Vec<_>>(), epochs, Optim::Adam)
+}
+
+fn labels<'a>(split: &'a Split, classes: &'a [usize]) -> TrainData<'a> {
+    TrainData {
+        inputs: &split.fit.inputs,
+        classes,
+        teacher: None,
+    }
+}
+
+fn taught<'a>(split: &'a Split, classes: &'a [usize], teacher: &'a Teacher) -> TrainData<'a> {
+    TrainData {
+        inputs: &split.fit.inputs,
+        classes,
+        teacher: Some(&teacher.fit),
+    }
+}
+
+fn truth<'a>(split: &'a Split, validation: &'a [usize], teacher: &'a Teacher) -> Truth<'a> {
+    Truth {
+        validation,
+        test: &split.test.classes,
+        teacher_test: Some(&teacher.test),
+        correct_class: None,
+    }
+}
+
+/// The seed's question in the seed's protocol (one pass in file order, per-sample
+/// SGD): its 784→10 student by MSE against its teacher's outputs, and the same
+/// network on the labels; 5 rates each.
+pub fn seed<'a>(split: &'a Split, teacher: &'a Teacher) -> Vec<Cell<'a>> {
+    let classes = &split.fit.classes;
+    let rates = |teaching| grid(&SEED_RATES, &[teaching], &[1], Optim::SeedSgd);
+    vec![Cell {
+        question: "seed",
+        condition: String::new(),
+        net: Net::SeedStudent,
+        arms: vec![
+            Arm {
+                name: "direct",
+                grid: rates(Teaching::Labels { smoothing: 0.0 }),
+                data: labels(split, classes),
+            },
+            Arm {
+                name: "mse",
+                grid: rates(Teaching::Mse),
+                data: taught(split, classes, teacher),
+            },
+        ],
+        truth: truth(split, &split.validation.classes, teacher),
+    }]
+}
+
+/// Compression: each smaller student distilled from the strong teacher against
+/// the same network on the labels. KD chooses among T × α × rate (16); direct
+/// among ε × epochs (the base budget or twice it) × rate (16).
+pub fn compression<'a>(
+    split: &'a Split,
+    teacher: &'a Teacher,
+    config: &StudyConfig,
+) -> Vec<Cell<'a>> {
+    let e = config.epochs;
+    STUDENTS
+        .iter()
+        .map(|&net| Cell {
+            question: "compression",
+            condition: String::new(),
+            net,
+            arms: vec![
+                Arm {
+                    name: "direct",
+                    grid: direct_grid(&SMOOTHINGS, &[e, 2 * e]),
+                    data: labels(split, &split.fit.classes),
+                },
+                Arm {
+                    name: "kd",
+                    grid: kd_grid(e, &ALPHAS),
+                    data: taught(split, &split.fit.classes, teacher),
+                },
+            ],
+            truth: truth(split, &split.validation.classes, teacher),
+        })
+        .collect()
+}
+
+/// Limited labels: 784→32→10 on `n` labelled images, against the same network
+/// distilled (α = 1) over the whole fit split from a teacher trained on the same
+/// `n`. Both get the same sample-steps at most: direct chooses among ε × {¼, all}
+/// of them × rate (8), KD among T × rate (8).
+pub fn limited<'a>(
+    split: &'a Split,
+    prepared: &'a Prepared,
+    teachers: &[&'a Teacher],
+    config: &StudyConfig,
+) -> Vec<Cell<'a>> {
+    let steps = config.epochs * prepared.fit_len;
+    prepared
+        .labelled
+        .iter()
+        .zip(teachers)
+        .zip(&config.label_budgets)
+        .map(|((labelled, &teacher), &n)| {
+            let all = steps.div_ceil(n.max(1));
+            Cell {
+                question: "limited labels",
+                condition: format!("{n} labels"),
+                net: Net::Hidden32,
+                arms: vec![
+                    Arm {
+                        name: "direct",
+                        grid: direct_grid(&[0.0, 0.1], &[all.div_ceil(4), all]),
+                        data: TrainData {
+                            inputs: &labelled.inputs,
+                            classes: &labelled.classes,
+                            teacher: None,
+                        },
+                    },
+                    Arm {
+                        name: "kd",
+                        grid: kd_grid(config.epochs, &[1.0]),
+                        data: taught(split, &split.fit.classes, teacher),
+                    },
+                ],
+                truth: truth(split, &split.validation.classes, teacher),
+            }
+        })
+        .collect()
+}
+
+/// Label noise: 784→32→10 on noisy labels, against the same distilled from a
+/// teacher trained on those noisy labels (its CE term sees them too); choices on
+/// a validation split whose labels are just as noisy; the test set is clean.
+pub fn noise<'a>(
+    split: &'a Split,
+    prepared: &'a Prepared,
+    teacher: &'a Teacher,
+    config: &StudyConfig,
+) -> Vec<Cell<'a>> {
+    let e = config.epochs;
+    vec![Cell {
+        question: "label noise",
+        condition: format!("{:.0}% noise", 100.0 * config.noise),
+        net: Net::Hidden32,
+        arms: vec![
+            Arm {
+                name: "direct",
+                grid: direct_grid(&SMOOTHINGS, &[e, 2 * e]),
+                data: labels(split, &prepared.noisy_fit),
+            },
+            Arm {
+                name: "kd",
+                grid: kd_grid(e, &ALPHAS),
+                data: taught(split, &prepared.noisy_fit, teacher),
+            },
+        ],
+        truth: truth(split, &prepared.noisy_validation, teacher),
+    }]
+}
+
+/// Hinton et al.'s omitted class: 784→32→10 trained on a transfer set with no
+/// 3s, by KD from the strong teacher and directly, each with the setting the
+/// compression question chose for it; then 3's bias raised by the amount that
+/// maximises validation accuracy.
+pub fn omitted<'a>(
+    prepared: &'a Prepared,
+    split: &'a Split,
+    teacher_logits: &'a [[f32; 10]],
+    teacher: &'a Teacher,
+    direct: Recipe,
+    kd: Recipe,
+) -> Vec<Cell<'a>> {
+    let data = |teacher| TrainData {
+        inputs: &prepared.no_threes.inputs,
+        classes: &prepared.no_threes.classes,
+        teacher,
+    };
+    vec![Cell {
+        question: "omitted class",
+        condition: "no 3s in the transfer set".into(),
+        net: Net::Hidden32,
+        arms: vec![
+            Arm {
+                name: "direct",
+                grid: vec![direct],
+                data: data(None),
+            },
+            Arm {
+                name: "kd",
+                grid: vec![kd],
+                data: data(Some(teacher_logits)),
+            },
+        ],
+        truth: Truth {
+            correct_class: Some(3),
+            ..truth(split, &split.validation.classes, teacher)
+        },
+    }]
+}
+
+/// The reference ablation: the seed's shapes with Adam at a constant 0.001, batch
+/// 64, with the seed's LeakyReLU(0.1) output and with logits out, for the
+/// figures a PyTorch run gave: direct, KD T=1 and T=4 (α = 1), MSE logit matching.
+pub fn reference<'a>(
+    split: &'a Split,
+    leaky: &'a Teacher,
+    logits: &'a Teacher,
+    config: &StudyConfig,
+) -> Vec<Cell<'a>> {
+    let e = config.epochs;
+    [
+        (Net::SeedStudent, leaky, "LeakyReLU output"),
+        (Net::Linear, logits, "logits output"),
+    ]
+    .into_iter()
+    .map(|(net, teacher, condition)| {
+        let arm = |name, teaching| Arm {
+            name,
+            grid: vec![reference_recipe(teaching, e)],
+            data: taught(split, &split.fit.classes, teacher),
+        };
+        Cell {
+            question: "reference",
+            condition: condition.into(),
+            net,
+            arms: vec![
+                arm("direct", Teaching::Labels { smoothing: 0.0 }),
+                arm(
+                    "kd",
+                    Teaching::Kd {
+                        temperature: 1.0,
+                        alpha: 1.0,
+                    },
+                ),
+                arm(
+                    "kd T=4",
+                    Teaching::Kd {
+                        temperature: 4.0,
+                        alpha: 1.0,
+                    },
+                ),
+                arm("mse", Teaching::Mse),
+            ],
+            truth: truth(split, &split.validation.classes, teacher),
+        }
+    })
+    .collect()
+}

@@ -1,0 +1,229 @@
+//! Choosing each method's settings on the validation split, then running the
+//! choice for every final seed — the same procedure, and the same number of
+//! candidate settings, for every method a table compares.
+
+use super::jobs::{Tracker, parallel};
+use super::recipe::{Recipe, widen};
+use super::score::{Scores, Truth, score, validation_accuracy};
+use super::train::{Eval, Net, TrainData, train};
+use crate::experiment::Samples;
+
+/// Search or final.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// A candidate setting, trained with the selection seed and judged on validation.
+    Search,
+    /// The chosen setting with a final seed, scored on the test set.
+    Final,
+}
+
+/// One method of a comparison: its candidate settings and what it trains on.
+pub struct Arm<'a> {
+    /// "direct", "kd", "mse" or "teacher".
+    pub name: &'static str,
+    /// The candidates (one = nothing to choose).
+    pub grid: Vec<Recipe>,
+    /// Its training data.
+    pub data: TrainData<'a>,
+}
+
+/// One row group of a table: a network, the methods compared on it, and how
+/// they are scored.
+pub struct Cell<'a> {
+    /// Which question ("compression", "limited labels", …).
+    pub question: &'static str,
+    /// The condition within it ("1000 labels", …; empty if none).
+    pub condition: String,
+    /// The network every arm trains.
+    pub net: Net,
+    /// The methods.
+    pub arms: Vec<Arm<'a>>,
+    /// Labels and teacher outputs to score against.
+    pub truth: Truth<'a>,
+}
+
+/// One training run of the study.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    /// The question.
+    pub question: &'static str,
+    /// The condition.
+    pub condition: String,
+    /// The network.
+    pub net: Net,
+    /// The method.
+    pub arm: &'static str,
+    /// Its settings.
+    pub recipe: Recipe,
+    /// Search or final.
+    pub phase: Phase,
+    /// The seed (initialisation and data order).
+    pub seed: u64,
+    /// Validation accuracy, percent; `None` if training diverged.
+    pub validation: Option<f64>,
+    /// Test figures (final runs that did not diverge).
+    pub test: Option<Scores>,
+    /// Wall time, seconds.
+    pub seconds: f64,
+}
+
+/// Work units of one run (for progress): sample-steps × the network's cost.
+pub fn work(net: Net, recipe: &Recipe, samples: usize) -> f64 {
+    (recipe.epochs * samples) as f64 * net.cost()
+}
+
+/// Planned work of searching and finishing `cells` over `finals` seeds.
+pub fn planned(cells: &[Cell<'_>], finals: usize) -> f64 {
+    cells
+        .iter()
+        .flat_map(|c| c.arms.iter().map(move |a| (c.net, a)))
+        .map(|(net, a)| {
+            let n = a.data.inputs.len();
+            let search: f64 = if a.grid.len() > 1 {
+                a.grid.iter().map(|r| work(net, r, n)).sum()
+            } else {
+                0.0
+            };
+            let longest = a.grid.iter().map(|r| work(net, r, n)).fold(0.0, f64::max);
+            search + finals as f64 * longest
+        })
+        .sum()
+}
+
+/// Trains `net` by `recipe` on `data` from `seed` and scores it.
+pub fn one_run(
+    cell: &Cell<'_>,
+    arm: &Arm<'_>,
+    recipe: &Recipe,
+    phase: Phase,
+    seed: u64,
+    split: (&Samples, &Samples),
+) -> Run {
+    let start = std::time::Instant::now();
+    let eval = Eval {
+        validation: &split.0.inputs,
+        test: &split.1.inputs,
+        also: None,
+    };
+    let trained = train(cell.net, recipe, &arm.data, &eval, seed);
+    let (validation, test) = match trained {
+        Ok(outputs) => (
+            Some(validation_accuracy(&outputs, &cell.truth)),
+            (phase == Phase::Final).then(|| score(&outputs, &cell.truth)),
+        ),
+        Err(_) => (None, None),
+    };
+    Run {
+        question: cell.question,
+        condition: cell.condition.clone(),
+        net: cell.net,
+        arm: arm.name,
+        recipe: *recipe,
+        phase,
+        seed,
+        validation,
+        test,
+        seconds: start.elapsed().as_secs_f64(),
+    }
+}
+
+/// For every cell and arm: each candidate with `selection_seed` (plus one step
+/// past any edge the best lands on), the best by validation accuracy (the first
+/// in grid order on ties; diverged runs lose), then that setting for every seed
+/// of `finals`. Returns every run, search runs first.
+pub fn search_and_finish(
+    cells: &[Cell<'_>],
+    split: (&Samples, &Samples),
+    selection_seed: u64,
+    finals: &[u64],
+    threads: usize,
+    tracker: &mut Tracker<'_>,
+) -> Vec<Run> {
+    // (cell, arm, recipe)
+    let mut jobs: Vec<(usize, usize, Recipe)> = Vec::new();
+    for (c, cell) in cells.iter().enumerate() {
+        for (a, arm) in cell.arms.iter().enumerate() {
+            if arm.grid.len() > 1 {
+                jobs.extend(arm.grid.iter().map(|r| (c, a, *r)));
+            }
+        }
+    }
+    let weight = |&(c, a, r): &(usize, usize, Recipe)| {
+        work(cells[c].net, &r, cells[c].arms[a].data.inputs.len())
+    };
+    let run = |&(c, a, r): &(usize, usize, Recipe)| {
+        one_run(
+            &cells[c],
+            &cells[c].arms[a],
+            &r,
+            Phase::Search,
+            selection_seed,
+            split,
+        )
+    };
+    let mut runs = parallel(threads, &jobs, weight, tracker, run);
+    // One step past the edges, where the best landed on one.
+    let mut extra = Vec::new();
+    for (c, cell) in cells.iter().enumerate() {
+        for (a, arm) in cell.arms.iter().enumerate() {
+            if let Some(best) = best(&runs, c, a, &jobs) {
+                extra.extend(widen(&arm.grid, &best).into_iter().map(|r| (c, a, r)));
+            }
+        }
+    }
+    tracker.plan_more(extra.iter().map(weight).sum());
+    let widened = parallel(threads, &extra, weight, tracker, run);
+    jobs.extend(extra);
+    runs.extend(widened);
+    // The finals, now that their settings are known: the plan assumed each
+    // arm's longest candidate, so the bar is corrected to the real work.
+    let mut finals_jobs: Vec<(usize, usize, Recipe, u64)> = Vec::new();
+    let mut assumed = 0.0;
+    for (c, cell) in cells.iter().enumerate() {
+        for (a, arm) in cell.arms.iter().enumerate() {
+            let n = arm.data.inputs.len();
+            let longest = arm
+                .grid
+                .iter()
+                .map(|r| work(cell.net, r, n))
+                .fold(0.0, f64::max);
+            assumed += finals.len() as f64 * longest;
+            let chosen = if arm.grid.len() > 1 {
+                best(&runs, c, a, &jobs)
+            } else {
+                arm.grid.first().copied()
+            };
+            if let Some(recipe) = chosen {
+                finals_jobs.extend(finals.iter().map(|&s| (c, a, recipe, s)));
+            }
+        }
+    }
+    let actual: f64 = finals_jobs
+        .iter()
+        .map(|&(c, a, r, _)| weight(&(c, a, r)))
+        .sum();
+    tracker.plan_more(actual - assumed);
+    runs.extend(parallel(
+        threads,
+        &finals_jobs,
+        |&(c, a, r, _)| weight(&(c, a, r)),
+        tracker,
+        |&(c, a, r, s)| one_run(&cells[c], &cells[c].arms[a], &r, Phase::Final, s, split),
+    ));
+    runs
+}
+
+/// The best-validated recipe of cell `c`, arm `a` among the search runs.
+fn best(runs: &[Run], c: usize, a: usize, jobs: &[(usize, usize, Recipe)]) -> Option<Recipe> {
+    let mut best: Option<(f64, Recipe)> = None;
+    for (run, &(jc, ja, recipe)) in runs.iter().zip(jobs) {
+        if (jc, ja) != (c, a) {
+            continue;
+        }
+        let score = run.validation.unwrap_or(-1.0);
+        if best.is_none_or(|(b, _)| score > b) {
+            best = Some((score, recipe));
+        }
+    }
+    best.map(|(_, r)| r)
+}

@@ -1,0 +1,240 @@
+//! One training run: a network of a given shape, a [`Recipe`], a seed — and what
+//! the run's outputs say on the validation split and the test set.
+
+use mimic::{
+    Adam, CrossEntropy, Distillation, Initialize, Initializer, LabelSmoothing, LearningRate, Loss,
+    Mse, Network, Schedule, SoftTarget, SparseRows, SparseTrain, TrainError,
+};
+use mimic_mnist::PIXELS;
+use rand::SeedableRng;
+use rand_pcg::Pcg64;
+
+use super::recipe::{Optim, Recipe, Teaching};
+use crate::experiment::stream_seed;
+use crate::models::{
+    Hidden16Student, Hidden32Student, LinearStudent, StrongTeacher, Student, Teacher, TeacherLogits,
+};
+
+/// The networks the study trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Net {
+    /// The seed's 784→16→16→10 teacher (LeakyReLU(0.1) after every layer).
+    SeedTeacher,
+    /// The seed's 784→10 student (LeakyReLU(0.1) output).
+    SeedStudent,
+    /// The seed's teacher shape with logits out (LeakyReLU(0.1) hidden layers).
+    TeacherLogits,
+    /// 784→256→256→10, ReLU, logits out.
+    Strong,
+    /// 784→10, logits out.
+    Linear,
+    /// 784→16→10, ReLU, logits out.
+    Hidden16,
+    /// 784→32→10, ReLU, logits out.
+    Hidden32,
+}
+
+impl Net {
+    /// "784→16→16→10 (seed)" etc.
+    pub fn name(self) -> &'static str {
+        match self {
+            Net::SeedTeacher => "784→16→16→10 (seed's)",
+            Net::SeedStudent => "784→10 (seed's)",
+            Net::TeacherLogits => "784→16→16→10",
+            Net::Strong => "784→256→256→10",
+            Net::Linear => "784→10",
+            Net::Hidden16 => "784→16→10",
+            Net::Hidden32 => "784→32→10",
+        }
+    }
+
+    /// Trainable parameters.
+    pub fn parameters(self) -> usize {
+        match self {
+            Net::SeedTeacher | Net::TeacherLogits => 784 * 16 + 16 + 16 * 16 + 16 + 16 * 10 + 10,
+            Net::SeedStudent | Net::Linear => 784 * 10 + 10,
+            Net::Strong => 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10,
+            Net::Hidden16 => 784 * 16 + 16 + 16 * 10 + 10,
+            Net::Hidden32 => 784 * 32 + 32 + 32 * 10 + 10,
+        }
+    }
+
+    /// Relative cost of one sample's step, for weighting progress (784→10 = 1).
+    pub fn cost(self) -> f64 {
+        match self {
+            Net::SeedStudent | Net::Linear => 1.0,
+            Net::SeedTeacher | Net::TeacherLogits | Net::Hidden16 => 1.6,
+            Net::Hidden32 => 2.4,
+            Net::Strong => 60.0,
+        }
+    }
+}
+
+/// What a run learns from: inputs, their classes (possibly noisy), and the
+/// teacher's logits for them when the recipe needs a teacher.
+pub struct TrainData<'a> {
+    /// The training inputs.
+    pub inputs: &'a SparseRows<PIXELS>,
+    /// Their classes (what "labels" means for this run).
+    pub classes: &'a [usize],
+    /// The teacher's logits for every input, for KD and MSE.
+    pub teacher: Option<&'a [[f32; 10]]>,
+}
+
+/// A trained network's logits on the validation split and the test set.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Outputs {
+    /// Logits for every validation image.
+    pub validation: Vec<[f32; 10]>,
+    /// Logits for every test image.
+    pub test: Vec<[f32; 10]>,
+    /// Logits for the extra inputs asked for (a teacher's transfer set).
+    pub also: Vec<[f32; 10]>,
+}
+
+/// Trains `net` by `recipe` from `seed` and returns its outputs on `validation`
+/// and `test`. The seed fixes the initialisation (the same for every recipe of a
+/// network) and, for Adam, the order of the data, so runs of one seed are paired.
+pub fn train(
+    net: Net,
+    recipe: &Recipe,
+    data: &TrainData<'_>,
+    eval: &Eval<'_>,
+    seed: u64,
+) -> Result<Outputs, TrainError> {
+    match net {
+        Net::SeedTeacher => run::<Teacher>(recipe, data, eval, seed),
+        Net::SeedStudent => run::<Student>(recipe, data, eval, seed),
+        Net::TeacherLogits => run::<TeacherLogits>(recipe, data, eval, seed),
+        Net::Strong => run::<StrongTeacher>(recipe, data, eval, seed),
+        Net::Linear => run::<LinearStudent>(recipe, data, eval, seed),
+        Net::Hidden16 => run::<Hidden16Student>(recipe, data, eval, seed),
+        Net::Hidden32 => run::<Hidden32Student>(recipe, data, eval, seed),
+    }
+}
+
+/// The inputs a trained network is run on.
+pub struct Eval<'a> {
+    /// The validation split.
+    pub validation: &'a SparseRows<PIXELS>,
+    /// The test set.
+    pub test: &'a SparseRows<PIXELS>,
+    /// Anything else (a teacher's transfer set).
+    pub also: Option<&'a SparseRows<PIXELS>>,
+}
+
+const INIT_STREAM: u64 = 11;
+const ORDER_STREAM: u64 = 12;
+
+fn run<L>(
+    recipe: &Recipe,
+    data: &TrainData<'_>,
+    eval: &Eval<'_>,
+    seed: u64,
+) -> Result<Outputs, TrainError>
+where
+    L: SparseTrain<PIXELS, Output = [f32; 10]> + Initialize + Sync,
+{
+    let init = match recipe.optim {
+        Optim::SeedSgd => Initializer::Seed,
+        Optim::Adam | Optim::AdamConstant => Initializer::He,
+    };
+    // Boxed: the strong teacher, its gradient and Adam's moments are megabytes.
+    let mut rng = Pcg64::seed_from_u64(stream_seed(seed, INIT_STREAM));
+    let layers: Box<L> = mimic::boxed(init, &mut rng);
+    let lr = recipe.learning_rate;
+    match recipe.teaching {
+        Teaching::Labels { smoothing: 0.0 } => fit(
+            Network::new(layers, CrossEntropy, lr),
+            data,
+            data.classes,
+            recipe,
+            eval,
+            seed,
+        ),
+        Teaching::Labels { smoothing } => fit(
+            Network::new(layers, LabelSmoothing::new(smoothing), lr),
+            data,
+            data.classes,
+            recipe,
+            eval,
+            seed,
+        ),
+        Teaching::Kd { temperature, alpha } => {
+            let soft: Vec<SoftTarget<10>> = teacher(data)?
+                .iter()
+                .zip(data.classes)
+                .map(|(&logits, &class)| SoftTarget { logits, class })
+                .collect();
+            let loss = Distillation::new(temperature, alpha);
+            fit(
+                Network::new(layers, loss, lr),
+                data,
+                &soft,
+                recipe,
+                eval,
+                seed,
+            )
+        }
+        Teaching::Mse => fit(
+            Network::new(layers, Mse, lr),
+            data,
+            teacher(data)?,
+            recipe,
+            eval,
+            seed,
+        ),
+    }
+}
+
+fn teacher<'a>(data: &TrainData<'a>) -> Result<&'a [[f32; 10]], TrainError> {
+    // A recipe that needs a teacher without one is the study's bug, not the
+    // data's; it is reported as an empty training set rather than a panic.
+    data.teacher.ok_or(TrainError::LengthMismatch {
+        inputs: data.inputs.len(),
+        targets: 0,
+    })
+}
+
+fn fit<L, F>(
+    mut network: Network<Box<L>, F>,
+    data: &TrainData<'_>,
+    targets: &[F::Target],
+    recipe: &Recipe,
+    eval: &Eval<'_>,
+    seed: u64,
+) -> Result<Outputs, TrainError>
+where
+    L: SparseTrain<PIXELS, Output = [f32; 10]> + Initialize + Sync,
+    F: Loss<[f32; 10]> + Sync,
+    F::Target: Sized + Sync,
+{
+    match recipe.optim {
+        Optim::SeedSgd => {
+            network.fit(data.inputs, targets, &Schedule::epochs(recipe.epochs))?;
+        }
+        Optim::Adam | Optim::AdamConstant => {
+            let rate = if recipe.optim == Optim::Adam {
+                LearningRate::Cosine {
+                    warmup: 0,
+                    floor: 0.0,
+                }
+            } else {
+                LearningRate::Constant
+            };
+            let schedule = Schedule::epochs(recipe.epochs)
+                .batch_size(64)
+                .optimizer(Adam::default())
+                .rate(rate)
+                .shuffled(stream_seed(seed, ORDER_STREAM));
+            network.fit(data.inputs, targets, &schedule)?;
+        }
+    }
+    Ok(Outputs {
+        validation: network.forward_batch(eval.validation),
+        test: network.forward_batch(eval.test),
+        also: eval
+            .also
+            .map_or_else(Vec::new, |x| network.forward_batch(x)),
+    })
+}
