@@ -10,6 +10,7 @@
 //! then run for every seed. Only those final runs are scored on the test set.
 
 pub mod report;
+pub mod stats;
 mod svg;
 
 use std::sync::Mutex;
