@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::cli::write_atomically;
 
-use super::svg::{Series, line_chart};
+use super::svg::legacy::{Series, line_chart};
 use super::{Method, Phase, Protocol, RunResult, Size, StudyConfig, Subject};
 
 /// Mean and spread of one network's final runs.
