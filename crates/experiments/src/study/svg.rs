@@ -167,8 +167,8 @@ fn linear_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64, f64) {
     let biggest = lo.abs().max(hi.abs());
     let floor = 10f64.powf(biggest.log10().floor() - 3.0);
     let step = nice_step(((hi - lo) / target.max(1) as f64).max(floor));
-    let first = (lo / step - 1e-9).floor() as i64;
-    let last = (hi / step + 1e-9).ceil() as i64;
+    let first = (lo / step + 1e-9).floor() as i64;
+    let last = (hi / step - 1e-9).ceil() as i64;
     let ticks: Vec<f64> = (first..=last)
         .map(|i| {
             let v = i as f64 * step;
@@ -278,7 +278,7 @@ fn x_axis(chart: &Chart, xs: &[f64], left: f64) -> Axis {
         for every in 1..=((d1 - d0).max(1) as usize) {
             candidates.push(
                 (d0..=d1)
-                    .filter(|k| (k - d0) as usize % every == 0)
+                    .filter(|k| ((k - d0) as usize).is_multiple_of(every))
                     .map(decade)
                     .filter(|&x| inside(x))
                     .map(tick)
@@ -812,6 +812,26 @@ mod tests {
                 assert!(w[1].0 - w[0].0 >= room, "{xs:?}: {centres:?}");
             }
         }
+    }
+
+    #[test]
+    fn axis_ends_at_the_nearest_round_values() {
+        let chart = Chart {
+            series: vec![Series {
+                name: "s".into(),
+                points: (0..50)
+                    .map(|i| Point::exact(f64::from(i) * 0.37, 0.5))
+                    .collect(),
+            }],
+            ..Chart::default()
+        };
+        let svg = render(&chart);
+        let xs = labels(&svg, "xtick");
+        assert_eq!(xs.first().map(String::as_str), Some("0"), "{xs:?}");
+        assert_eq!(xs.last().map(String::as_str), Some("20"), "{xs:?}");
+        let (ticks, lo, hi) = linear_ticks(0.0, 18.13, 4);
+        assert_eq!((lo, hi), (0.0, 20.0));
+        assert_eq!(ticks, [0.0, 5.0, 10.0, 15.0, 20.0]);
     }
 
     #[test]
