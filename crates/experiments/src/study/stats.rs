@@ -225,6 +225,36 @@ impl fmt::Display for Interval {
     }
 }
 
+/// A Student-t confidence interval for the mean of `xs` (n − 1 degrees of
+/// freedom), e.g. a method's mean accuracy over seeds for an error bar. `None`
+/// for fewer than two values; a zero-width interval if they are all equal.
+pub fn mean_interval(xs: &[f64], confidence: f64) -> Option<Interval> {
+    if xs.len() < 2 {
+        return None;
+    }
+    let m = mean(xs);
+    let se = sample_sd(xs) / (xs.len() as f64).sqrt();
+    let half = if se == 0.0 {
+        0.0
+    } else {
+        t_quantile(0.5 + confidence / 2.0, (xs.len() - 1) as f64) * se
+    };
+    Some(Interval {
+        estimate: m,
+        low: m - half,
+        high: m + half,
+    })
+}
+
+/// Counts the discordant pairs of two per-image correctness vectors, for
+/// [`mcnemar_exact`]: (images only A got right, images only B got right). Extra
+/// entries of the longer vector are ignored.
+pub fn discordant(a: &[bool], b: &[bool]) -> (u64, u64) {
+    a.iter().zip(b).fold((0, 0), |(a_only, b_only), (&x, &y)| {
+        (a_only + u64::from(x && !y), b_only + u64::from(y && !x))
+    })
+}
+
 /// The result of a paired t-test of a − b.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct PairedT {
@@ -653,6 +683,22 @@ mod tests {
         assert_eq!(shifted.p, 0.0);
         assert!(shifted.t > 0.0 && !shifted.interval.low.is_nan());
         assert_eq!(shifted.interval.to_string(), "+1.00 [1.00, 1.00]");
+    }
+
+    #[test]
+    fn mean_interval_and_discordant() {
+        // Mean 5, sd √(32/7) over 8 values: half-width t(0.975, 7)·sd/√8.
+        let xs = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0];
+        let i = mean_interval(&xs, 0.95).unwrap();
+        let half = 2.364_624_251_6 * (32.0_f64 / 7.0).sqrt() / 8f64.sqrt();
+        assert!(close(i.estimate, 5.0, 1e-12));
+        assert!(close(i.low, 5.0 - half, 1e-8) && close(i.high, 5.0 + half, 1e-8));
+        assert!(mean_interval(&[1.0], 0.95).is_none());
+        assert_eq!(mean_interval(&[2.0, 2.0], 0.95).unwrap().width(), 0.0);
+        let a = [true, true, false, false, true];
+        let b = [true, false, true, false, false];
+        assert_eq!(discordant(&a, &b), (2, 1));
+        assert_eq!(discordant(&a, &a), (0, 0));
     }
 
     #[test]
