@@ -1012,6 +1012,18 @@ mod tests {
             ..Chart::default()
         };
         std::fs::write("/tmp/mimic-chart-dense.svg", render(&dense)).unwrap();
+        let wide = Chart {
+            title: "wide log".into(),
+            log_x: true,
+            series: vec![Series {
+                name: "s".into(),
+                points: (0..40)
+                    .map(|i| Point::exact(1.5f64.powi(i) * 1e-4, f64::from(i % 7)))
+                    .collect(),
+            }],
+            ..Chart::default()
+        };
+        std::fs::write("/tmp/mimic-chart-wide.svg", render(&wide)).unwrap();
         let legacy = legacy::line_chart(
             "legacy",
             "temperature T",
