@@ -53,8 +53,12 @@ pub struct Comparison {
 
 impl Comparison {
     /// "yes", "no: worse" or "no difference shown": the method is better when its
-    /// Holm-adjusted p is below 0.05 and both intervals lie above zero.
+    /// Holm-adjusted p is below 0.05 and both intervals lie above zero. A
+    /// difference under half a point is not claimed on fewer than 20 seeds.
     pub fn verdict(&self) -> &'static str {
+        if self.paired.n < 20 && self.paired.mean.abs() < 0.5 {
+            return "not claimed: under 0.5 points on fewer than 20 seeds";
+        }
         let above = self.paired.interval.excludes_zero_above()
             && self.bootstrap.is_none_or(|b| b.excludes_zero_above());
         let below = self.paired.interval.excludes_zero_below()

@@ -5,6 +5,10 @@
 pub struct StudyConfig {
     /// Seeds of the final runs; never the selection seed.
     pub seeds: Vec<u64>,
+    /// Final seeds of the questions whose differences are a point or more
+    /// (limited labels, the omitted class); a subset of `seeds` or not, never the
+    /// selection seed.
+    pub coarse_seeds: Vec<u64>,
     /// The seed every candidate setting is tried with (and every teacher trained with).
     pub selection_seed: u64,
     /// Training images held out as the validation split.
@@ -33,6 +37,7 @@ impl Default for StudyConfig {
     fn default() -> Self {
         Self {
             seeds: (1..=20).collect(),
+            coarse_seeds: (1..=10).collect(),
             selection_seed: 0,
             validation: 10_000,
             train_limit: None,
@@ -54,6 +59,7 @@ impl StudyConfig {
     pub fn quick() -> Self {
         Self {
             seeds: vec![1, 2, 3],
+            coarse_seeds: vec![1, 2],
             validation: 2_000,
             train_limit: Some(8_000),
             epochs: 2,
@@ -70,12 +76,19 @@ impl StudyConfig {
     /// validation split holds out, and label budgets below what is left.
     pub fn check(&self, training: usize) -> Result<(), String> {
         let available = self.train_limit.map_or(training, |n| n.min(training));
-        if self.seeds.len() < 2 || self.epochs == 0 || self.teacher_epochs == 0 {
+        if self.seeds.len() < 2
+            || self.coarse_seeds.len() < 2
+            || self.epochs == 0
+            || self.teacher_epochs == 0
+        {
             return Err(
                 "expected at least two final seeds (intervals need them) and one epoch".into(),
             );
         }
-        if self.seeds.contains(&self.selection_seed) {
+        if self.seeds.contains(&self.selection_seed)
+            || self.coarse_seeds.contains(&self.selection_seed)
+            || self.reference_seeds.contains(&self.selection_seed)
+        {
             return Err(format!(
                 "the selection seed {} is also a final seed: settings would be chosen by a run that is then counted",
                 self.selection_seed

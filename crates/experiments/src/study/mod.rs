@@ -96,13 +96,16 @@ pub fn run(
     let split = Split::new(train, test, config.train_limit, config.validation);
     let prepared = Prepared::new(&split, config);
     let budgets = config.label_budgets.len();
-    let mut which = vec![
-        Which::Strong,
-        Which::Noisy,
-        Which::Seed,
-        Which::ReferenceLeaky,
-        Which::ReferenceLogits,
-    ];
+    let variants: Vec<(bool, usize)> = [false, true]
+        .into_iter()
+        .flat_map(|logits| [config.epochs, 2 * config.epochs].map(|e| (logits, e)))
+        .collect();
+    let mut which = vec![Which::Strong, Which::Noisy, Which::Seed];
+    which.extend(
+        variants
+            .iter()
+            .map(|&(logits, epochs)| Which::Reference { logits, epochs }),
+    );
     which.extend((0..budgets).map(Which::Limited));
     // Strong teachers first so the two cores share the longest runs.
     which.sort_by_key(|w| !matches!(w, Which::Strong | Which::Noisy));
@@ -125,18 +128,22 @@ pub fn run(
     );
     tracker_total += search::planned(
         &questions::limited(&split, &prepared, &limited_placeholders, config),
-        seeds.len(),
+        config.coarse_seeds.len(),
     );
     tracker_total += search::planned(
         &questions::noise(&split, &prepared, &placeholder, config),
         seeds.len(),
     );
+    let placeholder_variants: Vec<_> = variants
+        .iter()
+        .map(|&(logits, epochs)| (&placeholder, logits, epochs))
+        .collect();
     tracker_total += search::planned(
-        &questions::reference(&split, &placeholder, &placeholder, config),
+        &questions::reference(&split, &placeholder_variants),
         config.reference_seeds.len(),
     );
     let omitted_work = 2.0
-        * seeds.len() as f64
+        * config.coarse_seeds.len() as f64
         * search::work(
             train::Net::Hidden32,
             &recipe::Recipe {
@@ -161,12 +168,6 @@ pub fn run(
     let split_eval = (&split.validation, &split.test);
     let mut cells = questions::seed(&split, teacher(Which::Seed));
     cells.extend(questions::compression(&split, strong, config));
-    cells.extend(questions::limited(
-        &split,
-        &prepared,
-        &limited_teachers,
-        config,
-    ));
     cells.extend(questions::noise(
         &split,
         &prepared,
@@ -182,12 +183,22 @@ pub fn run(
         threads,
         &mut tracker,
     ));
-    let reference = questions::reference(
-        &split,
-        teacher(Which::ReferenceLeaky),
-        teacher(Which::ReferenceLogits),
-        config,
-    );
+    // Differences of a point or more: fewer seeds (the report flags any
+    // difference under 0.5 points claimed on fewer than 20).
+    let limited = questions::limited(&split, &prepared, &limited_teachers, config);
+    runs.extend(search_and_finish(
+        &limited,
+        split_eval,
+        selection,
+        &config.coarse_seeds,
+        threads,
+        &mut tracker,
+    ));
+    let teacher_variants: Vec<_> = variants
+        .iter()
+        .map(|&(logits, epochs)| (teacher(Which::Reference { logits, epochs }), logits, epochs))
+        .collect();
+    let reference = questions::reference(&split, &teacher_variants);
     runs.extend(search_and_finish(
         &reference,
         split_eval,
@@ -216,12 +227,13 @@ pub fn run(
             .collect();
         if logits.len() == prepared.no_threes.len() {
             let cells = questions::omitted(&prepared, &split, &logits, strong, direct, kd);
-            tracker.plan_more(search::planned(&cells, seeds.len()) - omitted_work);
+            let coarse = &config.coarse_seeds;
+            tracker.plan_more(search::planned(&cells, coarse.len()) - omitted_work);
             runs.extend(search_and_finish(
                 &cells,
                 split_eval,
                 selection,
-                seeds,
+                coarse,
                 threads,
                 &mut tracker,
             ));

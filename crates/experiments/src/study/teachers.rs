@@ -32,10 +32,14 @@ pub enum Which {
     Limited(usize),
     /// The seed's teacher, trained the seed's way.
     Seed,
-    /// The seed's teacher shape with Adam, LeakyReLU(0.1) output (the seed's).
-    ReferenceLeaky,
-    /// The same with logits out.
-    ReferenceLogits,
+    /// The seed's teacher shape with Adam at a constant rate for `epochs`
+    /// epochs, with logits out or the seed's LeakyReLU(0.1) output.
+    Reference {
+        /// Logits out (else LeakyReLU(0.1)).
+        logits: bool,
+        /// Epochs.
+        epochs: usize,
+    },
 }
 
 /// The strong teacher's recipe: Adam at 0.001 with cosine decay, `epochs` epochs.
@@ -158,11 +162,14 @@ fn plan(w: Which, prepared: &Prepared, config: &StudyConfig) -> (Which, Net, Rec
                 optim: Optim::SeedSgd,
             },
         ),
-        Which::ReferenceLeaky => (w, Net::SeedTeacher, reference_recipe(labels, config.epochs)),
-        Which::ReferenceLogits => (
+        Which::Reference { logits, epochs } => (
             w,
-            Net::TeacherLogits,
-            reference_recipe(labels, config.epochs),
+            if logits {
+                Net::TeacherLogits
+            } else {
+                Net::SeedTeacher
+            },
+            reference_recipe(labels, epochs),
         ),
     }
 }
@@ -186,7 +193,7 @@ fn question(w: Which) -> &'static str {
         Which::Noisy => "label noise",
         Which::Limited(_) => "limited labels",
         Which::Seed => "seed",
-        Which::ReferenceLeaky | Which::ReferenceLogits => "reference",
+        Which::Reference { .. } => "reference",
     }
 }
 
@@ -194,8 +201,13 @@ fn condition(w: Which, config: &StudyConfig) -> String {
     match w {
         Which::Noisy => format!("{:.0}% noise", 100.0 * config.noise),
         Which::Limited(k) => format!("{} labels", config.label_budgets[k]),
-        Which::ReferenceLeaky => "LeakyReLU output".into(),
-        Which::ReferenceLogits => "logits output".into(),
+        Which::Reference { logits, epochs } => reference_condition(logits, epochs),
         _ => String::new(),
     }
+}
+
+/// "LeakyReLU output, 10 epochs" or "logits output, 20 epochs".
+pub fn reference_condition(logits: bool, epochs: usize) -> String {
+    let output = if logits { "logits" } else { "LeakyReLU" };
+    format!("{output} output, {epochs} epochs")
 }
