@@ -17,7 +17,7 @@ use crate::init::{Initialize, Initializer};
 use crate::inputs::{Input, Inputs};
 use crate::kernels::{Work, dispatch};
 use crate::loss::{Loss, LossError};
-use crate::module::{Train, Update};
+use crate::module::{Train, Update, Zipped};
 use crate::network::{Network, StepError};
 use crate::optimizer::{Momentum, Optimizer, Sgd};
 use crate::rate::LearningRate;
@@ -512,16 +512,16 @@ where
             network
                 .layers
                 .zip_mut(gradients, first, second, &mut |(w, g, s1, s2)| {
-                    for g in g.iter_mut() {
-                        *g *= scale;
-                    }
-                    if clip != 1.0 {
-                        for g in g.iter_mut() {
-                            *g *= clip;
-                        }
-                    }
-                    optimizer.update(w, g, s1, s2, rate, t);
-                    g.fill(0.0);
+                    // A closure is compiled on its own, without the epoch's wide
+                    // vectors: dispatch again so that the update loop gets them.
+                    dispatch(BatchUpdate {
+                        optimizer,
+                        parameters: (w, g, s1, s2),
+                        scale,
+                        clip,
+                        rate,
+                        t,
+                    });
                 });
         }
         if !network.is_finite() {
@@ -536,6 +536,28 @@ where
             mean_loss: mean(total, steps),
             steps,
         })
+    }
+}
+
+/// One parameter slice's mini-batch update ([`Optimizer::update_batch`]), as
+/// [`Work`].
+struct BatchUpdate<'a, O> {
+    optimizer: O,
+    parameters: Zipped<'a>,
+    scale: f32,
+    clip: f32,
+    rate: f32,
+    t: u32,
+}
+
+impl<O: Optimizer> Work for BatchUpdate<'_, O> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let (w, g, s1, s2) = self.parameters;
+        self.optimizer
+            .update_batch(w, g, s1, s2, self.scale, self.clip, self.rate, self.t);
     }
 }
 
