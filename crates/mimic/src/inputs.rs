@@ -95,8 +95,8 @@ impl<const N: usize, L: SparseTrain<N>> Input<L> for SparseVector<'_, N> {
 
     #[inline(always)]
     fn prefetch_start(self) {
-        crate::kernels::prefetch(&self.indices()[..self.len().min(1)]);
-        crate::kernels::prefetch(&self.values()[..self.len().min(1)]);
+        crate::kernels::prefetch(self.indices().get(..1).unwrap_or_default());
+        crate::kernels::prefetch(self.values().get(..1).unwrap_or_default());
     }
 }
 
