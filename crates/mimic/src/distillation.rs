@@ -67,20 +67,70 @@ impl<const N: usize> Loss<[f32; N]> for Distillation {
         output: &[f32; N],
         target: &SoftTarget<N>,
     ) -> Result<(f32, [f32; N]), LossError> {
+        let teacher = softmax_and_log(&target.logits, f64::from(self.temperature));
+        self.against(output, target.class, &teacher)
+    }
+}
+
+impl Distillation {
+    /// The targets with the teacher's softened distribution worked out once, for
+    /// training with [`Distillation::prepared`]: every step then computes only
+    /// the student's side — the same loss and gradient, bit for bit, about half
+    /// the exponentials.
+    ///
+    /// ```
+    /// use mimic::{Distillation, Loss, SoftTarget};
+    ///
+    /// let kd = Distillation::new(4.0, 0.5);
+    /// let soft = [SoftTarget { logits: [2.0, -1.0, 0.5], class: 0 }];
+    /// let prepared = kd.prepare(&soft);
+    /// let student = [0.3, 0.1, -0.2];
+    /// assert_eq!(
+    ///     kd.prepared().loss_and_gradient(&student, &prepared[0]),
+    ///     kd.loss_and_gradient(&student, &soft[0]),
+    /// );
+    /// ```
+    #[cfg(feature = "std")]
+    pub fn prepare<const N: usize>(&self, targets: &[SoftTarget<N>]) -> Vec<PreparedTarget<N>> {
+        targets.iter().map(|t| self.prepare_one(t)).collect()
+    }
+
+    /// One target prepared as [`Distillation::prepare`] does.
+    pub fn prepare_one<const N: usize>(&self, target: &SoftTarget<N>) -> PreparedTarget<N> {
+        let (probabilities, log_probabilities) =
+            softmax_and_log(&target.logits, f64::from(self.temperature));
+        PreparedTarget {
+            target: *target,
+            temperature: self.temperature,
+            probabilities,
+            log_probabilities,
+        }
+    }
+
+    /// This loss, taking [`PreparedTarget`]s.
+    pub const fn prepared(self) -> PreparedDistillation {
+        PreparedDistillation(self)
+    }
+
+    /// The loss and gradient of student logits `output` against the teacher's
+    /// softened distribution `(p, ln p)` and the true class.
+    #[inline(always)]
+    fn against<const N: usize>(
+        &self,
+        output: &[f32; N],
+        class: usize,
+        (p, log_p): &([f64; N], [f64; N]),
+    ) -> Result<(f32, [f32; N]), LossError> {
         let (t, alpha) = (f64::from(self.temperature), f64::from(self.alpha));
         let (hard_loss, hard_gradient) = if alpha == 1.0 {
-            if target.class >= N {
-                return Err(LossError::ClassOutOfRange {
-                    class: target.class,
-                    classes: N,
-                });
+            if class >= N {
+                return Err(LossError::ClassOutOfRange { class, classes: N });
             }
             (0.0, [0.0; N])
         } else {
-            CrossEntropy.loss_and_gradient(output, &target.class)?
+            CrossEntropy.loss_and_gradient(output, &class)?
         };
         let (q, log_q) = softmax_and_log(output, t);
-        let (p, log_p) = softmax_and_log(&target.logits, t);
         let mut kl = 0.0f64;
         let mut gradient = [0.0; N];
         for o in 0..N {
@@ -95,6 +145,54 @@ impl<const N: usize> Loss<[f32; N]> for Distillation {
         let soft_part = if alpha > 0.0 { alpha * soft_loss } else { 0.0 }; // never 0 · ∞
         let loss = soft_part + (1.0 - alpha) * f64::from(hard_loss);
         Ok(((loss as f32).min(f32::MAX), gradient))
+    }
+}
+
+/// A [`SoftTarget`] with the teacher's distribution softened at one temperature
+/// already worked out (made by [`Distillation::prepare`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PreparedTarget<const N: usize> {
+    target: SoftTarget<N>,
+    temperature: f32,
+    probabilities: [f64; N],
+    log_probabilities: [f64; N],
+}
+
+impl<const N: usize> PreparedTarget<N> {
+    /// The teacher's logits and the true class it was prepared from.
+    pub fn target(&self) -> &SoftTarget<N> {
+        &self.target
+    }
+
+    /// The temperature it was prepared at.
+    pub fn temperature(&self) -> f32 {
+        self.temperature
+    }
+}
+
+/// [`Distillation`] against [`PreparedTarget`]s ([`Distillation::prepared`]):
+/// the same loss and gradient, bit for bit, without recomputing the teacher's
+/// side at every step. A target prepared at another temperature than this
+/// loss's is still right: its distribution is then computed from its logits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PreparedDistillation(pub Distillation);
+
+impl<const N: usize> Loss<[f32; N]> for PreparedDistillation {
+    type Target = PreparedTarget<N>;
+
+    #[inline(always)]
+    fn loss_and_gradient(
+        &self,
+        output: &[f32; N],
+        target: &PreparedTarget<N>,
+    ) -> Result<(f32, [f32; N]), LossError> {
+        let kd = &self.0;
+        if target.temperature.to_bits() == kd.temperature.to_bits() {
+            let teacher = (target.probabilities, target.log_probabilities);
+            kd.against(output, target.target.class, &teacher)
+        } else {
+            kd.loss_and_gradient(output, &target.target)
+        }
     }
 }
 
@@ -142,5 +240,48 @@ mod tests {
                 "T={t}: {loss} {g:?}"
             );
         }
+    }
+
+    #[test]
+    fn prepared_targets_give_the_same_bits() {
+        let targets = [
+            SoftTarget {
+                logits: [1.0, -2.0, 0.5],
+                class: 0,
+            },
+            SoftTarget {
+                logits: [1e30, -1e30, 0.0],
+                class: 2,
+            },
+            SoftTarget {
+                logits: [0.0, 0.0, 0.0],
+                class: 1,
+            },
+        ];
+        let outputs = [[0.3, -0.1, 0.7], [-1e30, 1e30, 3.0], [5.0, -5.0, 0.0]];
+        for (t, alpha) in [(1.0, 0.5), (4.0, 0.5), (4.0, 1.0), (20.0, 0.0)] {
+            let kd = Distillation::new(t, alpha);
+            let prepared = kd.prepare(&targets);
+            // Prepared at another temperature: recomputed, still right.
+            let other = Distillation::new(t * 2.0, alpha).prepare(&targets);
+            for (k, output) in outputs.iter().enumerate() {
+                let expected = kd.loss_and_gradient(output, &targets[k]);
+                assert_eq!(
+                    kd.prepared().loss_and_gradient(output, &prepared[k]),
+                    expected
+                );
+                assert_eq!(kd.prepared().loss_and_gradient(output, &other[k]), expected);
+            }
+        }
+        let wrong = SoftTarget {
+            logits: [0.0; 3],
+            class: 3,
+        };
+        let kd = Distillation::new(2.0, 1.0);
+        assert!(
+            kd.prepared()
+                .loss(&[0.0; 3], &kd.prepare_one(&wrong))
+                .is_err()
+        );
     }
 }

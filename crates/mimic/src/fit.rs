@@ -17,7 +17,7 @@ use crate::init::{Initialize, Initializer};
 use crate::inputs::{Input, Inputs};
 use crate::kernels::{Work, dispatch};
 use crate::loss::{Loss, LossError};
-use crate::module::{Train, Update};
+use crate::module::{Train, Update, Zipped};
 use crate::network::{Network, StepError};
 use crate::optimizer::{Momentum, Optimizer, Sgd};
 use crate::rate::LearningRate;
@@ -406,9 +406,11 @@ where
 }
 
 /// Shuffled, the next samples' data are scattered in memory: while sample `k`
-/// of `order` trains, ask for where sample `k + 8` is (its row's bounds), and
-/// for the rows and targets of sample `k + 2`, whose bounds have had time to
-/// arrive. One sample ahead is too late: finding a row is itself a cache miss.
+/// of `order` trains, ask for where sample `k + 8` is (its row's bounds), for
+/// the first line of each part of sample `k + 5`'s row (which finds its pages:
+/// 72 MB of MNIST rows are far more pages than the TLB holds), and for the rows
+/// and targets of sample `k + 2`. One sample ahead is too late: finding a row is
+/// itself a cache miss.
 #[inline(always)]
 fn prefetch_ahead<L, X, T>(inputs: &X, targets: &[T], order: &[usize], k: usize)
 where
@@ -418,6 +420,9 @@ where
 {
     if let Some(&far) = order.get(k + 8) {
         inputs.prefetch_index(far);
+    }
+    if let Some(row) = order.get(k + 5).and_then(|&middle| inputs.row(middle)) {
+        <X::Row<'_> as Input<L>>::prefetch_start(row);
     }
     if let Some(&near) = order.get(k + 2) {
         if let Some(row) = inputs.row(near) {
@@ -512,16 +517,16 @@ where
             network
                 .layers
                 .zip_mut(gradients, first, second, &mut |(w, g, s1, s2)| {
-                    for g in g.iter_mut() {
-                        *g *= scale;
-                    }
-                    if clip != 1.0 {
-                        for g in g.iter_mut() {
-                            *g *= clip;
-                        }
-                    }
-                    optimizer.update(w, g, s1, s2, rate, t);
-                    g.fill(0.0);
+                    // A closure is compiled on its own, without the epoch's wide
+                    // vectors: dispatch again so that the update loop gets them.
+                    dispatch(BatchUpdate {
+                        optimizer,
+                        parameters: (w, g, s1, s2),
+                        scale,
+                        clip,
+                        rate,
+                        t,
+                    });
                 });
         }
         if !network.is_finite() {
@@ -536,6 +541,28 @@ where
             mean_loss: mean(total, steps),
             steps,
         })
+    }
+}
+
+/// One parameter slice's mini-batch update ([`Optimizer::update_batch`]), as
+/// [`Work`].
+struct BatchUpdate<'a, O> {
+    optimizer: O,
+    parameters: Zipped<'a>,
+    scale: f32,
+    clip: f32,
+    rate: f32,
+    t: u32,
+}
+
+impl<O: Optimizer> Work for BatchUpdate<'_, O> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let (w, g, s1, s2) = self.parameters;
+        self.optimizer
+            .update_batch(w, g, s1, s2, self.scale, self.clip, self.rate, self.t);
     }
 }
 

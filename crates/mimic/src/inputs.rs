@@ -30,6 +30,11 @@ pub trait Input<L: Train>: Copy {
     /// of a shuffled epoch is far from the current one in memory).
     #[inline(always)]
     fn prefetch(self) {}
+
+    /// Asks the CPU for the first cache line of each part of this input's data
+    /// only: finds its pages (the address translation) ahead of [`Input::prefetch`].
+    #[inline(always)]
+    fn prefetch_start(self) {}
 }
 
 impl<const N: usize, L: Train<Input = [f32; N]>> Input<L> for &[f32; N] {
@@ -86,6 +91,12 @@ impl<const N: usize, L: SparseTrain<N>> Input<L> for SparseVector<'_, N> {
     fn prefetch(self) {
         crate::kernels::prefetch(self.indices());
         crate::kernels::prefetch(self.values());
+    }
+
+    #[inline(always)]
+    fn prefetch_start(self) {
+        crate::kernels::prefetch(self.indices().get(..1).unwrap_or_default());
+        crate::kernels::prefetch(self.values().get(..1).unwrap_or_default());
     }
 }
 

@@ -176,10 +176,15 @@ pub(crate) fn prefetch<T>(data: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
         let start = data.as_ptr().cast::<i8>();
-        for offset in (0..core::mem::size_of_val(data)).step_by(64) {
-            // `wrapping_add` stays within (or one past) `data`: no dereference,
-            // and a prefetch of any address is harmless.
-            let line = start.wrapping_add(offset);
+        // From the start of the line `data` starts in, so that the line its last
+        // byte is in is asked for too (stepping from `data`'s own start misses
+        // it whenever `data` does not start on a line boundary).
+        let misalignment = start as usize % 64;
+        let end = misalignment + core::mem::size_of_val(data);
+        for offset in (0..end).step_by(64) {
+            // `wrapping_*` arithmetic: no dereference, and a prefetch of any
+            // address is harmless.
+            let line = start.wrapping_sub(misalignment).wrapping_add(offset);
             // SAFETY: `_mm_prefetch` needs SSE, which every x86_64 CPU has (it is
             // part of the x86_64 baseline); a prefetch reads nothing a program can
             // observe and never faults, whatever the address.

@@ -235,6 +235,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
         }
     }
 
+    #[inline(always)]
     fn apply_update(&mut self, x: &[f32; IN], db: &[f32; OUT], update: Update<'_, Self>) {
         match update {
             Update::Sgd { learning_rate } => self.sgd_update(x, db, learning_rate),
@@ -242,6 +243,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
         }
     }
 
+    #[inline(always)]
     fn apply_update_sparse(
         &mut self,
         x: SparseVector<'_, IN>,

@@ -99,7 +99,7 @@ mod sparse;
 mod tuples;
 
 pub use activation::{Activation, Identity, LeakyReLU, ReLU, Sigmoid};
-pub use distillation::{Distillation, SoftTarget};
+pub use distillation::{Distillation, PreparedDistillation, PreparedTarget, SoftTarget};
 #[cfg(feature = "std")]
 pub use evaluate::{ConfusionMatrix, accuracy};
 #[cfg(feature = "std")]

@@ -27,11 +27,44 @@ pub trait Optimizer: Copy + Debug + PartialEq + Send + Sync + 'static {
     /// All four slices have the same length.
     fn update(&self, w: &mut [f32], g: &[f32], s1: &mut [f32], s2: &mut [f32], rate: f32, t: u32);
 
+    /// A mini-batch's update from the batch's summed gradient `g`: the gradient
+    /// [`Optimizer::update`] is given is `g·scale`, then times `clip` unless
+    /// `clip` is 1, and `g` is left all zeros for the next batch. The built-in
+    /// rules do it in one pass over the four slices, with the same operations in
+    /// the same order as this default (three passes), so the bits are the same.
+    #[allow(clippy::too_many_arguments)] // `update`'s terms, plus the two factors
+    #[inline(always)]
+    fn update_batch(
+        &self,
+        w: &mut [f32],
+        g: &mut [f32],
+        s1: &mut [f32],
+        s2: &mut [f32],
+        scale: f32,
+        clip: f32,
+        rate: f32,
+        t: u32,
+    ) {
+        for g in g.iter_mut() {
+            *g = batch_gradient(*g, scale, clip);
+        }
+        self.update(w, g, s1, s2, rate, t);
+        g.fill(0.0);
+    }
+
     /// Whether an update is plain `w ← w − η·g` (per-sample SGD can then apply it
     /// during backpropagation, with no buffers at all).
     fn is_plain_sgd(&self) -> bool {
         false
     }
+}
+
+/// `g·scale`, then `·clip` unless `clip` is 1: a batch's averaged, clipped
+/// gradient from its sum.
+#[inline(always)]
+fn batch_gradient(g: f32, scale: f32, clip: f32) -> f32 {
+    let g = g * scale;
+    if clip != 1.0 { g * clip } else { g }
 }
 
 /// Stochastic gradient descent, with optional L2 weight decay.
@@ -41,15 +74,41 @@ pub struct Sgd {
     pub weight_decay: f32,
 }
 
+impl Sgd {
+    /// One parameter's update.
+    #[inline(always)]
+    fn step(&self, w: &mut f32, g: f32, rate: f32) {
+        let decay = self.weight_decay;
+        let g = if decay != 0.0 { g + decay * *w } else { g };
+        *w -= rate * g;
+    }
+}
+
 impl Optimizer for Sgd {
     const NAME: &'static str = "sgd";
 
     #[inline(always)]
     fn update(&self, w: &mut [f32], g: &[f32], _: &mut [f32], _: &mut [f32], rate: f32, _: u32) {
-        let decay = self.weight_decay;
         for (w, &g) in w.iter_mut().zip(g) {
-            let g = if decay != 0.0 { g + decay * *w } else { g };
-            *w -= rate * g;
+            self.step(w, g, rate);
+        }
+    }
+
+    #[inline(always)]
+    fn update_batch(
+        &self,
+        w: &mut [f32],
+        g: &mut [f32],
+        _: &mut [f32],
+        _: &mut [f32],
+        scale: f32,
+        clip: f32,
+        rate: f32,
+        _: u32,
+    ) {
+        for (w, g) in w.iter_mut().zip(g) {
+            self.step(w, batch_gradient(*g, scale, clip), rate);
+            *g = 0.0;
         }
     }
 
@@ -89,17 +148,43 @@ impl Momentum {
     }
 }
 
+impl Momentum {
+    /// One parameter's update, with its velocity `b`.
+    #[inline(always)]
+    fn step(&self, w: &mut f32, g: f32, b: &mut f32, rate: f32) {
+        let (mu, decay) = (self.momentum, self.weight_decay);
+        let g = if decay != 0.0 { g + decay * *w } else { g };
+        *b = mu * *b + g;
+        let step = if self.nesterov { g + mu * *b } else { *b };
+        *w -= rate * step;
+    }
+}
+
 impl Optimizer for Momentum {
     const NAME: &'static str = "momentum";
 
     #[inline(always)]
     fn update(&self, w: &mut [f32], g: &[f32], b: &mut [f32], _: &mut [f32], rate: f32, _: u32) {
-        let (mu, decay) = (self.momentum, self.weight_decay);
         for ((w, &g), b) in w.iter_mut().zip(g).zip(b) {
-            let g = if decay != 0.0 { g + decay * *w } else { g };
-            *b = mu * *b + g;
-            let step = if self.nesterov { g + mu * *b } else { *b };
-            *w -= rate * step;
+            self.step(w, g, b, rate);
+        }
+    }
+
+    #[inline(always)]
+    fn update_batch(
+        &self,
+        w: &mut [f32],
+        g: &mut [f32],
+        b: &mut [f32],
+        _: &mut [f32],
+        scale: f32,
+        clip: f32,
+        rate: f32,
+        _: u32,
+    ) {
+        for ((w, g), b) in w.iter_mut().zip(g).zip(b) {
+            self.step(w, batch_gradient(*g, scale, clip), b, rate);
+            *g = 0.0;
         }
     }
 
@@ -139,7 +224,22 @@ impl Optimizer for Adam {
 
     #[inline(always)]
     fn update(&self, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], rate: f32, t: u32) {
-        adam(w, g, m, v, rate, t, *self, self.weight_decay);
+        AdamStep::new(*self, self.weight_decay, 1.0, rate, t).update(w, g, m, v);
+    }
+
+    #[inline(always)]
+    fn update_batch(
+        &self,
+        w: &mut [f32],
+        g: &mut [f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        scale: f32,
+        clip: f32,
+        rate: f32,
+        t: u32,
+    ) {
+        AdamStep::new(*self, self.weight_decay, 1.0, rate, t).update_batch(w, g, m, v, scale, clip);
     }
 }
 
@@ -168,55 +268,129 @@ impl Default for AdamW {
     }
 }
 
-impl Optimizer for AdamW {
-    const NAME: &'static str = "adamw";
-
+impl AdamW {
+    /// `w ← w·(1 − ηλ)`, then Adam's step without the L2 term. Done parameter
+    /// by parameter, which is the same as shrinking all of `w` first: each
+    /// parameter's update reads only its own weight.
     #[inline(always)]
-    fn update(&self, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], rate: f32, t: u32) {
-        let shrink = 1.0 - rate * self.weight_decay;
-        for w in w.iter_mut() {
-            *w *= shrink;
-        }
-        let adam_part = Adam {
+    fn adam_step(&self, rate: f32, t: u32) -> AdamStep {
+        let adam = Adam {
             beta1: self.beta1,
             beta2: self.beta2,
             epsilon: self.epsilon,
             weight_decay: 0.0,
         };
-        adam(w, g, m, v, rate, t, adam_part, 0.0);
+        AdamStep::new(adam, 0.0, 1.0 - rate * self.weight_decay, rate, t)
     }
 }
 
-/// Adam's step, with L2 decay `decay` added to the gradient.
-#[allow(clippy::too_many_arguments)] // the rule's own terms, named as in the paper
-#[inline(always)]
-fn adam(
-    w: &mut [f32],
-    g: &[f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    rate: f32,
-    t: u32,
-    adam: Adam,
+impl Optimizer for AdamW {
+    const NAME: &'static str = "adamw";
+
+    #[inline(always)]
+    fn update(&self, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], rate: f32, t: u32) {
+        self.adam_step(rate, t).update(w, g, m, v);
+    }
+
+    #[inline(always)]
+    fn update_batch(
+        &self,
+        w: &mut [f32],
+        g: &mut [f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        scale: f32,
+        clip: f32,
+        rate: f32,
+        t: u32,
+    ) {
+        self.adam_step(rate, t)
+            .update_batch(w, g, m, v, scale, clip);
+    }
+}
+
+/// Adam's step for one update number, with L2 decay `decay` added to the
+/// gradient and decoupled decay `w ← w·shrink` first (1 = none).
+#[derive(Clone, Copy)]
+struct AdamStep {
+    beta1: f32,
+    beta2: f32,
+    epsilon: f32,
     decay: f32,
-) {
-    let Adam {
-        beta1,
-        beta2,
-        epsilon,
-        ..
-    } = adam;
-    // Bias corrections in f64, as PyTorch computes them (in Python floats).
-    let t = i32::try_from(t).unwrap_or(i32::MAX);
-    let correction1 = (1.0 - f64::from(beta1).powi(t)) as f32;
-    let correction2 = (1.0 - f64::from(beta2).powi(t)).sqrt() as f32;
-    let step = rate / correction1;
-    for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m).zip(v) {
+    shrink: f32,
+    /// `η / (1 − β₁ᵗ)`.
+    step: f32,
+    /// `√(1 − β₂ᵗ)`.
+    correction2: f32,
+}
+
+impl AdamStep {
+    #[inline(always)]
+    fn new(adam: Adam, decay: f32, shrink: f32, rate: f32, t: u32) -> Self {
+        let Adam {
+            beta1,
+            beta2,
+            epsilon,
+            ..
+        } = adam;
+        // Bias corrections in f64, as PyTorch computes them (in Python floats).
+        let t = i32::try_from(t).unwrap_or(i32::MAX);
+        let correction1 = (1.0 - f64::from(beta1).powi(t)) as f32;
+        let correction2 = (1.0 - f64::from(beta2).powi(t)).sqrt() as f32;
+        Self {
+            beta1,
+            beta2,
+            epsilon,
+            decay,
+            shrink,
+            step: rate / correction1,
+            correction2,
+        }
+    }
+
+    /// One parameter's update, with its moments `m` and `v`.
+    #[inline(always)]
+    fn apply(&self, w: &mut f32, g: f32, m: &mut f32, v: &mut f32) {
+        let Self {
+            beta1,
+            beta2,
+            epsilon,
+            decay,
+            shrink,
+            step,
+            correction2,
+        } = *self;
+        if shrink != 1.0 {
+            *w *= shrink;
+        }
         let g = if decay != 0.0 { g + decay * *w } else { g };
         *m = beta1 * *m + (1.0 - beta1) * g;
         *v = beta2 * *v + (1.0 - beta2) * (g * g);
         let denominator = (v.sqrt() / correction2) + epsilon;
         *w -= step * (*m / denominator);
+    }
+
+    #[inline(always)]
+    fn update(&self, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+        for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m).zip(v) {
+            self.apply(w, g, m, v);
+        }
+    }
+
+    #[inline(always)]
+    fn update_batch(
+        &self,
+        w: &mut [f32],
+        g: &mut [f32],
+        m: &mut [f32],
+        v: &mut [f32],
+        scale: f32,
+        clip: f32,
+    ) {
+        for (((w, g), m), v) in w.iter_mut().zip(g).zip(m).zip(v) {
+            self.apply(w, batch_gradient(*g, scale, clip), m, v);
+            *g = 0.0;
+        }
     }
 }
 
@@ -372,5 +546,85 @@ mod tests {
             ..Adam::default()
         };
         assert_ne!(run(adamw, 0.01, &W0, 5), run(coupled, 0.01, &W0, 5));
+    }
+
+    /// The built-in rules' one-pass `update_batch` is the trait's three-pass
+    /// default, bit for bit, with and without clipping.
+    #[test]
+    fn fused_batch_update_is_the_three_passes() {
+        /// The trait's default, through a wrapper that does not override it.
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        struct ThreePasses<O>(O);
+        impl<O: Optimizer> Optimizer for ThreePasses<O> {
+            const NAME: &'static str = "three passes";
+            fn update(
+                &self,
+                w: &mut [f32],
+                g: &[f32],
+                s1: &mut [f32],
+                s2: &mut [f32],
+                rate: f32,
+                t: u32,
+            ) {
+                self.0.update(w, g, s1, s2, rate, t);
+            }
+        }
+        fn check<O: Optimizer>(opt: O) {
+            let n = 37;
+            let state = |k: usize| -> Vec<f32> {
+                (0..n)
+                    .map(|i| ((i * 7 + k * 13) % 11) as f32 * 0.173 - 0.8)
+                    .collect()
+            };
+            for clip in [1.0, 0.37] {
+                let (mut w1, mut a1, mut b1) = (
+                    state(0),
+                    state(1),
+                    state(2).iter().map(|v| v.abs()).collect::<Vec<_>>(),
+                );
+                let (mut w2, mut a2, mut b2) = (w1.clone(), a1.clone(), b1.clone());
+                for t in 1..=4 {
+                    let mut g1 = state(t as usize + 3);
+                    let mut g2 = g1.clone();
+                    opt.update_batch(
+                        &mut w1,
+                        &mut g1,
+                        &mut a1,
+                        &mut b1,
+                        1.0 / 32.0,
+                        clip,
+                        0.05,
+                        t,
+                    );
+                    ThreePasses(opt).update_batch(
+                        &mut w2,
+                        &mut g2,
+                        &mut a2,
+                        &mut b2,
+                        1.0 / 32.0,
+                        clip,
+                        0.05,
+                        t,
+                    );
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&w1), bits(&w2), "{opt:?}, clip {clip}");
+                    assert_eq!((bits(&a1), bits(&b1)), (bits(&a2), bits(&b2)));
+                    assert!(g1.iter().chain(&g2).all(|&g| g == 0.0));
+                }
+            }
+        }
+        check(Sgd { weight_decay: 0.0 });
+        check(Sgd { weight_decay: 0.01 });
+        check(Momentum::new(0.9));
+        check(Momentum {
+            weight_decay: 0.01,
+            ..Momentum::nesterov(0.9)
+        });
+        check(Adam::default());
+        check(Adam {
+            weight_decay: 0.01,
+            ..Adam::default()
+        });
+        check(AdamW::default());
     }
 }
