@@ -39,10 +39,16 @@ impl DataArgs {
 
     /// The training and test sets as samples, read straight into nonzero pixels
     /// (no dense copy of the images is kept): what training and evaluation take.
+    /// The test set is read on a second thread while the training set is read.
     pub fn load_samples(&self, scaling: Scaling) -> Result<(Samples, Samples), Box<dyn Error>> {
         let dir = self.dir()?;
         let load = |split| SparseDataset::load_dir(&dir, split, scaling).map(Samples::from_sparse);
-        Ok((load(Split::Train)?, load(Split::Test)?))
+        let (train, test) = std::thread::scope(|scope| {
+            let test = scope.spawn(|| load(Split::Test));
+            (load(Split::Train), test.join())
+        });
+        let test = test.map_err(|_| "the thread reading the test set failed")?;
+        Ok((train?, test?))
     }
 }
 
