@@ -90,7 +90,7 @@ fn run(
         None => {
             let mut teacher = seed_teacher(settings.seed);
             let outcome =
-                train_classifier(&mut teacher, "teacher", &train, &test, epochs, &mut watch)
+                train_classifier(&mut teacher, "teacher", train, test, epochs, &mut watch)
                     .map_err(|e| format!("the teacher could not be trained: {e}"))?;
             (teacher, outcome)
         }
@@ -106,9 +106,9 @@ fn run(
         train_students(
             &initial,
             &STUDENT_LEARNING_RATES,
-            &train,
+            train,
             &targets,
-            &test,
+            test,
             epochs,
             threads,
         )
@@ -116,15 +116,9 @@ fn run(
 
     // 4. The benchmark: the same 784→10 network, from the same weights, on the labels.
     let mut benchmark = mimic::Network::new(initial, mimic::CrossEntropy, BENCHMARK_LEARNING_RATE);
-    let benchmark_outcome = train_classifier(
-        &mut benchmark,
-        "benchmark",
-        &train,
-        &test,
-        epochs,
-        &mut watch,
-    )
-    .map_err(|e| format!("the 784→10 benchmark could not be trained: {e}"))?;
+    let benchmark_outcome =
+        train_classifier(&mut benchmark, "benchmark", train, test, epochs, &mut watch)
+            .map_err(|e| format!("the 784→10 benchmark could not be trained: {e}"))?;
 
     let report = TeacherStudentReport {
         seed: settings.seed,

@@ -249,10 +249,7 @@ fn run_cases(dir: &Path) {
         let start = Instant::now();
         let result = load(dir);
         let elapsed = start.elapsed();
-        eprintln!(
-            "{name}: {elapsed:?}: {:?}",
-            result.as_ref().ok()
-        );
+        eprintln!("{name}: {elapsed:?}: {:?}", result.as_ref().ok());
         let Err(error) = result else {
             panic!("{name}: loaded");
         };
