@@ -16,7 +16,11 @@ fn valid() -> Dataset {
 }
 
 fn valid_idx(gzip: bool) -> (Vec<u8>, Vec<u8>) {
-    let dir = std::env::temp_dir().join(format!("mimic-props-{}-{gzip}", std::process::id()));
+    // A directory per call: tests run on several threads, and each removes its own.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir =
+        std::env::temp_dir().join(format!("mimic-props-{}-{gzip}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (i, l) = (dir.join("i"), dir.join("l"));
     valid().write_idx(&i, &l, gzip).unwrap();
