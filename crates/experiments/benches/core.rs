@@ -19,7 +19,7 @@ use mimic::{
 use mimic_experiments::cli::mnist;
 use mimic_experiments::experiment::Samples;
 use mimic_experiments::models::{Student, Teacher};
-use mimic_mnist::{Dataset, Scaling, Split};
+use mimic_mnist::{Dataset, Scaling, SparseDataset, Split};
 use rand::{RngExt, SeedableRng};
 
 fn random_dense<const N: usize>(seed: u64) -> [f32; N] {
@@ -313,7 +313,8 @@ fn schedules<M: Measurement<Value = f64>>(c: &mut Criterion<M>, train: &Samples)
     group.finish();
 }
 
-/// Loading the training set: raw IDX, gzip'd IDX, CSV.
+/// Loading the training set: raw IDX (densely, and straight into samples, against
+/// loading then listing), gzip'd IDX, CSV.
 fn loading(c: &mut Criterion, train: &Dataset) {
     let dir = std::env::temp_dir().join("mimic-bench-loading");
     std::fs::create_dir_all(&dir).unwrap();
@@ -338,6 +339,16 @@ fn loading(c: &mut Criterion, train: &Dataset) {
     group.throughput(Throughput::Elements(60_000));
     group.bench_function("IDX", |b| {
         b.iter(|| Dataset::load_dir(&dir, Split::Train).unwrap())
+    });
+    group.bench_function("load to samples (IDX, one pass)", |b| {
+        b.iter(|| SparseDataset::load_dir(&dir, Split::Train, Scaling::Divide255).unwrap())
+    });
+    group.bench_function("IDX, then listing (two passes)", |b| {
+        b.iter(|| {
+            Dataset::load_dir(&dir, Split::Train)
+                .unwrap()
+                .sparse_inputs(Scaling::Divide255)
+        })
     });
     group.bench_function("IDX gzip", |b| {
         b.iter(|| Dataset::load_dir(&gz, Split::Train).unwrap())

@@ -11,7 +11,7 @@ use clap::Parser;
 use mimic::{CrossEntropy, Network};
 use mimic_experiments::cli::{self, DataArgs};
 use mimic_experiments::experiment::{
-    BENCHMARK_LEARNING_RATE, Samples, Stopwatch, benchmark_json, seed_student, train_classifier,
+    BENCHMARK_LEARNING_RATE, Stopwatch, benchmark_json, seed_student, train_classifier,
 };
 use mimic_mnist::Scaling;
 
@@ -39,16 +39,14 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let mut watch = Stopwatch::default();
-    let (train, test) = match watch.time("loading MNIST", || settings.data.load()) {
+    // Read straight into nonzero pixels: no dense copy of the images.
+    let loaded = watch.time("loading MNIST", || {
+        settings.data.load_samples(Scaling::Divide255)
+    });
+    let (train, test) = match loaded {
         Ok(sets) => sets,
         Err(e) => return cli::report_error(e.as_ref()),
     };
-    let (train, test) = watch.time("listing nonzero pixels", || {
-        (
-            Samples::new(&train, Scaling::Divide255),
-            Samples::new(&test, Scaling::Divide255),
-        )
-    });
     let mut network = Network::new(
         seed_student(settings.seed),
         CrossEntropy,

@@ -19,7 +19,7 @@ use mimic_experiments::experiment::{
     TeacherStudentReport, seed_student, seed_teacher, train_classifier, train_students,
 };
 use mimic_experiments::models::Teacher;
-use mimic_mnist::{Dataset, Scaling};
+use mimic_mnist::Scaling;
 
 /// The seed's teacher–student experiment on MNIST.
 #[derive(Clone, Debug, Parser)]
@@ -60,8 +60,8 @@ fn parse_scaling(text: &str) -> Result<Scaling, String> {
 
 /// The experiment: every step is a library call.
 fn run(
-    train: &Dataset,
-    test: &Dataset,
+    train: &Samples,
+    test: &Samples,
     settings: &Settings,
 ) -> Result<
     (
@@ -72,10 +72,6 @@ fn run(
 > {
     let epochs = settings.epochs as usize;
     let mut watch = Stopwatch::default();
-    let (train, test) = watch.time("listing nonzero pixels", || {
-        let scaling = settings.scaling;
-        (Samples::new(train, scaling), Samples::new(test, scaling))
-    });
 
     // 1. The teacher, trained on the labels (or loaded).
     let (teacher, teacher_outcome) = match &settings.load_teacher {
@@ -94,7 +90,7 @@ fn run(
         None => {
             let mut teacher = seed_teacher(settings.seed);
             let outcome =
-                train_classifier(&mut teacher, "teacher", &train, &test, epochs, &mut watch)
+                train_classifier(&mut teacher, "teacher", train, test, epochs, &mut watch)
                     .map_err(|e| format!("the teacher could not be trained: {e}"))?;
             (teacher, outcome)
         }
@@ -110,9 +106,9 @@ fn run(
         train_students(
             &initial,
             &STUDENT_LEARNING_RATES,
-            &train,
+            train,
             &targets,
-            &test,
+            test,
             epochs,
             threads,
         )
@@ -120,15 +116,9 @@ fn run(
 
     // 4. The benchmark: the same 784→10 network, from the same weights, on the labels.
     let mut benchmark = mimic::Network::new(initial, mimic::CrossEntropy, BENCHMARK_LEARNING_RATE);
-    let benchmark_outcome = train_classifier(
-        &mut benchmark,
-        "benchmark",
-        &train,
-        &test,
-        epochs,
-        &mut watch,
-    )
-    .map_err(|e| format!("the 784→10 benchmark could not be trained: {e}"))?;
+    let benchmark_outcome =
+        train_classifier(&mut benchmark, "benchmark", train, test, epochs, &mut watch)
+            .map_err(|e| format!("the 784→10 benchmark could not be trained: {e}"))?;
 
     let report = TeacherStudentReport {
         seed: settings.seed,
@@ -156,7 +146,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let (train, test) = match settings.data.load() {
+    // Read straight into nonzero pixels: the dense images are never needed here.
+    let (train, test) = match settings.data.load_samples(settings.scaling) {
         Ok(sets) => sets,
         Err(e) => return cli::report_error(e.as_ref()),
     };
@@ -243,7 +234,7 @@ mod tests {
 
     use super::*;
     use mimic::TrainError;
-    use mimic_mnist::Split;
+    use mimic_mnist::{Dataset, Split};
 
     fn mnist() -> &'static (Dataset, Dataset) {
         static DATA: OnceLock<(Dataset, Dataset)> = OnceLock::new();
@@ -255,11 +246,17 @@ mod tests {
             .expect("valid flags")
     }
 
-    fn report(args: &[&str]) -> TeacherStudentReport {
+    /// Both sets as samples, scaled as `settings` says.
+    fn samples(settings: &Settings) -> (Samples, Samples) {
         let (train, test) = mnist();
-        run(train, test, &settings(args))
-            .expect("experiment runs")
-            .0
+        let scaling = settings.scaling;
+        (Samples::new(train, scaling), Samples::new(test, scaling))
+    }
+
+    fn report(args: &[&str]) -> TeacherStudentReport {
+        let settings = settings(args);
+        let (train, test) = samples(&settings);
+        run(&train, &test, &settings).expect("experiment runs").0
     }
 
     /// Correct test images (of 10,000): teacher, six students, benchmark.
@@ -330,6 +327,10 @@ mod tests {
         }
         let gz = Dataset::load_dir(&dir, Split::Train).unwrap();
         assert!(&gz == train, "gzip'd copy differs");
+        let csv = (
+            Samples::new(&csv.0, Scaling::Divide255),
+            Samples::new(&csv.1, Scaling::Divide255),
+        );
         let from_csv = run(&csv.0, &csv.1, &settings(&[])).unwrap().0;
         assert_eq!(counts(&from_csv), counts(&report(&[])));
         std::fs::remove_dir_all(&dir).ok();
@@ -338,8 +339,9 @@ mod tests {
     #[test]
     fn raw_pixels_diverge_and_say_where() {
         // The seed's first attempt: raw 0..255 pixels. The teacher diverges and says where.
-        let (train, test) = mnist();
-        let error = run(train, test, &settings(&["--scaling", "raw"])).expect_err("diverges");
+        let settings = settings(&["--scaling", "raw"]);
+        let (train, test) = samples(&settings);
+        let error = run(&train, &test, &settings).expect_err("diverges");
         assert!(
             error.starts_with(
                 "the teacher could not be trained: training diverged at epoch 1, sample "
@@ -379,14 +381,14 @@ mod tests {
 
     #[test]
     fn a_saved_teacher_reproduces_the_run() {
-        let (train, test) = mnist();
+        let (train, test) = samples(&settings(&[]));
         let path =
             std::env::temp_dir().join(format!("mimic-teacher-{}.safetensors", std::process::id()));
-        let (first, teacher) = run(train, test, &settings(&[])).unwrap();
+        let (first, teacher) = run(&train, &test, &settings(&[])).unwrap();
         persist::save(&teacher, &path, Some(42)).unwrap();
         let again = run(
-            train,
-            test,
+            &train,
+            &test,
             &settings(&["--load-teacher", path.to_str().unwrap()]),
         )
         .unwrap()

@@ -6,7 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use mimic_mnist::{Dataset, Split, ensure_mnist};
+use mimic_mnist::{Dataset, Scaling, SparseDataset, Split, ensure_mnist};
+
+use crate::experiment::Samples;
 
 /// Where MNIST is read from: `--data DIR`, or fetched on first use.
 #[derive(Clone, Debug, Default, clap::Args)]
@@ -33,6 +35,20 @@ impl DataArgs {
             Dataset::load_dir(&dir, Split::Train)?,
             Dataset::load_dir(&dir, Split::Test)?,
         ))
+    }
+
+    /// The training and test sets as samples, read straight into nonzero pixels
+    /// (no dense copy of the images is kept): what training and evaluation take.
+    /// The test set is read on a second thread while the training set is read.
+    pub fn load_samples(&self, scaling: Scaling) -> Result<(Samples, Samples), Box<dyn Error>> {
+        let dir = self.dir()?;
+        let load = |split| SparseDataset::load_dir(&dir, split, scaling).map(Samples::from_sparse);
+        let (train, test) = std::thread::scope(|scope| {
+            let test = scope.spawn(|| load(Split::Test));
+            (load(Split::Train), test.join())
+        });
+        let test = test.map_err(|_| "the thread reading the test set failed")?;
+        Ok((train?, test?))
     }
 }
 

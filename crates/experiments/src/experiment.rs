@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use mimic::{CrossEntropy, Initializer, Mse, Network, Schedule, SparseRows, TrainError};
-use mimic_mnist::{Dataset, PIXELS, Scaling};
+use mimic_mnist::{Dataset, PIXELS, Scaling, SparseDataset};
 
 use crate::json::number;
 use crate::models::{Student, Teacher};
@@ -38,6 +38,15 @@ impl Samples {
         Self {
             inputs: data.sparse_inputs(scaling),
             classes: data.classes(),
+        }
+    }
+
+    /// Samples loaded straight into nonzero pixels ([`SparseDataset`]).
+    pub fn from_sparse(data: SparseDataset) -> Self {
+        let classes = data.classes();
+        Self {
+            inputs: data.into_parts().0,
+            classes,
         }
     }
 

@@ -116,6 +116,107 @@ mod rows {
             T: Copy + Default + PartialEq + Sync,
             V: Fn(T) -> f32 + Sync,
         {
+            let mut listed = Self::default();
+            listed.append_listed(rows, value);
+            listed
+        }
+
+        /// Appends `rows` after the rows already listed, as [`SparseRows::from_rows`]
+        /// lists them, in one pass over the entries on the calling thread: for rows
+        /// arriving in pieces (a file read a block at a time), listed while the
+        /// piece is still in cache and without ever holding them all densely.
+        /// Listing a whole input at once, or in any split into pieces, gives the
+        /// same rows.
+        ///
+        /// ```
+        /// use mimic::SparseRows;
+        ///
+        /// let mut rows = SparseRows::<3>::default();
+        /// rows.extend_from_rows(&[[0u8, 7, 0]], f32::from);
+        /// rows.extend_from_rows(&[[1u8, 0, 2], [0, 0, 0]], f32::from);
+        /// assert_eq!(rows, SparseRows::from_rows(&[[0u8, 7, 0], [1, 0, 2], [0, 0, 0]], f32::from));
+        /// ```
+        pub fn extend_from_rows<T, V>(&mut self, rows: &[[T; N]], value: V)
+        where
+            T: Copy + Default + PartialEq,
+            V: Fn(T) -> f32,
+        {
+            self.offsets.reserve(rows.len());
+            for row in rows {
+                self.push_row(row, &value);
+            }
+        }
+
+        /// Lists one row after the others, without a branch per entry: within a
+        /// block of 16, every entry is written at the next free place, which only
+        /// advances past nonzero ones, so the zeros are overwritten by what
+        /// follows. Whole blocks of zeros (an image's margins) are skipped.
+        fn push_row<T, V>(&mut self, row: &[T; N], value: &V)
+        where
+            T: Copy + Default + PartialEq,
+            V: Fn(T) -> f32,
+        {
+            let zero = T::default();
+            // Room for the whole row: a block's 16 places start at or before its
+            // first entry's index, so they fit in the row's N.
+            self.indices.reserve(N);
+            self.values.reserve(N);
+            let start = self.indices.len();
+            let (Some(to_indices), Some(to_values)) = (
+                self.indices.spare_capacity_mut().get_mut(..N),
+                self.values.spare_capacity_mut().get_mut(..N),
+            ) else {
+                return; // `reserve` made the room: never taken.
+            };
+            let mut k = 0;
+            let (blocks, rest) = row.as_chunks::<16>();
+            for (block, entries) in blocks.iter().enumerate() {
+                if entries.iter().all(|&x| x == zero) {
+                    continue;
+                }
+                let base = block * 16;
+                // k counts the row's nonzeros before this block: k ≤ base.
+                let (Some(indices), Some(values)) =
+                    (to_indices.get_mut(k..k + 16), to_values.get_mut(k..k + 16))
+                else {
+                    break; // k + 16 ≤ base + 16 ≤ N: never taken.
+                };
+                let mut found = 0;
+                for (j, &x) in entries.iter().enumerate() {
+                    // found ≤ j < 16.
+                    indices[found & 15].write((base + j) as u32);
+                    values[found & 15].write(value(x));
+                    found += usize::from(x != zero);
+                }
+                k += found;
+            }
+            let base = blocks.len() * 16;
+            for (j, &x) in rest.iter().enumerate() {
+                if x != zero {
+                    // k ≤ base + j < N.
+                    to_indices[k].write((base + j) as u32);
+                    to_values[k].write(value(x));
+                    k += 1;
+                }
+            }
+            // SAFETY: the first k places past the lists' ends were written: each
+            // place p < k was written when the count of nonzeros was p, and the
+            // count only grew past p after writing it. They are within the
+            // capacity (`to_indices` and `to_values` are slices of it), and they
+            // hold the row's nonzero indices in increasing order, below N.
+            unsafe {
+                self.indices.set_len(start + k);
+                self.values.set_len(start + k);
+            }
+            self.offsets.push(start + k);
+        }
+
+        /// Appends `rows`, counted then listed on two threads for large inputs.
+        fn append_listed<T, V>(&mut self, rows: &[[T; N]], value: V)
+        where
+            T: Copy + Default + PartialEq + Sync,
+            V: Fn(T) -> f32 + Sync,
+        {
             // Per-row counts first, so the rows' places in the shared buffers are known
             // and both cores can fill their halves; the two halves are counted on
             // the two cores too.
@@ -129,34 +230,56 @@ mod rows {
                 let nonzero = |row: &[T; N]| row.iter().map(|&x| usize::from(x != zero)).sum();
                 rows.iter().map(nonzero).collect()
             };
-            let (first_counts, second_counts) = std::thread::scope(|scope| {
-                let second = scope.spawn(|| count(&rows[half..]));
-                let first = count(&rows[..half]);
-                // A worker panics only if `count` does, which it cannot.
-                (first, second.join().unwrap_or_default())
-            });
-            let mut offsets = Vec::with_capacity(rows.len() + 1);
-            offsets.push(0);
+            let (first_counts, second_counts) = if half < rows.len() {
+                std::thread::scope(|scope| {
+                    let second = scope.spawn(|| count(&rows[half..]));
+                    let first = count(&rows[..half]);
+                    // A worker panics only if `count` does, which it cannot.
+                    (first, second.join().unwrap_or_default())
+                })
+            } else {
+                (count(rows), Vec::new())
+            };
+            let start = self.indices.len();
+            self.offsets.reserve(rows.len());
             for c in first_counts.into_iter().chain(second_counts) {
-                offsets.push(offsets[offsets.len() - 1] + c);
+                self.offsets.push(self.offsets[self.offsets.len() - 1] + c);
             }
-            let total = offsets[rows.len()];
-            let mut indices = vec![0u32; total];
-            let mut values = vec![0.0f32; total];
-            let (first_indices, second_indices) = indices.split_at_mut(offsets[half]);
-            let (first_values, second_values) = values.split_at_mut(offsets[half]);
+            let end = self.offsets[self.offsets.len() - 1];
+            let middle = self.offsets[self.offsets.len() - 1 - (rows.len() - half)];
+            self.indices.resize(end, 0);
+            self.values.resize(end, 0.0);
+            let (first_indices, second_indices) =
+                self.indices[start..end].split_at_mut(middle - start);
+            let (first_values, second_values) =
+                self.values[start..end].split_at_mut(middle - start);
             let value = &value;
-            std::thread::scope(|scope| {
-                if half < rows.len() {
+            if half < rows.len() {
+                std::thread::scope(|scope| {
                     scope.spawn(move || fill(&rows[half..], value, second_indices, second_values));
-                }
-                fill(&rows[..half], value, first_indices, first_values);
-            });
-            Self {
-                offsets,
-                indices,
-                values,
+                    fill(&rows[..half], value, first_indices, first_values);
+                });
+            } else {
+                fill(rows, value, first_indices, first_values);
             }
+        }
+
+        /// Makes room for `rows` more rows holding `entries` more nonzero entries in
+        /// all, or says that the memory cannot be had: so a caller listing input
+        /// of untrusted size can fail cleanly rather than abort.
+        pub fn try_reserve(
+            &mut self,
+            rows: usize,
+            entries: usize,
+        ) -> Result<(), std::collections::TryReserveError> {
+            self.offsets.try_reserve(rows)?;
+            self.indices.try_reserve(entries)?;
+            self.values.try_reserve(entries)
+        }
+
+        /// How many nonzero entries are listed, in all rows.
+        pub fn entries(&self) -> usize {
+            self.indices.len()
         }
 
         /// Number of rows.
@@ -224,33 +347,66 @@ mod rows {
         values: &mut [f32],
     ) {
         let zero = T::default();
-        let mut n = 0;
+        let mut k = 0;
         for row in rows {
-            // Without a branch per entry: within a block of 16, each entry is
-            // written at the next free place of a small buffer, which only
-            // advances past nonzero ones; the block's nonzeros are then copied out.
-            // Whole blocks of zeros (an image's margins) are skipped. The slices
-            // were sized by counting the same entries, so the places exist.
-            let (row_indices, row_values) = (&mut indices[n..], &mut values[n..]);
-            let mut k = 0;
-            for (block, entries) in row.chunks(16).enumerate() {
+            // Without a branch per entry: within a block of 16, every entry is
+            // written at the next free place, which only advances past nonzero
+            // ones, so the zeros are overwritten by what follows. Whole blocks of
+            // zeros (an image's margins) are skipped. The slices were sized by
+            // counting the same entries, so the places of the nonzeros exist;
+            // where the 16 places a block may write run past the end, its nonzeros
+            // are gathered in a small buffer first.
+            let (blocks, rest) = row.as_chunks::<16>();
+            for (block, entries) in blocks.iter().enumerate() {
                 if entries.iter().all(|&x| x == zero) {
                     continue;
                 }
-                let (mut found_indices, mut found_values) = ([0u32; 16], [0.0f32; 16]);
-                let mut found = 0;
-                for (j, &x) in entries.iter().enumerate() {
-                    // found ≤ j < 16: the place exists.
-                    found_indices[found] = (block * 16 + j) as u32;
-                    found_values[found] = value(x);
-                    found += usize::from(x != zero);
+                let base = block * 16;
+                match (indices.get_mut(k..k + 16), values.get_mut(k..k + 16)) {
+                    (Some(to_indices), Some(to_values)) => {
+                        let mut found = 0;
+                        for (j, &x) in entries.iter().enumerate() {
+                            // found ≤ j < 16: the place exists.
+                            to_indices[found & 15] = (base + j) as u32;
+                            to_values[found & 15] = value(x);
+                            found += usize::from(x != zero);
+                        }
+                        k += found;
+                    }
+                    _ => k += gather(entries, base, value, &mut indices[k..], &mut values[k..]),
                 }
-                row_indices[k..k + found].copy_from_slice(&found_indices[..found]);
-                row_values[k..k + found].copy_from_slice(&found_values[..found]);
-                k += found;
             }
-            n += k;
+            k += gather(
+                rest,
+                blocks.len() * 16,
+                value,
+                &mut indices[k..],
+                &mut values[k..],
+            );
         }
+    }
+
+    /// Writes the nonzero entries of `entries` (at most 16; the first is entry
+    /// `base` of its row) at the start of `indices` and `values`; how many.
+    fn gather<T: Copy + Default + PartialEq>(
+        entries: &[T],
+        base: usize,
+        value: &impl Fn(T) -> f32,
+        indices: &mut [u32],
+        values: &mut [f32],
+    ) -> usize {
+        let zero = T::default();
+        let (mut found_indices, mut found_values) = ([0u32; 16], [0.0f32; 16]);
+        let mut found = 0;
+        for (j, &x) in entries.iter().take(16).enumerate() {
+            // found ≤ j < 16: the place exists.
+            found_indices[found & 15] = (base + j) as u32;
+            found_values[found & 15] = value(x);
+            found += usize::from(x != zero);
+        }
+        indices[..found].copy_from_slice(&found_indices[..found]);
+        values[..found].copy_from_slice(&found_values[..found]);
+        found
     }
 }
 #[cfg(feature = "std")]
@@ -288,12 +444,40 @@ mod tests {
                 })
                 .collect();
             let sparse = SparseRows::from_dense(&rows);
+            let mut extended = SparseRows::default();
+            extended.extend_from_rows(&rows, |x| x);
+            assert_eq!(extended, sparse);
             assert_eq!(sparse.len(), count);
             for (k, row) in rows.iter().enumerate() {
                 assert_eq!(&sparse.get(k).unwrap().to_dense(), row);
             }
             assert!(sparse.get(count).is_none());
             assert_eq!(sparse.iter().count(), count);
+        }
+    }
+
+    #[test]
+    fn rows_listed_in_pieces_are_the_rows_listed_at_once() {
+        let rows: Vec<[u8; 50]> = (0..3000)
+            .map(|k: usize| core::array::from_fn(|i| ((i * 13 + k * 7) % 11 % 3 * 100) as u8))
+            .collect();
+        let value = |p: u8| f32::from(p) / 255.0;
+        let whole = SparseRows::from_rows(&rows, value);
+        // Pieces on one thread (< 1024 rows) and on two, empty ones included.
+        for cuts in [
+            &[0, 1, 500, 500, 3000][..],
+            &[0, 1500, 2999, 3000],
+            &[0, 3000],
+        ] {
+            let mut pieces = SparseRows::default();
+            for w in cuts.windows(2) {
+                pieces.extend_from_rows(&rows[w[0]..w[1]], value);
+            }
+            assert_eq!(pieces, whole, "{cuts:?}");
+        }
+        assert_eq!(whole.len(), 3000);
+        for (k, row) in rows.iter().enumerate() {
+            assert_eq!(whole.get(k).unwrap().to_dense(), row.map(value));
         }
     }
 

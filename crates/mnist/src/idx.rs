@@ -19,7 +19,9 @@ use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
 use super::error::reserve;
-use super::{CLASSES, Dataset, Error, ErrorKind, PIXELS, Position, SIDE};
+use mimic::SparseRows;
+
+use super::{CLASSES, Dataset, Error, ErrorKind, PIXELS, Position, SIDE, Scaling, SparseDataset};
 
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
@@ -213,9 +215,22 @@ fn open(path: &Path) -> Result<Source<'_>, Error> {
 }
 
 pub(super) fn read(images_path: &Path, labels_path: &Path) -> Result<Dataset, Error> {
-    let images = read_images(open(images_path)?)?;
+    let images = read_dense(open(images_path)?)?;
     let labels = read_labels(open(labels_path)?)?;
     pair(images_path, images, labels_path, labels)
+}
+
+/// Reads IDX images straight into their nonzero pixels, scaled as `scaling` says,
+/// and their labels: one pass over the bytes, a block of images at a time, so the
+/// images are never all held densely.
+pub(super) fn read_sparse(
+    images_path: &Path,
+    labels_path: &Path,
+    scaling: Scaling,
+) -> Result<SparseDataset, Error> {
+    let inputs = read_listed(open(images_path)?, scaling)?;
+    let labels = read_labels(open(labels_path)?)?;
+    pair_sparse(images_path, inputs, labels_path, labels)
 }
 
 /// Parses IDX images and labels already in memory (each raw or gzip'd); the paths
@@ -227,9 +242,33 @@ pub(super) fn from_bytes(
     label_bytes: &[u8],
 ) -> Result<Dataset, Error> {
     let size = |bytes: &[u8]| Some(bytes.len() as u64);
-    let images = read_images(Source::new(images_path, image_bytes, size(image_bytes))?)?;
+    let images = read_dense(Source::new(images_path, image_bytes, size(image_bytes))?)?;
     let labels = read_labels(Source::new(labels_path, label_bytes, size(label_bytes))?)?;
     pair(images_path, images, labels_path, labels)
+}
+
+/// As [`from_bytes`], straight into nonzero pixels as [`read_sparse`] reads them.
+pub(super) fn from_bytes_sparse(
+    images_path: &Path,
+    image_bytes: &[u8],
+    labels_path: &Path,
+    label_bytes: &[u8],
+    scaling: Scaling,
+) -> Result<SparseDataset, Error> {
+    let size = |bytes: &[u8]| Some(bytes.len() as u64);
+    let source = Source::new(images_path, image_bytes, size(image_bytes))?;
+    let inputs = read_listed(source, scaling)?;
+    let labels = read_labels(Source::new(labels_path, label_bytes, size(label_bytes))?)?;
+    pair_sparse(images_path, inputs, labels_path, labels)
+}
+
+fn mismatch(images_path: &Path, images: usize, labels_path: &Path, labels: usize) -> Error {
+    Error::from(ErrorKind::CountMismatch {
+        images_path: images_path.to_path_buf(),
+        images,
+        labels_path: labels_path.to_path_buf(),
+        labels,
+    })
 }
 
 fn pair(
@@ -239,17 +278,100 @@ fn pair(
     labels: Vec<u8>,
 ) -> Result<Dataset, Error> {
     if images.len() != labels.len() {
-        return Err(Error::from(ErrorKind::CountMismatch {
-            images_path: images_path.to_path_buf(),
-            images: images.len(),
-            labels_path: labels_path.to_path_buf(),
-            labels: labels.len(),
-        }));
+        return Err(mismatch(
+            images_path,
+            images.len(),
+            labels_path,
+            labels.len(),
+        ));
     }
     Ok(Dataset { images, labels })
 }
 
-fn read_images(mut source: Source<'_>) -> Result<Vec<[u8; PIXELS]>, Error> {
+fn pair_sparse(
+    images_path: &Path,
+    inputs: SparseRows<PIXELS>,
+    labels_path: &Path,
+    labels: Vec<u8>,
+) -> Result<SparseDataset, Error> {
+    if inputs.len() != labels.len() {
+        return Err(mismatch(
+            images_path,
+            inputs.len(),
+            labels_path,
+            labels.len(),
+        ));
+    }
+    Ok(SparseDataset { inputs, labels })
+}
+
+/// Images read per block: 1.6 MB, small enough to stay in cache between reading
+/// and listing, large enough that each half is worth a thread.
+pub(super) const BLOCK: usize = 2048;
+
+/// Every image, densely.
+fn read_dense(source: Source<'_>) -> Result<Vec<[u8; PIXELS]>, Error> {
+    let mut images = Vec::new();
+    read_images(source, |source, block| {
+        if images.capacity() - images.len() < block.len() {
+            // The first block reserves for every image counted (at most what
+            // the input can hold); later ones only if the data outruns that.
+            let extra = source.capacity.max(block.len());
+            reserve(&mut images, extra, source.path)?;
+        }
+        images.extend_from_slice(block);
+        Ok(())
+    })?;
+    Ok(images)
+}
+
+/// Every image, as its nonzero pixels, listed a block at a time.
+fn read_listed(source: Source<'_>, scaling: Scaling) -> Result<SparseRows<PIXELS>, Error> {
+    let table = scaling.table();
+    let mut inputs = SparseRows::default();
+    read_images(source, |body, block| {
+        // Room for the most a block can hold, asked for before it is listed, so
+        // that memory running out is an error rather than an abort. After the
+        // first block, room for every image counted at that block's density (and
+        // a tenth more) is asked for once, so the lists are not copied as they
+        // grow; memory not written is never touched, so a guess too high costs
+        // nothing.
+        let most = block.len() * PIXELS;
+        let oom = |_| {
+            Error::from(ErrorKind::Io {
+                path: body.path.to_path_buf(),
+                source: std::io::ErrorKind::OutOfMemory.into(),
+            })
+        };
+        if inputs.is_empty() {
+            inputs.try_reserve(block.len(), most).map_err(oom)?;
+            inputs.extend_from_rows(block, |p| table[usize::from(p)]);
+            let rest = body.capacity.saturating_sub(block.len());
+            let per_image = inputs.entries().div_ceil(block.len());
+            let guess = (rest.saturating_mul(per_image) / 10).saturating_mul(11);
+            // Only a guess: if it cannot be had, each block still asks for its own.
+            let _ = inputs.try_reserve(rest, guess.saturating_add(most));
+            return Ok(());
+        }
+        inputs.try_reserve(block.len(), most).map_err(oom)?;
+        inputs.extend_from_rows(block, |p| table[usize::from(p)]);
+        Ok(())
+    })?;
+    Ok(inputs)
+}
+
+/// What a block of images is handed with: the file and how many images it
+/// could hold.
+struct Body<'a> {
+    path: &'a Path,
+    capacity: usize,
+}
+
+/// Checks the header, then hands `sink` the images a block at a time, in order.
+fn read_images(
+    mut source: Source<'_>,
+    mut sink: impl FnMut(&Body<'_>, &[[u8; PIXELS]]) -> Result<(), Error>,
+) -> Result<(), Error> {
     let [count, rows, cols] = source
         .header::<4>(IMAGES_MAGIC)
         .map(|w| [w[1], w[2], w[3]])?;
@@ -261,23 +383,28 @@ fn read_images(mut source: Source<'_>) -> Result<Vec<[u8; PIXELS]>, Error> {
         }));
     }
     let expected = source.check_count(count, IMAGES_HEADER, PIXELS)?;
-    // Straight into the images, one at a time: no second copy of the file.
-    let mut images = Vec::new();
-    reserve(&mut images, source.capacity(count, PIXELS), source.path)?;
-    for k in 0..u64::from(count) {
-        let mut image = [0u8; PIXELS];
-        let n = source.read_full(&mut image)?;
-        if n < PIXELS {
-            let found = IMAGES_HEADER as u64 + k * PIXELS as u64 + n as u64;
+    let body = Body {
+        path: source.path,
+        capacity: source.capacity(count, PIXELS),
+    };
+    // One block's buffer, reused: never more than the input could hold.
+    let len = body.capacity.clamp(1, BLOCK);
+    let mut block = Vec::new();
+    reserve(&mut block, len, source.path)?;
+    block.resize(len, [0u8; PIXELS]);
+    let mut done = 0u64;
+    while done < u64::from(count) {
+        let want = (u64::from(count) - done).min(block.len() as u64) as usize;
+        let bytes = block[..want].as_flattened_mut();
+        let n = source.read_full(bytes)?;
+        if n < bytes.len() {
+            let found = IMAGES_HEADER as u64 + done * PIXELS as u64 + n as u64;
             return Err(source.short(expected, found));
         }
-        if images.len() == images.capacity() {
-            reserve(&mut images, 1, source.path)?;
-        }
-        images.push(image);
+        sink(&body, &block[..want])?;
+        done += want as u64;
     }
-    source.check_end(expected)?;
-    Ok(images)
+    source.check_end(expected)
 }
 
 fn read_labels(mut source: Source<'_>) -> Result<Vec<u8>, Error> {

@@ -81,6 +81,11 @@ impl Scaling {
         }
     }
 
+    /// Every byte value as the network sees it: `table()[p] == apply(p)`.
+    pub fn table(self) -> [f32; 256] {
+        std::array::from_fn(|p| self.apply(p as u8))
+    }
+
     /// A whole image as the network sees it.
     pub fn image(self, image: &[u8; PIXELS]) -> [f32; PIXELS] {
         image.map(|p| self.apply(p))
@@ -200,39 +205,10 @@ impl Dataset {
     /// else the CSV. If only one of the IDX pair is there and no CSV, the error
     /// ([`ErrorKind::Incomplete`]) names the file found and the one missing.
     pub fn load_dir(dir: impl AsRef<Path>, split: Split) -> Result<Self, Error> {
-        let dir = dir.as_ref();
-        let (images, labels) = split.idx_names();
-        let find = |name: &str| {
-            ["", ".gz"]
-                .into_iter()
-                .map(|suffix| dir.join(format!("{name}{suffix}")))
-                .find(|path| path.is_file())
-        };
-        let (found_images, found_labels) = (find(images), find(labels));
-        if let (Some(i), Some(l)) = (&found_images, &found_labels) {
-            return Self::from_idx(i, l);
+        match locate(dir.as_ref(), split)? {
+            Copy::Idx(images, labels) => Self::from_idx(images, labels),
+            Copy::Csv(path) => Self::from_csv(path),
         }
-        let csv = dir.join(split.csv_name());
-        if csv.is_file() {
-            return Self::from_csv(csv);
-        }
-        let missing = |name: &str| format!("{name} (or {name}.gz)");
-        Err(Error::from(match (found_images, found_labels) {
-            (Some(found), _) => ErrorKind::Incomplete {
-                dir: dir.to_path_buf(),
-                found,
-                missing: missing(labels),
-            },
-            (_, Some(found)) => ErrorKind::Incomplete {
-                dir: dir.to_path_buf(),
-                found,
-                missing: missing(images),
-            },
-            (None, None) => ErrorKind::Missing {
-                dir: dir.to_path_buf(),
-                wanted: format!("{images} and {labels} (or .gz), or {}", split.csv_name()),
-            },
-        }))
     }
 
     /// Number of images.
@@ -313,6 +289,135 @@ impl Dataset {
     }
 }
 
+/// Which copy of a split a directory holds.
+enum Copy {
+    /// The IDX pair: images, labels.
+    Idx(PathBuf, PathBuf),
+    /// The seed's CSV.
+    Csv(PathBuf),
+}
+
+/// Finds `split` in `dir`, as [`Dataset::load_dir`] describes.
+fn locate(dir: &Path, split: Split) -> Result<Copy, Error> {
+    let (images, labels) = split.idx_names();
+    let find = |name: &str| {
+        ["", ".gz"]
+            .into_iter()
+            .map(|suffix| dir.join(format!("{name}{suffix}")))
+            .find(|path| path.is_file())
+    };
+    let (found_images, found_labels) = (find(images), find(labels));
+    if let (Some(i), Some(l)) = (&found_images, &found_labels) {
+        return Ok(Copy::Idx(i.clone(), l.clone()));
+    }
+    let csv = dir.join(split.csv_name());
+    if csv.is_file() {
+        return Ok(Copy::Csv(csv));
+    }
+    let missing = |name: &str| format!("{name} (or {name}.gz)");
+    Err(Error::from(match (found_images, found_labels) {
+        (Some(found), _) => ErrorKind::Incomplete {
+            dir: dir.to_path_buf(),
+            found,
+            missing: missing(labels),
+        },
+        (_, Some(found)) => ErrorKind::Incomplete {
+            dir: dir.to_path_buf(),
+            found,
+            missing: missing(images),
+        },
+        (None, None) => ErrorKind::Missing {
+            dir: dir.to_path_buf(),
+            wanted: format!("{images} and {labels} (or .gz), or {}", split.csv_name()),
+        },
+    }))
+}
+
+/// Images as network inputs — only their nonzero pixels, scaled — with their
+/// labels: what training and evaluation take, loaded from IDX in one pass over the
+/// bytes without a dense copy of the images (a [`Dataset`] holds that copy, for
+/// whatever needs the pixels themselves).
+///
+/// The same checks as [`Dataset`]'s loaders, with the same errors; the rows are
+/// those [`Dataset::sparse_inputs`] lists.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SparseDataset {
+    inputs: SparseRows<PIXELS>,
+    labels: Vec<u8>,
+}
+
+impl SparseDataset {
+    /// Loads `split` from whichever copy `dir` holds, as [`Dataset::load_dir`]
+    /// finds it; IDX is read straight into nonzero pixels, a CSV through a
+    /// [`Dataset`].
+    pub fn load_dir(dir: impl AsRef<Path>, split: Split, scaling: Scaling) -> Result<Self, Error> {
+        match locate(dir.as_ref(), split)? {
+            Copy::Idx(images, labels) => Self::from_idx(images, labels, scaling),
+            Copy::Csv(path) => Ok(Self::from_dataset(&Dataset::from_csv(path)?, scaling)),
+        }
+    }
+
+    /// Loads an IDX image file and its label file, each raw or gzip'd, as
+    /// [`Dataset::from_idx`] does, listing each block of images as it is read.
+    pub fn from_idx(
+        images: impl AsRef<Path>,
+        labels: impl AsRef<Path>,
+        scaling: Scaling,
+    ) -> Result<Self, Error> {
+        idx::read_sparse(images.as_ref(), labels.as_ref(), scaling)
+    }
+
+    /// Parses IDX images and labels held in memory, as [`Dataset::from_idx_bytes`]
+    /// does.
+    pub fn from_idx_bytes(
+        images: &[u8],
+        labels: &[u8],
+        names: (&str, &str),
+        scaling: Scaling,
+    ) -> Result<Self, Error> {
+        let (images_name, labels_name) = (Path::new(names.0), Path::new(names.1));
+        idx::from_bytes_sparse(images_name, images, labels_name, labels, scaling)
+    }
+
+    /// The nonzero pixels of a dense data set.
+    pub fn from_dataset(data: &Dataset, scaling: Scaling) -> Self {
+        Self {
+            inputs: data.sparse_inputs(scaling),
+            labels: data.labels.clone(),
+        }
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no images.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Every image's nonzero pixels, scaled.
+    pub fn inputs(&self) -> &SparseRows<PIXELS> {
+        &self.inputs
+    }
+
+    /// All labels (0–9).
+    pub fn labels(&self) -> &[u8] {
+        &self.labels
+    }
+
+    /// The labels as the class indices `mimic`'s cross-entropy takes.
+    pub fn classes(&self) -> Vec<usize> {
+        self.labels.iter().map(|&l| usize::from(l)).collect()
+    }
+
+    /// The inputs and labels, taken apart.
+    pub fn into_parts(self) -> (SparseRows<PIXELS>, Vec<u8>) {
+        (self.inputs, self.labels)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,6 +433,66 @@ mod tests {
             assert_eq!(s.to_bits(), (p as f32 / 255.0).to_bits());
         }
         assert_eq!(scaled[255], 1.0);
+    }
+
+    #[test]
+    fn the_table_is_the_scaling() {
+        for scaling in [Scaling::Divide255, Scaling::Raw] {
+            let table = scaling.table();
+            for p in 0..=255u8 {
+                assert_eq!(table[usize::from(p)].to_bits(), scaling.apply(p).to_bits());
+            }
+        }
+    }
+
+    /// Many images, some blank, pixels of every value, count not a multiple of
+    /// the block read at a time.
+    fn varied(count: usize) -> Dataset {
+        let images = (0..count)
+            .map(|k| {
+                std::array::from_fn(|i| {
+                    if k % 7 == 3 || (i * 31 + k * 17) % 5 > 1 {
+                        0
+                    } else {
+                        ((i * 13 + k) % 256) as u8
+                    }
+                })
+            })
+            .collect();
+        let labels = (0..count).map(|k| (k % CLASSES) as u8).collect();
+        Dataset::new(images, labels).unwrap()
+    }
+
+    #[test]
+    fn sparse_loading_lists_what_dense_loading_reads() {
+        let dir = std::env::temp_dir().join(format!("mimic-mnist-sparse-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (count, gzip) in [(1, false), (2 * idx::BLOCK + 5, false), (3000, true)] {
+            let data = varied(count);
+            let (images, labels) = Split::Test.idx_names();
+            let (images, labels) = if gzip {
+                (format!("{images}.gz"), format!("{labels}.gz"))
+            } else {
+                (images.to_string(), labels.to_string())
+            };
+            data.write_idx(dir.join(&images), dir.join(&labels), gzip)
+                .unwrap();
+            let dense = Dataset::load_dir(&dir, Split::Test).unwrap();
+            assert_eq!(dense, data);
+            for scaling in [Scaling::Divide255, Scaling::Raw] {
+                let sparse = SparseDataset::load_dir(&dir, Split::Test, scaling).unwrap();
+                assert_eq!(
+                    sparse,
+                    SparseDataset::from_dataset(&data, scaling),
+                    "{count}"
+                );
+                assert_eq!(sparse.len(), count);
+                assert_eq!(sparse.classes(), data.classes());
+            }
+            std::fs::remove_file(dir.join(images)).unwrap();
+            std::fs::remove_file(dir.join(labels)).unwrap();
+        }
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -10,11 +10,11 @@
 //! old one returned out-of-memory I/O errors there, not the format's error).
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use flate2::{Compress, Compression, Crc, FlushCompress};
-use mimic_mnist::{Dataset, Error, ErrorKind};
+use mimic_mnist::{Dataset, Error, ErrorKind, Scaling, SparseDataset};
 
 const MIB: usize = 1 << 20;
 
@@ -83,22 +83,34 @@ fn sparse_zeros(path: &Path, prefix: &[u8]) {
     file.set_len(2 << 30).unwrap();
 }
 
-/// Loads the images in `dir` (gzip'd or not) with their one label.
-fn images_of(dir: &Path) -> Result<Dataset, Error> {
+/// The images in `dir` (gzip'd or not) and their one label.
+fn files_of(dir: &Path) -> (PathBuf, PathBuf) {
     let images = dir.join("train-images-idx3-ubyte");
     let gz = images.with_extension("gz");
     let images = if gz.exists() { gz } else { images };
-    Dataset::from_idx(images, dir.join("train-labels-idx1-ubyte"))
+    (images, dir.join("train-labels-idx1-ubyte"))
+}
+
+/// Loads the images in `dir` (gzip'd or not) with their one label; how many.
+fn images_of(dir: &Path) -> Result<usize, Error> {
+    let (images, labels) = files_of(dir);
+    Dataset::from_idx(images, labels).map(|d| d.len())
+}
+
+/// As [`images_of`], straight into nonzero pixels.
+fn sparse_of(dir: &Path) -> Result<usize, Error> {
+    let (images, labels) = files_of(dir);
+    SparseDataset::from_idx(images, labels, Scaling::Divide255).map(|d| d.len())
 }
 
 /// The hostile cases: a name, a loader run on its files, and the error expected.
 type Case = (
     &'static str,
-    fn(&Path) -> Result<Dataset, Error>,
+    fn(&Path) -> Result<usize, Error>,
     fn(&ErrorKind) -> bool,
 );
 
-const CASES: [Case; 6] = [
+const CASES: [Case; 11] = [
     // 1 GiB of zeros gzip'd (about 1 MB): the magic number is wrong at byte 0.
     (
         "gzip-bomb",
@@ -150,8 +162,51 @@ const CASES: [Case; 6] = [
     // 2 GiB of zeros as CSV: one line, far longer than any MNIST row.
     (
         "csv-zeros",
-        |d| Dataset::from_csv(d.join("mnist_train.csv")),
+        |d| Dataset::from_csv(d.join("mnist_train.csv")).map(|d| d.len()),
         |k| matches!(k, ErrorKind::LineTooLong { .. }),
+    ),
+    // The IDX cases again, read straight into nonzero pixels: the same errors.
+    (
+        "gzip-bomb-sparse",
+        |d| sparse_of(&d.join("bomb")),
+        |k| matches!(k, ErrorKind::BadMagic { .. }),
+    ),
+    (
+        "gzip-long-sparse",
+        |d| sparse_of(&d.join("long")),
+        |k| matches!(k, ErrorKind::Excess { .. }),
+    ),
+    (
+        "gzip-claim-sparse",
+        |d| sparse_of(&d.join("claim")),
+        |k| {
+            matches!(
+                k,
+                ErrorKind::Overclaimed {
+                    expected: 3367254359296,
+                    ..
+                }
+            )
+        },
+    ),
+    (
+        "raw-zeros-sparse",
+        |d| sparse_of(&d.join("raw")),
+        |k| matches!(k, ErrorKind::BadMagic { .. }),
+    ),
+    (
+        "raw-long-sparse",
+        |d| sparse_of(&d.join("raw-long")),
+        |k| {
+            matches!(
+                k,
+                ErrorKind::Length {
+                    expected: 800,
+                    found: 2147483648,
+                    ..
+                }
+            )
+        },
     ),
 ];
 
@@ -194,11 +249,7 @@ fn run_cases(dir: &Path) {
         let start = Instant::now();
         let result = load(dir);
         let elapsed = start.elapsed();
-        eprintln!(
-            "{name}: {elapsed:?}: {:?}",
-            result.as_ref().map(Dataset::len)
-        );
-        // Not `expect_err`: it would print every pixel of a data set.
+        eprintln!("{name}: {elapsed:?}: {:?}", result.as_ref().ok());
         let Err(error) = result else {
             panic!("{name}: loaded");
         };

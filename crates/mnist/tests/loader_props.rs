@@ -3,7 +3,7 @@
 //! and never panics.
 
 use mimic::{CrossEntropy, Dense, Mse, Network, persist};
-use mimic_mnist::{Dataset, PIXELS};
+use mimic_mnist::{Dataset, PIXELS, Scaling, SparseDataset};
 
 type Student = Dense<784, 10>;
 use proptest::prelude::*;
@@ -16,7 +16,11 @@ fn valid() -> Dataset {
 }
 
 fn valid_idx(gzip: bool) -> (Vec<u8>, Vec<u8>) {
-    let dir = std::env::temp_dir().join(format!("mimic-props-{}-{gzip}", std::process::id()));
+    // A directory per call: tests run on several threads, and each removes its own.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir =
+        std::env::temp_dir().join(format!("mimic-props-{}-{gzip}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (i, l) = (dir.join("i"), dir.join("l"));
     valid().write_idx(&i, &l, gzip).unwrap();
@@ -88,6 +92,31 @@ proptest! {
         }
         let labels = mutate(labels, &edits, cut, &[]);
         let _ = Dataset::from_idx_bytes(&valid_idx(gzip).0, &labels, ("i", "l"));
+    }
+
+    /// Reading straight into nonzero pixels gives what the dense loader reads,
+    /// listed — or the very same error.
+    #[test]
+    fn sparse_and_dense_idx_loaders_agree(random in proptest::collection::vec(any::<u8>(), 0..3000), split in any::<usize>(), edits in edits(), cut in proptest::option::of(any::<usize>()), gzip in any::<bool>()) {
+        let at = split % (random.len() + 1);
+        let (images, labels) = valid_idx(gzip);
+        let mutated_images = mutate(images.clone(), &edits, cut, &[]);
+        let mutated_labels = mutate(labels.clone(), &edits, cut, &[]);
+        for (images, labels) in [
+            (&random[..at], &random[at..]),
+            (&mutated_images[..], &labels[..]),
+            (&images[..], &mutated_labels[..]),
+        ] {
+            let dense = Dataset::from_idx_bytes(images, labels, ("i", "l"));
+            let sparse = SparseDataset::from_idx_bytes(images, labels, ("i", "l"), Scaling::Divide255);
+            match (dense, sparse) {
+                (Ok(dense), Ok(sparse)) => {
+                    prop_assert_eq!(sparse, SparseDataset::from_dataset(&dense, Scaling::Divide255));
+                }
+                (Err(dense), Err(sparse)) => prop_assert_eq!(dense.to_string(), sparse.to_string()),
+                (dense, sparse) => prop_assert!(false, "dense {:?}, sparse {:?}", dense.map(|d| d.len()), sparse.map(|s| s.len())),
+            }
+        }
     }
 
     #[test]
