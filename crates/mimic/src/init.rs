@@ -27,6 +27,10 @@ pub enum Initializer {
     He,
     /// Xavier (Glorot) normal: weights `N(0, 2 / (IN + OUT))`, biases zero.
     Xavier,
+    /// The variance of PyTorch's default for `nn.Linear`, drawn from a normal:
+    /// weights *and* biases `N(0, 1 / (3 · IN))`. (PyTorch draws both from
+    /// `U(−1/√IN, 1/√IN)`, whose variance that is; mimic draws normals only.)
+    FanInVariance,
     /// Every parameter 0 (gradient and velocity buffers); draws nothing.
     Zeros,
 }
@@ -46,6 +50,7 @@ impl Initializer {
             Initializer::Seed => (1.0 / (i * o), 1.0 / o),
             Initializer::He => (sqrt(2.0 / i), 0.0),
             Initializer::Xavier => (sqrt(2.0 / (i + o)), 0.0),
+            Initializer::FanInVariance => (sqrt(1.0 / (3.0 * i)), sqrt(1.0 / (3.0 * i))),
         }
     }
 }
@@ -191,6 +196,9 @@ mod tests {
             Initializer::Recommended.deviations(8, 4, Initializer::Xavier),
             Initializer::Xavier.deviations(8, 4, he)
         );
+        // U(−1/√n, 1/√n) has variance 1/(3n): PyTorch's nn.Linear default.
+        let (w, b) = Initializer::FanInVariance.deviations(12, 4, he);
+        assert!((w * w - 1.0 / 36.0).abs() < 1e-15 && w == b);
         assert_eq!(Initializer::Zeros.deviations(8, 4, he), (0.0, 0.0));
     }
 }

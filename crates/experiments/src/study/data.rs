@@ -17,6 +17,9 @@ pub struct Split {
     pub validation: Samples,
     /// The 10,000 test images: scored, never consulted.
     pub test: Samples,
+    /// Fit and validation together (every training image), for the reference
+    /// ablation only: nothing trained on it is chosen by validation.
+    pub all: Samples,
 }
 
 impl Split {
@@ -29,6 +32,7 @@ impl Split {
             fit: Samples::new(&fit, Scaling::Divide255),
             validation: Samples::new(&held_out, Scaling::Divide255),
             test: Samples::new(test, Scaling::Divide255),
+            all: Samples::new(&limited, Scaling::Divide255),
         }
     }
 }

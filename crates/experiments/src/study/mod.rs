@@ -96,16 +96,8 @@ pub fn run(
     let split = Split::new(train, test, config.train_limit, config.validation);
     let prepared = Prepared::new(&split, config);
     let budgets = config.label_budgets.len();
-    let variants: Vec<(bool, usize)> = [false, true]
-        .into_iter()
-        .flat_map(|logits| [config.epochs, 2 * config.epochs].map(|e| (logits, e)))
-        .collect();
     let mut which = vec![Which::Strong, Which::Noisy, Which::Seed];
-    which.extend(
-        variants
-            .iter()
-            .map(|&(logits, epochs)| Which::Reference { logits, epochs }),
-    );
+    which.extend((0..questions::VARIANTS.len()).map(Which::Reference));
     which.extend((0..budgets).map(Which::Limited));
     // Strong teachers first so the two cores share the longest runs.
     which.sort_by_key(|w| !matches!(w, Which::Strong | Which::Noisy));
@@ -134,12 +126,9 @@ pub fn run(
         &questions::noise(&split, &prepared, &placeholder, config),
         seeds.len(),
     );
-    let placeholder_variants: Vec<_> = variants
-        .iter()
-        .map(|&(logits, epochs)| (&placeholder, logits, epochs))
-        .collect();
+    let placeholder_variants = vec![&placeholder; questions::VARIANTS.len()];
     tracker_total += search::planned(
-        &questions::reference(&split, &placeholder_variants),
+        &questions::reference(&split, &placeholder_variants, config),
         config.reference_seeds.len(),
     );
     let omitted_work = 2.0
@@ -194,11 +183,10 @@ pub fn run(
         threads,
         &mut tracker,
     ));
-    let teacher_variants: Vec<_> = variants
-        .iter()
-        .map(|&(logits, epochs)| (teacher(Which::Reference { logits, epochs }), logits, epochs))
+    let teacher_variants: Vec<_> = (0..questions::VARIANTS.len())
+        .map(|k| teacher(Which::Reference(k)))
         .collect();
-    let reference = questions::reference(&split, &teacher_variants);
+    let reference = questions::reference(&split, &teacher_variants, config);
     runs.extend(search_and_finish(
         &reference,
         split_eval,

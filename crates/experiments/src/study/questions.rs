@@ -6,7 +6,7 @@ use super::data::Split;
 use super::recipe::{Optim, Recipe, Teaching, grid};
 use super::score::Truth;
 use super::search::{Arm, Cell};
-use super::teachers::{Teacher, reference_condition, reference_recipe};
+use super::teachers::{Teacher, reference_recipe};
 use super::train::{Net, TrainData};
 use super::{Prepared, StudyConfig};
 
@@ -235,19 +235,118 @@ pub fn omitted<'a>(
     }]
 }
 
+/// One variant of the reference ablation, changed one factor at a time from the
+/// seed's shapes towards what a PyTorch script does by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Variant {
+    /// Logits out (`nn.Linear`), or the seed's LeakyReLU(0.1) on the output.
+    pub logits: bool,
+    /// Epochs, as a multiple of the study's base budget.
+    pub epoch_factor: usize,
+    /// Train on all training images (fit + validation), as a script that only
+    /// reports test accuracy does; else on the fit split.
+    pub all_images: bool,
+    /// PyTorch's initialisation variance, else He's.
+    pub fan_in_init: bool,
+}
+
+/// The variants, one factor changed at each step.
+pub const VARIANTS: [Variant; 6] = [
+    Variant {
+        logits: false,
+        epoch_factor: 1,
+        all_images: false,
+        fan_in_init: false,
+    },
+    Variant {
+        logits: false,
+        epoch_factor: 2,
+        all_images: false,
+        fan_in_init: false,
+    },
+    Variant {
+        logits: true,
+        epoch_factor: 1,
+        all_images: false,
+        fan_in_init: false,
+    },
+    Variant {
+        logits: true,
+        epoch_factor: 1,
+        all_images: true,
+        fan_in_init: false,
+    },
+    Variant {
+        logits: true,
+        epoch_factor: 1,
+        all_images: true,
+        fan_in_init: true,
+    },
+    Variant {
+        logits: false,
+        epoch_factor: 2,
+        all_images: true,
+        fan_in_init: true,
+    },
+];
+
+impl Variant {
+    /// "logits out, 10 epochs, 60,000 images, fan-in init" etc.
+    pub fn name(&self, config: &StudyConfig, fit: usize, all: usize) -> String {
+        format!(
+            "{} out, {} epochs, {} images, {} init",
+            if self.logits { "logits" } else { "LeakyReLU" },
+            self.epoch_factor * config.epochs,
+            if self.all_images { all } else { fit },
+            if self.fan_in_init { "fan-in" } else { "He" }
+        )
+    }
+
+    /// Its optimiser.
+    pub fn optim(&self) -> Optim {
+        if self.fan_in_init {
+            Optim::AdamConstantFanIn
+        } else {
+            Optim::AdamConstant
+        }
+    }
+
+    /// The images it trains on.
+    pub fn images<'a>(&self, split: &'a Split) -> &'a crate::experiment::Samples {
+        if self.all_images {
+            &split.all
+        } else {
+            &split.fit
+        }
+    }
+}
+
 /// The reference ablation: the seed's shapes with Adam at a constant 0.001, batch
 /// 64, for the figures a PyTorch run gave (direct, KD T=1 and T=4 at α = 1, MSE
-/// logit matching), varied in what might explain a gap: the seed's
-/// LeakyReLU(0.1) output or logits out, and the number of epochs. `variants`
-/// pairs each variant's teacher with (logits out, epochs).
-pub fn reference<'a>(split: &'a Split, variants: &[(&'a Teacher, bool, usize)]) -> Vec<Cell<'a>> {
-    variants
+/// logit matching), in every [`VARIANTS`] entry; `teachers` are the variants'
+/// teachers, in order.
+pub fn reference<'a>(
+    split: &'a Split,
+    teachers: &[&'a Teacher],
+    config: &StudyConfig,
+) -> Vec<Cell<'a>> {
+    VARIANTS
         .iter()
-        .map(|&(teacher, logits, epochs)| {
+        .zip(teachers)
+        .map(|(variant, &teacher)| {
+            let images = variant.images(split);
+            let epochs = variant.epoch_factor * config.epochs;
             let arm = |name, teaching| Arm {
                 name,
-                grid: vec![reference_recipe(teaching, epochs)],
-                data: taught(split, &split.fit.classes, teacher),
+                grid: vec![Recipe {
+                    optim: variant.optim(),
+                    ..reference_recipe(teaching, epochs)
+                }],
+                data: TrainData {
+                    inputs: &images.inputs,
+                    classes: &images.classes,
+                    teacher: Some(&teacher.fit),
+                },
             };
             let kd = |temperature| Teaching::Kd {
                 temperature,
@@ -255,8 +354,8 @@ pub fn reference<'a>(split: &'a Split, variants: &[(&'a Teacher, bool, usize)]) 
             };
             Cell {
                 question: "reference",
-                condition: reference_condition(logits, epochs),
-                net: if logits {
+                condition: variant.name(config, split.fit.len(), split.all.len()),
+                net: if variant.logits {
                     Net::Linear
                 } else {
                     Net::SeedStudent

@@ -31,6 +31,9 @@ pub enum Optim {
     Adam,
     /// The same with a constant rate.
     AdamConstant,
+    /// The same with PyTorch's `nn.Linear` initialisation variance
+    /// ([`mimic::Initializer::FanInVariance`]) instead of He's.
+    AdamConstantFanIn,
 }
 
 /// One training configuration.
@@ -74,6 +77,7 @@ impl fmt::Display for Recipe {
             Optim::SeedSgd => "sgd",
             Optim::Adam => "adam cosine",
             Optim::AdamConstant => "adam",
+            Optim::AdamConstantFanIn => "adam (fan-in init)",
         };
         write!(
             f,

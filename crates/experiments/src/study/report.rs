@@ -607,7 +607,7 @@ fn reference_text(runs: &[Run], config: &StudyConfig) -> String {
     }
     let _ = writeln!(
         m,
-        "## Against the PyTorch reference\n\nA PyTorch run on this machine (3 seeds, Adam, test set) gave the figures below for the seed's shapes. mimic here: Adam at a constant 0.001, batch 64, shuffled, He initialisation, seeds {:?}, KD at α = 1 — varied in the output activation (the seed's LeakyReLU(0.1) on the logits, or none, which is what `nn.Linear` gives) and the number of epochs. Each cell: mimic's mean [95% t-interval] and its gap to PyTorch.\n",
+        "## Against the PyTorch reference\n\nA PyTorch run on this machine (3 seeds, Adam, test set) gave the figures below for the seed's shapes. mimic here: Adam at a constant 0.001, batch 64, shuffled, seeds {:?}, KD at α = 1 — varied one factor at a time from the seed's setting towards what a PyTorch script does by default: the output activation (the seed's LeakyReLU(0.1) on the logits, or none, which is what `nn.Linear` gives), the epochs, the training images (the fit split, or every training image — a script that reports only test accuracy holds nothing out) and the initialisation (He, or the variance of `nn.Linear`'s default, drawn from a normal). Each cell: mimic's mean [95% t-interval] over seeds and its gap to PyTorch. Runs on every training image have no clean validation score; nothing here is chosen by one.\n",
         config.reference_seeds
     );
     let _ = write!(m, "| network | PyTorch % |");

@@ -3,6 +3,7 @@
 
 use super::data::Split;
 use super::jobs::{Tracker, parallel};
+use super::questions::VARIANTS;
 use super::recipe::{Optim, Recipe, Teaching};
 use super::score::{Truth, score, validation_accuracy};
 use super::search::{Phase, Run, work};
@@ -32,14 +33,8 @@ pub enum Which {
     Limited(usize),
     /// The seed's teacher, trained the seed's way.
     Seed,
-    /// The seed's teacher shape with Adam at a constant rate for `epochs`
-    /// epochs, with logits out or the seed's LeakyReLU(0.1) output.
-    Reference {
-        /// Logits out (else LeakyReLU(0.1)).
-        logits: bool,
-        /// Epochs.
-        epochs: usize,
-    },
+    /// The seed's teacher shape in the `k`-th variant of the reference ablation.
+    Reference(usize),
 }
 
 /// The strong teacher's recipe: Adam at 0.001 with cosine decay, `epochs` epochs.
@@ -85,7 +80,7 @@ pub fn train_all(
             let eval = Eval {
                 validation: &split.validation.inputs,
                 test: &split.test.inputs,
-                also: Some(&split.fit.inputs),
+                also: Some(transfer(w, split)),
             };
             let truth = Truth {
                 validation: if w == Which::Noisy {
@@ -112,7 +107,7 @@ pub fn train_all(
                 test: test_logits,
                 run: Run {
                     question: question(w),
-                    condition: condition(w, config),
+                    condition: condition(w, config, split),
                     net,
                     arm: "teacher",
                     recipe,
@@ -162,15 +157,19 @@ fn plan(w: Which, prepared: &Prepared, config: &StudyConfig) -> (Which, Net, Rec
                 optim: Optim::SeedSgd,
             },
         ),
-        Which::Reference { logits, epochs } => (
-            w,
-            if logits {
+        Which::Reference(k) => {
+            let v = VARIANTS[k % VARIANTS.len()];
+            let recipe = Recipe {
+                optim: v.optim(),
+                ..reference_recipe(labels, v.epoch_factor * config.epochs)
+            };
+            let net = if v.logits {
                 Net::TeacherLogits
             } else {
                 Net::SeedTeacher
-            },
-            reference_recipe(labels, epochs),
-        ),
+            };
+            (w, net, recipe)
+        }
     }
 }
 
@@ -178,6 +177,10 @@ fn data<'a>(w: Which, split: &'a Split, prepared: &'a Prepared) -> TrainData<'a>
     let (inputs, classes): (&Samples, &[usize]) = match w {
         Which::Noisy => (&split.fit, &prepared.noisy_fit),
         Which::Limited(k) => (&prepared.labelled[k], &prepared.labelled[k].classes),
+        Which::Reference(k) => {
+            let images = VARIANTS[k % VARIANTS.len()].images(split);
+            (images, &images.classes)
+        }
         _ => (&split.fit, &split.fit.classes),
     };
     TrainData {
@@ -193,21 +196,25 @@ fn question(w: Which) -> &'static str {
         Which::Noisy => "label noise",
         Which::Limited(_) => "limited labels",
         Which::Seed => "seed",
-        Which::Reference { .. } => "reference",
+        Which::Reference(_) => "reference",
     }
 }
 
-fn condition(w: Which, config: &StudyConfig) -> String {
+fn condition(w: Which, config: &StudyConfig, split: &Split) -> String {
     match w {
         Which::Noisy => format!("{:.0}% noise", 100.0 * config.noise),
         Which::Limited(k) => format!("{} labels", config.label_budgets[k]),
-        Which::Reference { logits, epochs } => reference_condition(logits, epochs),
+        Which::Reference(k) => {
+            VARIANTS[k % VARIANTS.len()].name(config, split.fit.len(), split.all.len())
+        }
         _ => String::new(),
     }
 }
 
-/// "LeakyReLU output, 10 epochs" or "logits output, 20 epochs".
-pub fn reference_condition(logits: bool, epochs: usize) -> String {
-    let output = if logits { "logits" } else { "LeakyReLU" };
-    format!("{output} output, {epochs} epochs")
+/// The inputs a teacher's logits are wanted for: the set its students train on.
+fn transfer(w: Which, split: &Split) -> &mimic::SparseRows<{ mimic_mnist::PIXELS }> {
+    match w {
+        Which::Reference(k) => &VARIANTS[k % VARIANTS.len()].images(split).inputs,
+        _ => &split.fit.inputs,
+    }
 }

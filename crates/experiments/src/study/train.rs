@@ -138,6 +138,7 @@ where
     let init = match recipe.optim {
         Optim::SeedSgd => Initializer::Seed,
         Optim::Adam | Optim::AdamConstant => Initializer::He,
+        Optim::AdamConstantFanIn => Initializer::FanInVariance,
     };
     // Boxed: the strong teacher, its gradient and Adam's moments are megabytes.
     let mut rng = Pcg64::seed_from_u64(stream_seed(seed, INIT_STREAM));
@@ -161,16 +162,20 @@ where
             seed,
         ),
         Teaching::Kd { temperature, alpha } => {
+            // The teacher's softened distribution is worked out once per target,
+            // not at every step of every epoch (same loss and gradient, bit for bit).
+            let loss = Distillation::new(temperature, alpha);
             let soft: Vec<SoftTarget<10>> = teacher(data)?
                 .iter()
                 .zip(data.classes)
                 .map(|(&logits, &class)| SoftTarget { logits, class })
                 .collect();
-            let loss = Distillation::new(temperature, alpha);
+            let prepared = loss.prepare(&soft);
+            drop(soft);
             fit(
-                Network::new(layers, loss, lr),
+                Network::new(layers, loss.prepared(), lr),
                 data,
-                &soft,
+                &prepared,
                 recipe,
                 eval,
                 seed,
@@ -213,7 +218,7 @@ where
         Optim::SeedSgd => {
             network.fit(data.inputs, targets, &Schedule::epochs(recipe.epochs))?;
         }
-        Optim::Adam | Optim::AdamConstant => {
+        Optim::Adam | Optim::AdamConstant | Optim::AdamConstantFanIn => {
             let rate = if recipe.optim == Optim::Adam {
                 LearningRate::Cosine {
                     warmup: 0,
