@@ -244,7 +244,7 @@ fn limited_plot(runs: &[Run], config: &StudyConfig) -> String {
         .iter()
         .map(|&arm| Series {
             name: if arm == "kd" {
-                "distilled over the unlabelled rest"
+                "distilled over every fit image, labels unused"
             } else {
                 "direct on the labelled images"
             }
