@@ -97,28 +97,53 @@ pub fn compression<'a>(
     teacher: &'a Teacher,
     config: &StudyConfig,
 ) -> Vec<Cell<'a>> {
-    let e = config.epochs;
+    let labels = (&split.fit.classes[..], &split.validation.classes[..]);
     STUDENTS
         .iter()
-        .map(|&net| Cell {
-            question: "compression",
-            condition: String::new(),
-            net,
-            arms: vec![
-                Arm {
-                    name: "direct",
-                    grid: direct_grid(&SMOOTHINGS, &[e, 2 * e]),
-                    data: labels(split, &split.fit.classes),
-                },
-                Arm {
-                    name: "kd",
-                    grid: kd_grid(e, &ALPHAS),
-                    data: taught(split, &split.fit.classes, teacher),
-                },
-            ],
-            truth: truth(split, &split.validation.classes, teacher),
+        .map(|&net| {
+            budget_matched(
+                "compression",
+                String::new(),
+                net,
+                split,
+                labels,
+                teacher,
+                config,
+            )
         })
         .collect()
+}
+
+/// Direct against KD on `net`, both trained on the fit split with `labels`
+/// (fit, validation), KD from `teacher`: 16 candidates each.
+fn budget_matched<'a>(
+    question: &'static str,
+    condition: String,
+    net: Net,
+    split: &'a Split,
+    (fit, validation): (&'a [usize], &'a [usize]),
+    teacher: &'a Teacher,
+    config: &StudyConfig,
+) -> Cell<'a> {
+    let e = config.epochs;
+    Cell {
+        question,
+        condition,
+        net,
+        arms: vec![
+            Arm {
+                name: "direct",
+                grid: direct_grid(&SMOOTHINGS, &[e, 2 * e]),
+                data: labels(split, fit),
+            },
+            Arm {
+                name: "kd",
+                grid: kd_grid(e, &ALPHAS),
+                data: taught(split, fit, teacher),
+            },
+        ],
+        truth: truth(split, validation, teacher),
+    }
 }
 
 /// Limited labels: 784→32→10 on `n` labelled images, against the same network
@@ -174,25 +199,17 @@ pub fn noise<'a>(
     teacher: &'a Teacher,
     config: &StudyConfig,
 ) -> Vec<Cell<'a>> {
-    let e = config.epochs;
-    vec![Cell {
-        question: "label noise",
-        condition: format!("{:.0}% noise", 100.0 * config.noise),
-        net: Net::Hidden32,
-        arms: vec![
-            Arm {
-                name: "direct",
-                grid: direct_grid(&SMOOTHINGS, &[e, 2 * e]),
-                data: labels(split, &prepared.noisy_fit),
-            },
-            Arm {
-                name: "kd",
-                grid: kd_grid(e, &ALPHAS),
-                data: taught(split, &prepared.noisy_fit, teacher),
-            },
-        ],
-        truth: truth(split, &prepared.noisy_validation, teacher),
-    }]
+    let labels = (&prepared.noisy_fit[..], &prepared.noisy_validation[..]);
+    let condition = format!("{:.0}% noise", 100.0 * config.noise);
+    vec![budget_matched(
+        "label noise",
+        condition,
+        Net::Hidden32,
+        split,
+        labels,
+        teacher,
+        config,
+    )]
 }
 
 /// Hinton et al.'s omitted class: 784→32→10 trained on a transfer set with no
