@@ -172,8 +172,8 @@ pub fn run(
         threads,
         &mut tracker,
     ));
-    // Differences of a point or more: fewer seeds (the report flags any
-    // difference under 0.5 points claimed on fewer than 20).
+    // Differences expected to be a point or more: `coarse_seeds` (20 unless a
+    // faster run asks for fewer; the report then claims nothing under 0.5 points).
     let limited = questions::limited(&split, &prepared, &limited_teachers, config);
     runs.extend(search_and_finish(
         &limited,
