@@ -119,6 +119,7 @@ fn the_quick_study_runs_end_to_end_and_keeps_its_guarantees() {
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(report.contains("reduced `--quick` run") && report.contains("tests/study.rs"));
     for section in [
+        "## Questions",
         "## Answers",
         "## Teachers",
         "## The omitted class",

@@ -367,6 +367,7 @@ fn markdown(config: &StudyConfig, runs: &[Run], compared: &[Comparison], seconds
         finals_n,
         config.threads
     );
+    m.push_str(QUESTIONS);
     m.push_str(&protocol_text(config));
     m.push_str(&answers(compared));
     m.push_str(&teachers_table(runs));
@@ -653,6 +654,15 @@ fn reference_text(runs: &[Run], config: &StudyConfig) -> String {
     );
     m
 }
+
+const QUESTIONS: &str = "## Questions\n\n\
+1. **The seed's question.** Under the seed's protocol (one pass, per-sample SGD, file order), does its 784→10 student, trained by MSE on its teacher's outputs, beat the same network trained on the labels?\n\
+2. **Compression.** With every label, does a student distilled from a much larger teacher (784→256→256→10) beat the same student trained directly, when both get the same number of tuned candidates — for 784→10, 784→16→10 and 784→32→10?\n\
+3. **Few labels.** With 1,000, 5,000 or 10,000 labelled images and the rest of the fit split unlabelled, does 784→32→10 distilled (over all the images) from a teacher trained on the labelled ones beat 784→32→10 trained on the labelled ones?\n\
+4. **Label noise.** With 20% of the labels replaced by another class, does distillation from a teacher trained on those labels beat direct training on them?\n\
+5. **An omitted class.** Trained on images with no 3s, can a distilled student recognise 3s — before and after raising the 3's bias by an amount chosen on validation?\n\
+6. **Calibration and agreement.** Are distilled students better calibrated (ECE, NLL), and closer to their teacher (agreement, KL), than direct ones?\n\
+7. **The reference.** Does mimic reach what PyTorch reached with Adam on the seed's shapes — and if not, which setting explains the gap?\n\n";
 
 const HISTORY: &str = "## History of this study\n\n\
 1. The first study compared the seed's students (one pass, per-sample SGD, file order) with the seed's teacher; no distilled student beat the direct 784→10 network.\n\
