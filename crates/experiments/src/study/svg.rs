@@ -319,13 +319,7 @@ fn x_axis(chart: &Chart, xs: &[f64], left: f64) -> Axis {
     for target in [8, 6, 5, 4, 3, 2, 1] {
         let (ticks, a, b) = linear_ticks(lo, hi, target);
         (axis.lo, axis.hi) = (a, b);
-        axis.ticks = ticks
-            .into_iter()
-            .map(|v| Tick {
-                at: v,
-                label: format_number(v),
-            })
-            .collect();
+        axis.ticks = labelled(ticks);
         if fits_horizontally(&axis) {
             break;
         }
@@ -346,13 +340,7 @@ fn y_axis(values: &[f64], top: f64) -> Axis {
     for target in [6, 5, 4, 3, 2, 1] {
         let (ticks, a, b) = linear_ticks(lo, hi, target);
         (axis.lo, axis.hi) = (a, b);
-        axis.ticks = ticks
-            .into_iter()
-            .map(|v| Tick {
-                at: v,
-                label: format_number(v),
-            })
-            .collect();
+        axis.ticks = labelled(ticks);
         let spacing = (PLOT_H - 2.0 * INSET) / (axis.ticks.len().max(2) - 1) as f64;
         if spacing >= FONT * 1.6 {
             break;
@@ -598,6 +586,17 @@ fn escape(text: &str) -> String {
 
 fn attr(text: &str) -> String {
     escape(text).replace('"', "&quot;")
+}
+
+/// Ticks at `values`, each labelled with its rounded value.
+fn labelled(values: Vec<f64>) -> Vec<Tick> {
+    values
+        .into_iter()
+        .map(|v| Tick {
+            at: v,
+            label: format_number(v),
+        })
+        .collect()
 }
 
 #[cfg(test)]
