@@ -16,7 +16,8 @@ use mimic::persist;
 use mimic_experiments::cli::{self, DataArgs};
 use mimic_experiments::experiment::{
     BENCHMARK_LEARNING_RATE, ClassifierOutcome, STUDENT_LEARNING_RATES, Samples, Stopwatch,
-    TeacherStudentReport, seed_student, seed_teacher, train_classifier, train_students,
+    TeacherStudentReport, seed_student, seed_teacher, total_seconds, train_classifier,
+    train_students,
 };
 use mimic_experiments::models::Teacher;
 use mimic_mnist::Scaling;
@@ -36,7 +37,7 @@ struct Settings {
     /// How pixels become inputs: divide255, or raw (the seed's first attempt, which overflowed)
     #[arg(long, default_value = "divide255", value_parser = parse_scaling)]
     scaling: Scaling,
-    /// Threads for the six students (the results do not depend on it)
+    /// Threads for the students and the benchmark, which trains beside the teacher (the results do not depend on it)
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
     threads: u64,
     /// Also write every number and phase time as JSON to PATH
@@ -58,6 +59,42 @@ fn parse_scaling(text: &str) -> Result<Scaling, String> {
     }
 }
 
+/// The teacher, trained on the labels, or loaded and measured.
+fn teacher(
+    settings: &Settings,
+    train: &Samples,
+    test: &Samples,
+    epochs: usize,
+    watch: &mut Stopwatch,
+) -> Result<
+    (
+        mimic::Network<Teacher, mimic::CrossEntropy>,
+        ClassifierOutcome,
+    ),
+    String,
+> {
+    match &settings.load_teacher {
+        Some(path) => {
+            let teacher = persist::load::<Teacher, _>(path).map_err(|e| cli::chain(&e))?;
+            let accuracy = watch.time("teacher evaluation", || {
+                teacher.accuracy(&test.inputs, &test.classes)
+            });
+            let outcome = ClassifierOutcome {
+                accuracy_before: accuracy,
+                accuracy,
+                epoch_losses: Vec::new(),
+            };
+            Ok((teacher, outcome))
+        }
+        None => {
+            let mut teacher = seed_teacher(settings.seed);
+            let outcome = train_classifier(&mut teacher, "teacher", train, test, epochs, watch)
+                .map_err(|e| format!("the teacher could not be trained: {e}"))?;
+            Ok((teacher, outcome))
+        }
+    }
+}
+
 /// The experiment: every step is a library call.
 fn run(
     train: &Samples,
@@ -71,38 +108,51 @@ fn run(
     String,
 > {
     let epochs = settings.epochs as usize;
+    let threads = settings.threads as usize;
     let mut watch = Stopwatch::default();
+    let initial = seed_student(settings.seed);
 
-    // 1. The teacher, trained on the labels (or loaded).
-    let (teacher, teacher_outcome) = match &settings.load_teacher {
-        Some(path) => {
-            let teacher = persist::load::<Teacher, _>(path).map_err(|e| cli::chain(&e))?;
-            let accuracy = watch.time("teacher evaluation", || {
-                teacher.accuracy(&test.inputs, &test.classes)
-            });
-            let outcome = ClassifierOutcome {
-                accuracy_before: accuracy,
-                accuracy,
-                epoch_losses: Vec::new(),
-            };
-            (teacher, outcome)
+    // The benchmark: the same 784→10 network as the students, from the same
+    // weights, on the labels. It needs nothing from the teacher, so with two
+    // threads it trains beside it.
+    let benchmark = |watch: &mut Stopwatch| {
+        let mut benchmark = mimic::Network::new(
+            initial.clone(),
+            mimic::CrossEntropy,
+            BENCHMARK_LEARNING_RATE,
+        );
+        train_classifier(&mut benchmark, "benchmark", train, test, epochs, watch)
+            .map_err(|e| format!("the 784→10 benchmark could not be trained: {e}"))
+    };
+    let (teacher_part, beside) = std::thread::scope(|scope| {
+        let beside = (threads > 1).then(|| {
+            scope.spawn(|| {
+                let mut watch = Stopwatch::default();
+                (benchmark(&mut watch), watch)
+            })
+        });
+        // 1. The teacher, trained on the labels (or loaded).
+        let teacher_part = teacher(settings, train, test, epochs, &mut watch);
+        (teacher_part, beside.map(|worker| worker.join()))
+    });
+    let (teacher, teacher_outcome) = teacher_part?;
+    let benchmark_outcome = match beside {
+        Some(Ok((outcome, benchmark_watch))) => {
+            watch.beside(benchmark_watch);
+            Some(outcome?)
         }
-        None => {
-            let mut teacher = seed_teacher(settings.seed);
-            let outcome =
-                train_classifier(&mut teacher, "teacher", train, test, epochs, &mut watch)
-                    .map_err(|e| format!("the teacher could not be trained: {e}"))?;
-            (teacher, outcome)
-        }
+        // Training panics only on a bug: the same panic, here.
+        Some(Err(panic)) => std::panic::resume_unwind(panic),
+        None => None,
     };
 
     // 2. Its output vector for every training image, computed once.
-    let targets = watch.time("teacher outputs", || teacher.forward_batch(&train.inputs));
+    let targets = watch.time("teacher outputs", || {
+        teacher.forward_batch_parallel(&train.inputs, threads)
+    });
 
     // 3. Six students learn those vectors, all from the same initial weights.
-    let initial = seed_student(settings.seed);
     let students = watch.time("students training and evaluation", || {
-        let threads = settings.threads as usize;
         train_students(
             &initial,
             &STUDENT_LEARNING_RATES,
@@ -114,11 +164,11 @@ fn run(
         )
     });
 
-    // 4. The benchmark: the same 784→10 network, from the same weights, on the labels.
-    let mut benchmark = mimic::Network::new(initial, mimic::CrossEntropy, BENCHMARK_LEARNING_RATE);
-    let benchmark_outcome =
-        train_classifier(&mut benchmark, "benchmark", train, test, epochs, &mut watch)
-            .map_err(|e| format!("the 784→10 benchmark could not be trained: {e}"))?;
+    // 4. The benchmark, here if it did not train beside the teacher.
+    let benchmark_outcome = match benchmark_outcome {
+        Some(outcome) => outcome,
+        None => benchmark(&mut watch)?,
+    };
 
     let report = TeacherStudentReport {
         seed: settings.seed,
@@ -164,6 +214,7 @@ fn main() -> ExitCode {
         mimic_experiments::experiment::Phase {
             name: "loading MNIST".into(),
             seconds: loading,
+            beside: false,
         },
     );
     print(&report, &settings);
@@ -221,9 +272,14 @@ fn print(report: &TeacherStudentReport, settings: &Settings) {
     );
     println!("\n{:<34} {:>10}", "phase", "seconds");
     for phase in &report.phases {
-        println!("{:<34} {:>10.3}", phase.name, phase.seconds);
+        let beside = if phase.beside {
+            "  (beside the above)"
+        } else {
+            ""
+        };
+        println!("{:<34} {:>10.3}{beside}", phase.name, phase.seconds);
     }
-    let total: f64 = report.phases.iter().map(|p| p.seconds).sum();
+    let total = total_seconds(&report.phases);
     println!("{:<34} {total:>10.3}", "total");
 }
 

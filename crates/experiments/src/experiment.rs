@@ -199,6 +199,14 @@ pub struct Phase {
     pub name: String,
     /// How long it took.
     pub seconds: f64,
+    /// Whether it ran on another thread beside the phases before it (so its time
+    /// is not part of the run's total).
+    pub beside: bool,
+}
+
+/// The wall time of a sequence of phases: those not run beside others.
+pub fn total_seconds(phases: &[Phase]) -> f64 {
+    phases.iter().filter(|p| !p.beside).map(|p| p.seconds).sum()
 }
 
 /// Records phases in order.
@@ -215,8 +223,20 @@ impl Stopwatch {
         self.phases.push(Phase {
             name: name.into(),
             seconds: start.elapsed().as_secs_f64(),
+            beside: false,
         });
         result
+    }
+
+    /// Appends the phases of `other`, which ran on another thread beside the
+    /// phases recorded so far.
+    pub fn beside(&mut self, other: Stopwatch) {
+        self.phases.extend(
+            other
+                .phases
+                .into_iter()
+                .map(|p| Phase { beside: true, ..p }),
+        );
     }
 
     /// The phases recorded so far.
@@ -295,7 +315,7 @@ impl TeacherStudentReport {
             "benchmark": classifier_json(&self.benchmark),
             "throughput": self.throughput_json(),
             "phases": phases_json(&self.phases),
-            "total_seconds": self.phases.iter().map(|p| p.seconds).sum::<f64>(),
+            "total_seconds": total_seconds(&self.phases),
         });
         serde_json::to_string_pretty(&value).unwrap_or_default()
     }
@@ -339,7 +359,7 @@ fn classifier_json(outcome: &ClassifierOutcome) -> serde_json::Value {
 pub fn phases_json(phases: &[Phase]) -> serde_json::Value {
     phases
         .iter()
-        .map(|p| serde_json::json!({ "name": p.name, "seconds": p.seconds }))
+        .map(|p| serde_json::json!({ "name": p.name, "seconds": p.seconds, "beside_previous": p.beside }))
         .collect()
 }
 

@@ -9,7 +9,7 @@
 use crate::module::{SparseTrain, Train, Update};
 #[cfg(feature = "std")]
 use crate::sparse::SparseRows;
-use crate::sparse::SparseVector;
+use crate::sparse::{Entries, SparseVector};
 
 /// One input that a network of layers `L` can take.
 pub trait Input<L: Train>: Copy {
@@ -89,14 +89,30 @@ impl<const N: usize, L: SparseTrain<N>> Input<L> for SparseVector<'_, N> {
 
     #[inline(always)]
     fn prefetch(self) {
-        crate::kernels::prefetch(self.indices());
-        crate::kernels::prefetch(self.values());
+        match self.entries() {
+            Entries::Wide { indices, values } => {
+                crate::kernels::prefetch(indices);
+                crate::kernels::prefetch(values);
+            }
+            Entries::Coded { indices, codes, .. } => {
+                crate::kernels::prefetch(indices);
+                crate::kernels::prefetch(codes);
+            }
+        }
     }
 
     #[inline(always)]
     fn prefetch_start(self) {
-        crate::kernels::prefetch(self.indices().get(..1).unwrap_or_default());
-        crate::kernels::prefetch(self.values().get(..1).unwrap_or_default());
+        match self.entries() {
+            Entries::Wide { indices, values } => {
+                crate::kernels::prefetch(indices.get(..1).unwrap_or_default());
+                crate::kernels::prefetch(values.get(..1).unwrap_or_default());
+            }
+            Entries::Coded { indices, codes, .. } => {
+                crate::kernels::prefetch(indices.get(..1).unwrap_or_default());
+                crate::kernels::prefetch(codes.get(..1).unwrap_or_default());
+            }
+        }
     }
 }
 

@@ -11,7 +11,7 @@
 
 use core::sync::atomic::{AtomicU8, Ordering};
 
-use crate::sparse::SparseVector;
+use crate::sparse::{Entries, SparseVector};
 
 /// An instruction set the kernels are compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,9 +200,9 @@ pub(crate) fn prefetch<T>(data: &[T]) {
 /// Row `i` of `rows`, for an index a [`SparseVector<IN>`] guarantees is below `IN`.
 ///
 /// Only ever called with an index taken from a `SparseVector<'_, IN>`, whose
-/// indices are below `IN` by construction: `SparseVector::new` checks them, and
-/// the only other constructor, `new_unchecked`, is an `unsafe fn` whose callers
-/// promise it.
+/// indices are below `IN` by construction: `SparseVector::new` and
+/// `SparseVector::coded` check them, and the only other constructors,
+/// `new_unchecked` and `coded_unchecked`, are `unsafe fn`s whose callers promise it.
 #[inline(always)]
 fn row<const IN: usize, const OUT: usize>(rows: &[[f32; OUT]; IN], i: u32) -> &[f32; OUT] {
     debug_assert!((i as usize) < IN);
@@ -240,25 +240,65 @@ fn combine<const OUT: usize>(sums: &[[f32; OUT]; 4]) -> [f32; OUT] {
     total
 }
 
+/// `Σₖ value(values[k]) · rows[indices[k]]` in four rotating partial sums (the
+/// `k`-th entry goes to sum `k mod 4`) added as `(s0 + s1) + (s2 + s3)`; for
+/// either layout of a [`SparseVector`]'s entries.
+#[inline(always)]
+fn gather<const IN: usize, const OUT: usize, I: Copy + Into<u32>, V: Copy>(
+    rows: &[[f32; OUT]; IN],
+    indices: &[I],
+    values: &[V],
+    value: impl Fn(V) -> f32,
+) -> [f32; OUT] {
+    let mut sums = [[0.0f32; OUT]; 4];
+    let chunks = indices.chunks_exact(4).zip(values.chunks_exact(4));
+    for (idx, val) in chunks {
+        for lane in 0..4 {
+            add_scaled(
+                &mut sums[lane],
+                value(val[lane]),
+                row(rows, idx[lane].into()),
+            );
+        }
+    }
+    let tail = indices
+        .chunks_exact(4)
+        .remainder()
+        .iter()
+        .zip(values.chunks_exact(4).remainder());
+    for (lane, (&i, &v)) in tail.enumerate() {
+        add_scaled(&mut sums[lane], value(v), row(rows, i.into()));
+    }
+    combine(&sums)
+}
+
+/// `rows[indices[k]] += value(values[k]) · g` for every `k`.
+#[inline(always)]
+fn scatter<const IN: usize, const OUT: usize, I: Copy + Into<u32>, V: Copy>(
+    rows: &mut [[f32; OUT]; IN],
+    indices: &[I],
+    values: &[V],
+    value: impl Fn(V) -> f32,
+    g: &[f32; OUT],
+) {
+    for (&i, &v) in indices.iter().zip(values) {
+        add_scaled(row_mut(rows, i.into()), value(v), g);
+    }
+}
+
 kernel! {
-    /// `Σₖ x.values[k] · rows[x.indices[k]]`: the weighted sum of the rows of the
-    /// nonzero inputs, accumulated in four rotating partial sums (the `k`-th nonzero
-    /// entry goes to sum `k mod 4`) added as `(s0 + s1) + (s2 + s3)`. Four
-    /// independent chains hide the adder's latency; the order is fixed, whatever the ISA.
+    /// `Σₖ xₖ · rows[iₖ]` over the nonzero entries `(iₖ, xₖ)` of `x`: the weighted
+    /// sum of the rows of the nonzero inputs, accumulated in four rotating partial
+    /// sums (the `k`-th nonzero entry goes to sum `k mod 4`) added as
+    /// `(s0 + s1) + (s2 + s3)`. Four independent chains hide the adder's latency;
+    /// the order is fixed, whatever the ISA or the layout of `x`.
     pub fn gather_sum(rows: &[[f32; OUT]; IN], x: SparseVector<'_, IN>) -> [f32; OUT] {
-        let mut sums = [[0.0f32; OUT]; 4];
-        let (indices, values) = (x.indices(), x.values());
-        let chunks = indices.chunks_exact(4).zip(values.chunks_exact(4));
-        for (idx, val) in chunks {
-            for lane in 0..4 {
-                add_scaled(&mut sums[lane], val[lane], row(rows, idx[lane]));
+        match x.entries() {
+            Entries::Wide { indices, values } => gather(rows, indices, values, |v| v),
+            Entries::Coded { indices, codes, table } => {
+                gather(rows, indices, codes, |c| table[usize::from(c)])
             }
         }
-        let tail = indices.chunks_exact(4).remainder().iter().zip(values.chunks_exact(4).remainder());
-        for (lane, (&i, &v)) in tail.enumerate() {
-            add_scaled(&mut sums[lane], v, row(rows, i));
-        }
-        combine(&sums)
     }
 }
 
@@ -283,11 +323,15 @@ kernel! {
 }
 
 kernel! {
-    /// `rows[x.indices[k]] += x.values[k] · g` for every `k`: a rank-one update of the
-    /// rows of the nonzero inputs (each row is touched once, so order is irrelevant).
+    /// `rows[iₖ] += xₖ · g` for every nonzero entry `(iₖ, xₖ)` of `x`: a rank-one
+    /// update of the rows of the nonzero inputs (each row is touched once, so
+    /// order is irrelevant).
     pub fn scatter_add(rows: &mut [[f32; OUT]; IN], x: SparseVector<'_, IN>, g: &[f32; OUT]) {
-        for (&i, &v) in x.indices().iter().zip(x.values()) {
-            add_scaled(row_mut(rows, i), v, g);
+        match x.entries() {
+            Entries::Wide { indices, values } => scatter(rows, indices, values, |v| v, g),
+            Entries::Coded { indices, codes, table } => {
+                scatter(rows, indices, codes, |c| table[usize::from(c)], g)
+            }
         }
     }
 }
@@ -336,6 +380,12 @@ mod tests {
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         for seed in 0..20 {
             let (rows, indices, values, dense) = random_case(seed);
+            // Coded entries: values k/255 as bytes k: values k/255 as bytes k.
+            let codes: Vec<u8> = values.iter().map(|v| (v * 255.0) as u8).collect();
+            let table: [f32; 256] = core::array::from_fn(|k| k as f32 / 255.0);
+            let narrow: Vec<u16> = indices.iter().map(|&i| i as u16).collect();
+            let coded = SparseVector::<100>::coded(&narrow, &codes, &table).unwrap();
+            let values: Vec<f32> = codes.iter().map(|&c| table[usize::from(c)]).collect();
             let x = SparseVector::<100>::new(&indices, &values).unwrap();
             let g: [f32; 16] = core::array::from_fn(|o| o as f32 * 0.37 - 2.0);
             let mut results = Vec::new();
@@ -343,9 +393,11 @@ mod tests {
                 Isa::force(isa);
                 let mut updated = rows;
                 scatter_add(&mut updated, x, &g);
+                scatter_add(&mut updated, coded, &g);
                 scatter_add_dense(&mut updated, &x.to_dense(), &g);
                 let mut dots = [0.0; 100];
                 row_dots(&rows, &g, &mut dots);
+                assert_eq!(bits(&gather_sum(&rows, x)), bits(&gather_sum(&rows, coded)));
                 results.push([
                     bits(&gather_sum(&rows, x)),
                     bits(&dense_sum(&rows, &dense)),

@@ -39,6 +39,8 @@ struct Source<'a> {
     /// Size of the input, raw or gzip'd (known for regular files and bytes in
     /// memory).
     size: Option<u64>,
+    /// Whether the input is a regular file at `path`, which can be opened again.
+    file: bool,
 }
 
 impl<'a> Source<'a> {
@@ -59,6 +61,7 @@ impl<'a> Source<'a> {
                 reader: Box::new(MultiGzDecoder::new(reader)),
                 gzip: true,
                 size,
+                file: false,
             })
         } else {
             Ok(Self {
@@ -66,6 +69,7 @@ impl<'a> Source<'a> {
                 reader: Box::new(reader),
                 gzip: false,
                 size,
+                file: false,
             })
         }
     }
@@ -211,7 +215,9 @@ fn open(path: &Path) -> Result<Source<'_>, Error> {
     let file = File::open(path).map_err(io(path))?;
     let metadata = file.metadata().map_err(io(path))?;
     let size = metadata.is_file().then_some(metadata.len());
-    Source::new(path, std::io::BufReader::with_capacity(1 << 16, file), size)
+    let mut source = Source::new(path, std::io::BufReader::with_capacity(1 << 16, file), size)?;
+    source.file = size.is_some();
+    Ok(source)
 }
 
 pub(super) fn read(images_path: &Path, labels_path: &Path) -> Result<Dataset, Error> {
@@ -325,39 +331,123 @@ fn read_dense(source: Source<'_>) -> Result<Vec<[u8; PIXELS]>, Error> {
     Ok(images)
 }
 
-/// Every image, as its nonzero pixels, listed a block at a time.
-fn read_listed(source: Source<'_>, scaling: Scaling) -> Result<SparseRows<PIXELS>, Error> {
+/// Every image, as its nonzero pixels, listed a block at a time. A raw file of
+/// the size its header implies is read in two halves on two threads, the second
+/// from its own handle on the file (seeked past the first half); the halves'
+/// rows are then joined, in order.
+fn read_listed(mut source: Source<'_>, scaling: Scaling) -> Result<SparseRows<PIXELS>, Error> {
+    let (count, expected) = image_header(&mut source)?;
+    let count = u64::from(count);
     let table = scaling.table();
-    let mut inputs = SparseRows::default();
-    read_images(source, |body, block| {
+    let value = |p: u8| table[usize::from(p)];
+    let halves = source.file && !source.gzip && source.size == Some(expected);
+    let half = if halves && count >= 2 * BLOCK as u64 {
+        count / 2
+    } else {
+        count
+    };
+    let path = source.path;
+    let (first, second) = std::thread::scope(|scope| {
+        let second = (half < count).then(|| {
+            scope.spawn(move || {
+                let mut rest = reopen(path, half, expected)?;
+                let listed = list_images(&mut rest, half..count, count - half, value)?;
+                rest.check_end(expected)?;
+                Ok::<_, Error>(listed)
+            })
+        });
+        // Room for every image counted (at most what the input can hold), so
+        // the second half is appended without copying the first.
+        let room = source.capacity(count as u32, PIXELS) as u64;
+        let first = list_images(&mut source, 0..half, room, value);
+        (first, second.map(|worker| worker.join()))
+    });
+    let mut inputs = first?;
+    match second {
+        None => source.check_end(expected)?,
+        Some(Ok(second)) => inputs.append(&second?),
+        // Listing panics only if `SparseRows` does: the same panic, here.
+        Some(Err(panic)) => std::panic::resume_unwind(panic),
+    }
+    Ok(inputs)
+}
+
+/// `path` opened again, at image `first`: a raw stream of the rest of a file
+/// of `size` bytes.
+fn reopen(path: &Path, first: u64, size: u64) -> Result<Source<'_>, Error> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = File::open(path).map_err(io(path))?;
+    file.seek(SeekFrom::Start(
+        IMAGES_HEADER as u64 + first * PIXELS as u64,
+    ))
+    .map_err(io(path))?;
+    Ok(Source {
+        path,
+        reader: Box::new(file),
+        gzip: false,
+        size: Some(size),
+        file: true,
+    })
+}
+
+/// Images `range` of an image file, read from where `source` is (image
+/// `range.start`) and listed a block at a time, with room asked for `room`
+/// images in all.
+fn list_images(
+    source: &mut Source<'_>,
+    range: core::ops::Range<u64>,
+    room: u64,
+    value: impl Fn(u8) -> f32 + Copy + Sync,
+) -> Result<SparseRows<PIXELS>, Error> {
+    // Coded: each pixel kept as its byte (3 bytes an entry, not 8).
+    let mut inputs = SparseRows::from_bytes(&[], value);
+    let path = source.path;
+    let oom = |_| {
+        Error::from(ErrorKind::Io {
+            path: path.to_path_buf(),
+            source: std::io::ErrorKind::OutOfMemory.into(),
+        })
+    };
+    read_body(source, range, |block| {
         // Room for the most a block can hold, asked for before it is listed, so
         // that memory running out is an error rather than an abort. After the
-        // first block, room for every image counted at that block's density (and
-        // a tenth more) is asked for once, so the lists are not copied as they
+        // first block, room for `room` images at that block's density (and a
+        // tenth more) is asked for once, so the lists are not copied as they
         // grow; memory not written is never touched, so a guess too high costs
         // nothing.
         let most = block.len() * PIXELS;
-        let oom = |_| {
-            Error::from(ErrorKind::Io {
-                path: body.path.to_path_buf(),
-                source: std::io::ErrorKind::OutOfMemory.into(),
-            })
-        };
-        if inputs.is_empty() {
-            inputs.try_reserve(block.len(), most).map_err(oom)?;
-            inputs.extend_from_rows(block, |p| table[usize::from(p)]);
-            let rest = body.capacity.saturating_sub(block.len());
+        let first = inputs.is_empty();
+        inputs.try_reserve(block.len(), most).map_err(oom)?;
+        inputs.extend_from_bytes(block, value);
+        if first {
+            let rest = usize::try_from(room)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(block.len());
             let per_image = inputs.entries().div_ceil(block.len());
             let guess = (rest.saturating_mul(per_image) / 10).saturating_mul(11);
             // Only a guess: if it cannot be had, each block still asks for its own.
             let _ = inputs.try_reserve(rest, guess.saturating_add(most));
-            return Ok(());
         }
-        inputs.try_reserve(block.len(), most).map_err(oom)?;
-        inputs.extend_from_rows(block, |p| table[usize::from(p)]);
         Ok(())
     })?;
     Ok(inputs)
+}
+
+/// Checks an image file's header: the number of images and the length of the
+/// file it implies.
+fn image_header(source: &mut Source<'_>) -> Result<(u32, u64), Error> {
+    let [count, rows, cols] = source
+        .header::<4>(IMAGES_MAGIC)
+        .map(|w| [w[1], w[2], w[3]])?;
+    if (rows as usize, cols as usize) != (SIDE, SIDE) {
+        return Err(Error::from(ErrorKind::Dimensions {
+            path: source.path.to_path_buf(),
+            rows,
+            cols,
+        }));
+    }
+    let expected = source.check_count(count, IMAGES_HEADER, PIXELS)?;
+    Ok((count, expected))
 }
 
 /// What a block of images is handed with: the file and how many images it
@@ -372,39 +462,43 @@ fn read_images(
     mut source: Source<'_>,
     mut sink: impl FnMut(&Body<'_>, &[[u8; PIXELS]]) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let [count, rows, cols] = source
-        .header::<4>(IMAGES_MAGIC)
-        .map(|w| [w[1], w[2], w[3]])?;
-    if (rows as usize, cols as usize) != (SIDE, SIDE) {
-        return Err(Error::from(ErrorKind::Dimensions {
-            path: source.path.to_path_buf(),
-            rows,
-            cols,
-        }));
-    }
-    let expected = source.check_count(count, IMAGES_HEADER, PIXELS)?;
+    let (count, expected) = image_header(&mut source)?;
     let body = Body {
         path: source.path,
         capacity: source.capacity(count, PIXELS),
     };
+    read_body(&mut source, 0..u64::from(count), |block| sink(&body, block))?;
+    source.check_end(expected)
+}
+
+/// Hands `sink` images `range`, read from where `source` is (image
+/// `range.start`), a block at a time, in order.
+fn read_body(
+    source: &mut Source<'_>,
+    range: core::ops::Range<u64>,
+    mut sink: impl FnMut(&[[u8; PIXELS]]) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let images = range.end.saturating_sub(range.start);
     // One block's buffer, reused: never more than the input could hold.
-    let len = body.capacity.clamp(1, BLOCK);
+    let fit = source.capacity(u32::try_from(images).unwrap_or(u32::MAX), PIXELS);
+    let len = fit.clamp(1, BLOCK);
     let mut block = Vec::new();
     reserve(&mut block, len, source.path)?;
     block.resize(len, [0u8; PIXELS]);
     let mut done = 0u64;
-    while done < u64::from(count) {
-        let want = (u64::from(count) - done).min(block.len() as u64) as usize;
+    while done < images {
+        let want = (images - done).min(block.len() as u64) as usize;
         let bytes = block[..want].as_flattened_mut();
         let n = source.read_full(bytes)?;
         if n < bytes.len() {
-            let found = IMAGES_HEADER as u64 + done * PIXELS as u64 + n as u64;
+            let expected = IMAGES_HEADER as u64 + range.end * PIXELS as u64;
+            let found = IMAGES_HEADER as u64 + (range.start + done) * PIXELS as u64 + n as u64;
             return Err(source.short(expected, found));
         }
-        sink(&body, &block[..want])?;
+        sink(&block[..want])?;
         done += want as u64;
     }
-    source.check_end(expected)
+    Ok(())
 }
 
 fn read_labels(mut source: Source<'_>) -> Result<Vec<u8>, Error> {

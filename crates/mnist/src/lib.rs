@@ -239,7 +239,7 @@ impl Dataset {
     /// Every image as network input, only its nonzero pixels, scaled as `scaling`
     /// says: what `mimic`'s fast training and evaluation loops take.
     pub fn sparse_inputs(&self, scaling: Scaling) -> SparseRows<PIXELS> {
-        SparseRows::from_rows(&self.images, |p| scaling.apply(p))
+        SparseRows::from_bytes(&self.images, |p| scaling.apply(p))
     }
 
     /// Every image as a dense network input, scaled as `scaling` says.
