@@ -186,7 +186,7 @@ mod tests {
         for seed in 0..50u32 {
             let row: [u8; 150] = core::array::from_fn(|i| {
                 let h = (i as u32 ^ seed).wrapping_mul(2_654_435_761) >> 24;
-                if h % 3 == 0 { h as u8 } else { 0 }
+                if h.is_multiple_of(3) { h as u8 } else { 0 }
             });
             let (mut indices, mut values) = (Vec::new(), Vec::new());
             push_row(&row, &mut indices, &mut values, |i| i as u16, |x| x);
