@@ -95,11 +95,8 @@ impl<const N: usize> Loss<[f32; N]> for CrossEntropy {
         if class >= N {
             return Err(LossError::ClassOutOfRange { class, classes: N });
         }
-        let (max, sum) = shifted_exp_sum(output);
-        let mut gradient = [0.0; N];
-        for (g, &y) in gradient.iter_mut().zip(output) {
-            *g = exp_shifted(y, max) / sum;
-        }
+        let Shifted { max, exps, sum } = Shifted::new(output);
+        let mut gradient = exps.map(|e| e / sum);
         gradient[class] -= 1.0;
         // logsumexp − y[class] = ln(sum) + (max − y[class]); both terms are ≥ 0.
         // The true loss can exceed f32's range only for logits near ±f32::MAX; it
@@ -152,7 +149,7 @@ impl<const N: usize> Loss<[f32; N]> for LabelSmoothing {
             return Ok((hard_loss, gradient));
         }
         // −log softmax(y)ᵢ = logsumexp(y) − yᵢ; their mean is the uniform part.
-        let (max, sum) = shifted_exp_sum(output);
+        let Shifted { max, sum, .. } = Shifted::new(output);
         let log_sum = max + ln32(sum);
         let uniform_loss = output.iter().map(|&y| log_sum - y).sum::<f32>() / N as f32;
         let share = epsilon / N as f32;
@@ -174,9 +171,18 @@ impl<const N: usize> Loss<[f32; N]> for LabelSmoothing {
 /// returned as 0: they change no sum that contains the max's 1, and as subnormal
 /// numbers they would make every later multiplication microcode-slow (a trained,
 /// confident network produces many of them).
+///
+/// Exponents below [`HOPELESS`] give such a result whatever `exp` returns
+/// (`e⁻⁷⁰ ≈ 4·10⁻³¹`, far more than an ulp below `NEGLIGIBLE`), so `exp` is not
+/// called for them: the answer is the same 0, without the library's slow path
+/// for results that underflow (a confident network's usual case).
 #[inline(always)]
 fn exp_shifted(y: f32, max: f32) -> f32 {
-    let e = exp32(y - max);
+    let exponent = y - max;
+    if exponent < HOPELESS {
+        return 0.0;
+    }
+    let e = exp32(exponent);
     if e < NEGLIGIBLE { 0.0 } else { e }
 }
 
@@ -184,12 +190,26 @@ fn exp_shifted(y: f32, max: f32) -> f32 {
 /// f32's subnormal range, so that the gradients computed from them stay normal too.
 const NEGLIGIBLE: f32 = 1e-30;
 
-/// The maximum of `xs` and `Σ exp(x − max)` (which is in `[1, N]`).
-#[inline(always)]
-fn shifted_exp_sum<const N: usize>(xs: &[f32; N]) -> (f32, f32) {
-    let max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum = xs.iter().map(|&x| exp_shifted(x, max)).sum();
-    (max, sum)
+/// Exponents whose `exp` is certainly below [`NEGLIGIBLE`] (`ln 10⁻³⁰ ≈ −69.08`).
+const HOPELESS: f32 = -70.0;
+
+/// The maximum of some logits, `exp(x − max)` for each, and their sum (which is
+/// in `[1, N]`): every exponential is computed once, for both the loss and the
+/// gradient.
+struct Shifted<const N: usize> {
+    max: f32,
+    exps: [f32; N],
+    sum: f32,
+}
+
+impl<const N: usize> Shifted<N> {
+    #[inline(always)]
+    fn new(xs: &[f32; N]) -> Self {
+        let max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let exps = xs.map(|x| exp_shifted(x, max));
+        let sum = exps.iter().sum();
+        Shifted { max, exps, sum }
+    }
 }
 
 /// Numerically stable softmax: sums to 1 (up to rounding), never NaN or infinite
@@ -200,17 +220,13 @@ fn shifted_exp_sum<const N: usize>(xs: &[f32; N]) -> (f32, f32) {
 /// assert_eq!(p, [1.0, 0.0, 0.0]);
 /// ```
 pub fn softmax<const N: usize>(logits: &[f32; N]) -> [f32; N] {
-    let (max, sum) = shifted_exp_sum(logits);
-    let mut p = [0.0; N];
-    for (p, &x) in p.iter_mut().zip(logits) {
-        *p = exp_shifted(x, max) / sum;
-    }
-    p
+    let Shifted { exps, sum, .. } = Shifted::new(logits);
+    exps.map(|e| e / sum)
 }
 
 /// Numerically stable `ln Σ exp(x)`.
 pub fn log_sum_exp<const N: usize>(logits: &[f32; N]) -> f32 {
-    let (max, sum) = shifted_exp_sum(logits);
+    let Shifted { max, sum, .. } = Shifted::new(logits);
     max + ln32(sum)
 }
 

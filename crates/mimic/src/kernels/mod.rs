@@ -13,6 +13,9 @@ use core::sync::atomic::{AtomicU8, Ordering};
 
 use crate::sparse::{Entries, SparseVector};
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
 /// An instruction set the kernels are compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -348,17 +351,46 @@ kernel! {
     }
 }
 
+/// `out[i] = Σₒ rows[i][o] · g[o]` in order of `o`: `Wᵀ·g` for a transposed weight matrix.
+///
+/// Each `out[i]` is `((0 + r₀g₀) + r₁g₁) + …`, one chain per output: summed row
+/// by row, a run of dependent scalar adds across a vector's lanes. With
+/// AVX-512, blocks of 16 rows are transposed in registers first
+/// ([`avx512::row_dots`]), so that the chains of 16 outputs run side by side,
+/// one lane each; every output still sees the same operations in the same
+/// order, so the bits are the same as [`row_dots_plain`]'s.
+#[inline(always)]
+pub(crate) fn row_dots<const IN: usize, const OUT: usize>(
+    rows: &[[f32; OUT]; IN],
+    g: &[f32; OUT],
+    out: &mut [f32; IN],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if Isa::current() == Isa::Avx512 {
+        // SAFETY: `Isa::current` never returns more than the CPU supports.
+        unsafe { avx512::row_dots(rows, g, out) };
+        return;
+    }
+    row_dots_plain(rows, g, out);
+}
+
 kernel! {
-    /// `out[i] = Σₒ rows[i][o] · g[o]` in order of `o`: `Wᵀ·g` for a transposed weight matrix.
-    pub fn row_dots(rows: &[[f32; OUT]; IN], g: &[f32; OUT], out: &mut [f32; IN]) {
+    /// [`row_dots`] one row at a time.
+    pub fn row_dots_plain(rows: &[[f32; OUT]; IN], g: &[f32; OUT], out: &mut [f32; IN]) {
         for (o, row) in out.iter_mut().zip(rows) {
-            let mut sum = 0.0;
-            for (&w, &gi) in row.iter().zip(g) {
-                sum += w * gi;
-            }
-            *o = sum;
+            *o = row_dot(row, g);
         }
     }
+}
+
+/// `Σₒ row[o] · g[o]`, in order of `o`, from 0.
+#[inline(always)]
+fn row_dot<const OUT: usize>(row: &[f32; OUT], g: &[f32; OUT]) -> f32 {
+    let mut sum = 0.0;
+    for (&w, &g) in row.iter().zip(g) {
+        sum += w * g;
+    }
+    sum
 }
 
 #[cfg(all(test, feature = "std"))]
@@ -408,6 +440,38 @@ mod tests {
             Isa::force(Isa::detect());
             assert!(results.windows(2).all(|w| w[0] == w[1]), "seed {seed}");
         }
+    }
+
+    /// `row_dots` against the plain per-row sums, bit for bit, for widths that
+    /// fill, split and pad its tiles and heights that leave rows over.
+    fn row_dots_are_the_plain_sums<const IN: usize, const OUT: usize>(seed: u64) {
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+        let rows: [[f32; OUT]; IN] =
+            core::array::from_fn(|_| core::array::from_fn(|_| rng.random::<f32>() - 0.5));
+        let g: [f32; OUT] = core::array::from_fn(|_| rng.random::<f32>() * 3.0 - 1.5);
+        for isa in [Isa::Portable, Isa::Avx2, Isa::Avx512] {
+            Isa::force(isa);
+            let mut out = [f32::NAN; IN];
+            row_dots(&rows, &g, &mut out);
+            for (row, &o) in rows.iter().zip(&out) {
+                let mut sum = 0.0f32;
+                for (&w, &g) in row.iter().zip(&g) {
+                    sum += w * g;
+                }
+                assert_eq!(sum.to_bits(), o.to_bits(), "{IN}×{OUT}, {isa:?}");
+            }
+        }
+        Isa::force(Isa::detect());
+    }
+
+    #[test]
+    fn row_dots_sum_each_row_in_order() {
+        row_dots_are_the_plain_sums::<16, 16>(1);
+        row_dots_are_the_plain_sums::<16, 10>(2);
+        row_dots_are_the_plain_sums::<32, 1>(3);
+        row_dots_are_the_plain_sums::<37, 33>(4);
+        row_dots_are_the_plain_sums::<5, 16>(5);
+        row_dots_are_the_plain_sums::<128, 256>(6);
     }
 
     #[test]
