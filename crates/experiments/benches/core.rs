@@ -258,6 +258,20 @@ fn schedules<M: Measurement<Value = f64>>(c: &mut Criterion<M>, train: &Samples)
         classes,
         batch
     );
+    // The same optimizers in file order: the batch's cost alone, against
+    // per-sample SGD in file order (the shuffled rows add the shuffle's).
+    epoch!(
+        "teacher, batch 32 momentum 0.9, file order",
+        teacher(),
+        classes,
+        batch.momentum(0.9)
+    );
+    epoch!(
+        "teacher, batch 32 Adam, file order",
+        teacher(),
+        classes,
+        batch.optimizer(Adam::default())
+    );
     epoch!(
         "teacher, batch 32 momentum 0.9, shuffled",
         teacher(),
@@ -281,6 +295,20 @@ fn schedules<M: Measurement<Value = f64>>(c: &mut Criterion<M>, train: &Samples)
         student(),
         classes,
         plain.shuffled(1)
+    );
+    // The same optimizers in file order: the batch's cost alone, against
+    // per-sample SGD in file order (the shuffled rows add the shuffle's).
+    epoch!(
+        "student, batch 32 momentum 0.9, file order",
+        student(),
+        classes,
+        batch.momentum(0.9)
+    );
+    epoch!(
+        "student, batch 32 Adam, file order",
+        student(),
+        classes,
+        batch.optimizer(Adam::default())
     );
     epoch!(
         "student, batch 32 momentum 0.9, shuffled",

@@ -1,5 +1,7 @@
 //! Listing a dense row's nonzero entries, without a branch per entry.
 
+use core::mem::MaybeUninit;
+
 /// Appends the nonzero entries of `row` to `indices` and `values` — entry `i` as
 /// `position(i)` and `value(x)` — in increasing order of position.
 ///
@@ -20,14 +22,9 @@ pub(super) fn push_row<const N: usize, T, I, V>(
     let zero = T::default();
     // Room for the whole row: a block's 16 places start at or before its first
     // entry's position, so they fit in the row's N.
-    indices.reserve(N);
-    values.reserve(N);
     let start = indices.len();
-    let (Some(to_indices), Some(to_values)) = (
-        indices.spare_capacity_mut().get_mut(..N),
-        values.spare_capacity_mut().get_mut(..N),
-    ) else {
-        return; // `reserve` made the room: never taken.
+    let Some((to_indices, to_values)) = room::<N, _, _>(indices, values) else {
+        return; // `room` reserves it: never taken.
     };
     let mut k = 0;
     let (blocks, rest) = row.as_chunks::<16>();
@@ -70,6 +67,25 @@ pub(super) fn push_row<const N: usize, T, I, V>(
     }
 }
 
+/// Places past a list's end, not yet written.
+type Places<'a, T> = &'a mut [MaybeUninit<T>];
+
+/// The next `N` places past the ends of `a` and `b` (reserved first), to be
+/// written and then taken in with `set_len`; `None` only if `reserve` did not
+/// make the room, which it always does (it aborts or panics otherwise).
+#[inline(always)]
+fn room<'a, 'b, const N: usize, A, B>(
+    a: &'a mut Vec<A>,
+    b: &'b mut Vec<B>,
+) -> Option<(Places<'a, A>, Places<'b, B>)> {
+    a.reserve(N);
+    b.reserve(N);
+    Some((
+        a.spare_capacity_mut().get_mut(..N)?,
+        b.spare_capacity_mut().get_mut(..N)?,
+    ))
+}
+
 /// Appends the nonzero bytes of `row` to `codes`, and their positions to
 /// `indices`, in increasing order of position. `N` must be at most 65,536, so
 /// that positions fit in a `u16`.
@@ -84,14 +100,9 @@ pub(super) fn push_bytes<const N: usize>(
     indices: &mut Vec<u16>,
     codes: &mut Vec<u8>,
 ) {
-    indices.reserve(N);
-    codes.reserve(N);
     let start = indices.len();
-    let (Some(to_indices), Some(to_codes)) = (
-        indices.spare_capacity_mut().get_mut(..N),
-        codes.spare_capacity_mut().get_mut(..N),
-    ) else {
-        return; // `reserve` made the room: never taken.
+    let Some((to_indices, to_codes)) = room::<N, _, _>(indices, codes) else {
+        return; // `room` reserves it: never taken.
     };
     let mut k = 0;
     let (blocks, rest) = row.as_chunks::<64>();

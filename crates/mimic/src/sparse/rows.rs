@@ -81,22 +81,21 @@ impl Storage {
 
     /// The lists of the wide layout, into which coded entries are first converted.
     fn widen(&mut self) -> (&mut Vec<u32>, &mut Vec<f32>) {
-        if let Storage::Coded {
-            indices,
-            codes,
-            table,
-        } = self
-        {
-            let wide_indices = indices.iter().map(|&i| u32::from(i)).collect();
-            let values = codes.iter().map(|&c| table[usize::from(c)]).collect();
-            *self = Storage::Wide {
-                indices: wide_indices,
-                values,
-            };
-        }
         match self {
             Storage::Wide { indices, values } => (indices, values),
-            Storage::Coded { .. } => unreachable!("converted just above"),
+            Storage::Coded {
+                indices,
+                codes,
+                table,
+            } => {
+                let wide_indices = indices.iter().map(|&i| u32::from(i)).collect();
+                let values = codes.iter().map(|&c| table[usize::from(c)]).collect();
+                *self = Storage::Wide {
+                    indices: wide_indices,
+                    values,
+                };
+                self.widen() // now wide: returns at once
+            }
         }
     }
 
