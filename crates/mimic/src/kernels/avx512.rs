@@ -1,11 +1,5 @@
-//! `Wᵀ·g` with AVX-512: blocks of 16 rows transposed in registers, so that 16
-//! dot products advance together, one lane each.
-//!
-//! The plain loop over a block's columns (`rows[i][o]` for 16 values of `i`)
-//! is what a compiler vectorises into one gather per column, and gathers are
-//! slower than the scalar sums on some CPUs (AMD's among them); the shuffles of
-//! a 16×16 transpose are cheap everywhere. Only values move: every output is
-//! `((0 + r₀g₀) + r₁g₁) + …` in order of `o`, as in [`super::row_dots_plain`].
+//! `Wᵀ·g` with AVX-512 (see `tiled.rs`): blocks of 16 rows transposed in
+//! registers, so that 16 dot products advance together, one lane each.
 
 use core::arch::x86_64::{
     __m512, _mm512_add_ps, _mm512_castpd_ps, _mm512_castps_pd, _mm512_maskz_loadu_ps,
@@ -16,46 +10,41 @@ use core::arch::x86_64::{
 /// Lanes in a register, and so rows in a block and columns in a tile.
 const LANES: usize = 16;
 
-/// [`super::row_dots`], 16 rows at a time; rows left over (fewer than 16) are
-/// summed one by one.
-///
-/// # Safety
-/// The CPU must support AVX-512F.
+/// A register of 16 floats.
+type V = __m512;
+
+tiled_row_dots!("avx512f");
+
+#[inline]
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn row_dots<const IN: usize, const OUT: usize>(
-    rows: &[[f32; OUT]; IN],
-    g: &[f32; OUT],
-    out: &mut [f32; IN],
-) {
-    let blocks = rows.chunks_exact(LANES).zip(out.chunks_exact_mut(LANES));
-    for (block, out) in blocks {
-        let mut sums = _mm512_setzero_ps();
-        for start in (0..OUT).step_by(LANES) {
-            let width = LANES.min(OUT - start);
-            // The lanes `start..start + width` of every row in the block; the
-            // lanes past `width` read as 0 and are never used.
-            let mask = (1u32 << width) as u16;
-            let mask = mask.wrapping_sub(1);
-            let tile: [__m512; LANES] = core::array::from_fn(|i| {
-                let row = &block[i][start..start + width];
-                // SAFETY: AVX-512F is enabled (this function's contract); a masked
-                // load reads only the lanes set in `mask`, the first `width`
-                // floats from `row`'s start, and `row` has exactly `width`.
-                unsafe { _mm512_maskz_loadu_ps(mask, row.as_ptr()) }
-            });
-            let columns = transpose(tile);
-            for (&column, &g) in columns.iter().zip(&g[start..start + width]) {
-                sums = _mm512_add_ps(sums, _mm512_mul_ps(column, _mm512_set1_ps(g)));
-            }
-        }
-        // SAFETY: AVX-512F is enabled; `out` is a chunk of exactly 16 floats.
-        unsafe { _mm512_storeu_ps(out.as_mut_ptr(), sums) };
-    }
-    let rest = rows.chunks_exact(LANES).remainder();
-    let out = out.chunks_exact_mut(LANES).into_remainder();
-    for (o, row) in out.iter_mut().zip(rest) {
-        *o = super::row_dot(row, g);
-    }
+fn zero() -> V {
+    _mm512_setzero_ps()
+}
+
+/// The first `row.len()` (at most 16) floats of `row`, the other lanes 0.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn load(row: &[f32]) -> V {
+    let width = row.len().min(LANES);
+    // Lanes 0..width: (2^width − 1) in 16 bits (2^16 − 1 by wrapping for 16).
+    let mask = ((1u32 << width) as u16).wrapping_sub(1);
+    // SAFETY: AVX-512F is enabled; a masked load reads only the lanes set in
+    // `mask`, the first `width ≤ row.len()` floats from `row`'s start.
+    unsafe { _mm512_maskz_loadu_ps(mask, row.as_ptr()) }
+}
+
+/// `sums + column · g`, lane by lane (two roundings, as the scalar code).
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn mul_add(sums: V, column: V, g: f32) -> V {
+    _mm512_add_ps(sums, _mm512_mul_ps(column, _mm512_set1_ps(g)))
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn store(out: &mut [f32; LANES], v: V) {
+    // SAFETY: AVX-512F is enabled; `out` is exactly 16 floats.
+    unsafe { _mm512_storeu_ps(out.as_mut_ptr(), v) }
 }
 
 /// The transpose of a 16×16 tile, row `i` in register `i`: lane `l` of result

@@ -14,6 +14,12 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use crate::sparse::{Entries, SparseVector};
 
 #[cfg(target_arch = "x86_64")]
+#[macro_use]
+mod tiled;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
 mod avx512;
 
 /// An instruction set the kernels are compiled for.
@@ -355,8 +361,8 @@ kernel! {
 ///
 /// Each `out[i]` is `((0 + r₀g₀) + r₁g₁) + …`, one chain per output: summed row
 /// by row, a run of dependent scalar adds across a vector's lanes. With
-/// AVX-512, blocks of 16 rows are transposed in registers first
-/// ([`avx512::row_dots`]), so that the chains of 16 outputs run side by side,
+/// AVX-512 or AVX2, blocks of 16 or 8 rows are transposed in registers first
+/// (`tiled.rs`), so that the chains of a block's outputs run side by side,
 /// one lane each; every output still sees the same operations in the same
 /// order, so the bits are the same as [`row_dots_plain`]'s.
 #[inline(always)]
@@ -365,13 +371,15 @@ pub(crate) fn row_dots<const IN: usize, const OUT: usize>(
     g: &[f32; OUT],
     out: &mut [f32; IN],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    if Isa::current() == Isa::Avx512 {
+    match Isa::current() {
         // SAFETY: `Isa::current` never returns more than the CPU supports.
-        unsafe { avx512::row_dots(rows, g, out) };
-        return;
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512::row_dots(rows, g, out) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2::row_dots(rows, g, out) },
+        _ => row_dots_plain(rows, g, out),
     }
-    row_dots_plain(rows, g, out);
 }
 
 kernel! {
