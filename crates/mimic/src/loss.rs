@@ -320,4 +320,25 @@ mod tests {
         assert_eq!(softmax(&[1000.0_f32, 1000.0]), [0.5, 0.5]);
         assert_eq!(log_sum_exp(&[1e30_f32, 0.0]), 1e30);
     }
+
+    /// Around the point where `exp` is no longer called (exponent −70) and
+    /// where its result is flushed (below 1e-30, exponent ≈ −69.08), each
+    /// shifted exponential is what `exp` and the flush give, bit for bit.
+    #[test]
+    fn exponentials_skipped_or_flushed_are_exactly_zero() {
+        for exponent in [
+            -60.0_f32, -69.0, -69.07, -69.1, -69.9, -70.0, -70.1, -80.0, -104.0, -1e30,
+        ] {
+            let e = exp32(exponent);
+            let expected = if e < NEGLIGIBLE { 0.0 } else { e };
+            assert_eq!(
+                exp_shifted(exponent, 0.0).to_bits(),
+                expected.to_bits(),
+                "{exponent}"
+            );
+        }
+        let p = softmax(&[0.0_f32, -75.0, -69.0]);
+        assert_eq!(p[1], 0.0);
+        assert!(p[2] > 0.0);
+    }
 }
