@@ -92,17 +92,7 @@ impl<const N: usize> Loss<[f32; N]> for CrossEntropy {
         output: &[f32; N],
         &class: &usize,
     ) -> Result<(f32, [f32; N]), LossError> {
-        if class >= N {
-            return Err(LossError::ClassOutOfRange { class, classes: N });
-        }
-        let Shifted { max, exps, sum } = Shifted::new(output);
-        let mut gradient = exps.map(|e| e / sum);
-        gradient[class] -= 1.0;
-        // logsumexp − y[class] = ln(sum) + (max − y[class]); both terms are ≥ 0.
-        // The true loss can exceed f32's range only for logits near ±f32::MAX; it
-        // saturates there rather than becoming infinite.
-        let loss = (ln32(sum) + (max - output[class])).min(f32::MAX);
-        Ok((loss, gradient))
+        Shifted::new(output).cross_entropy(output, class)
     }
 }
 
@@ -143,14 +133,14 @@ impl<const N: usize> Loss<[f32; N]> for LabelSmoothing {
         output: &[f32; N],
         &class: &usize,
     ) -> Result<(f32, [f32; N]), LossError> {
-        let (hard_loss, mut gradient) = CrossEntropy.loss_and_gradient(output, &class)?;
+        let shifted = Shifted::new(output);
+        let (hard_loss, mut gradient) = shifted.cross_entropy(output, class)?;
         let epsilon = self.epsilon;
         if epsilon == 0.0 {
             return Ok((hard_loss, gradient));
         }
         // −log softmax(y)ᵢ = logsumexp(y) − yᵢ; their mean is the uniform part.
-        let Shifted { max, sum, .. } = Shifted::new(output);
-        let log_sum = max + ln32(sum);
+        let log_sum = shifted.max + ln32(shifted.sum);
         let uniform_loss = output.iter().map(|&y| log_sum - y).sum::<f32>() / N as f32;
         let share = epsilon / N as f32;
         // softmax − onehot (from CrossEntropy) becomes softmax − q:
@@ -209,6 +199,23 @@ impl<const N: usize> Shifted<N> {
         let exps = xs.map(|x| exp_shifted(x, max));
         let sum = exps.iter().sum();
         Shifted { max, exps, sum }
+    }
+
+    /// Cross-entropy's loss `logsumexp(y) − y[class]` and gradient
+    /// `softmax(y) − onehot(class)` for the logits `output` these were made from.
+    #[inline(always)]
+    fn cross_entropy(&self, output: &[f32; N], class: usize) -> Result<(f32, [f32; N]), LossError> {
+        if class >= N {
+            return Err(LossError::ClassOutOfRange { class, classes: N });
+        }
+        let sum = self.sum;
+        let mut gradient = self.exps.map(|e| e / sum);
+        gradient[class] -= 1.0;
+        // logsumexp − y[class] = ln(sum) + (max − y[class]); both terms are ≥ 0.
+        // The true loss can exceed f32's range only for logits near ±f32::MAX; it
+        // saturates there rather than becoming infinite.
+        let loss = (ln32(sum) + (self.max - output[class])).min(f32::MAX);
+        Ok((loss, gradient))
     }
 }
 
