@@ -104,16 +104,6 @@ impl Storage {
     fn extend_from(&mut self, from: &Storage, range: core::ops::Range<usize>) {
         match (&mut *self, from) {
             (
-                Storage::Wide { indices, values },
-                Storage::Wide {
-                    indices: from_indices,
-                    values: from_values,
-                },
-            ) => {
-                indices.extend_from_slice(from_indices.get(range.clone()).unwrap_or_default());
-                values.extend_from_slice(from_values.get(range).unwrap_or_default());
-            }
-            (
                 Storage::Coded {
                     indices,
                     codes,
@@ -135,6 +125,7 @@ impl Storage {
                     values: from_values,
                 },
             ) => {
+                // Wide already, or converted: `widen` returns the lists.
                 let (indices, values) = self.widen();
                 indices.extend_from_slice(from_indices.get(range.clone()).unwrap_or_default());
                 values.extend_from_slice(from_values.get(range).unwrap_or_default());
