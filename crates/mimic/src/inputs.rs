@@ -94,10 +94,7 @@ impl<const N: usize, L: SparseTrain<N>> Input<L> for SparseVector<'_, N> {
                 crate::kernels::prefetch(indices);
                 crate::kernels::prefetch(values);
             }
-            Entries::Coded { indices, codes, .. } => {
-                crate::kernels::prefetch(indices);
-                crate::kernels::prefetch(codes);
-            }
+            Entries::Coded { entries, .. } => crate::kernels::prefetch(entries),
         }
     }
 
@@ -108,9 +105,8 @@ impl<const N: usize, L: SparseTrain<N>> Input<L> for SparseVector<'_, N> {
                 crate::kernels::prefetch(indices.get(..1).unwrap_or_default());
                 crate::kernels::prefetch(values.get(..1).unwrap_or_default());
             }
-            Entries::Coded { indices, codes, .. } => {
-                crate::kernels::prefetch(indices.get(..1).unwrap_or_default());
-                crate::kernels::prefetch(codes.get(..1).unwrap_or_default());
+            Entries::Coded { entries, .. } => {
+                crate::kernels::prefetch(entries.get(..1).unwrap_or_default());
             }
         }
     }

@@ -126,4 +126,4 @@ pub use quantized::{
 pub use rate::LearningRate;
 #[cfg(feature = "std")]
 pub use sparse::SparseRows;
-pub use sparse::SparseVector;
+pub use sparse::{CodedEntry, SparseVector};

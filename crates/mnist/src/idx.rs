@@ -399,7 +399,7 @@ fn list_images(
     room: u64,
     value: impl Fn(u8) -> f32 + Copy + Sync,
 ) -> Result<SparseRows<PIXELS>, Error> {
-    // Coded: each pixel kept as its byte (3 bytes an entry, not 8).
+    // Coded: each pixel kept as its byte and position (4 bytes an entry, not 8).
     let mut inputs = SparseRows::from_bytes(&[], value);
     let path = source.path;
     let oom = |_| {

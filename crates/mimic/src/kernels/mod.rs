@@ -11,7 +11,7 @@
 
 use core::sync::atomic::{AtomicU8, Ordering};
 
-use crate::sparse::{Entries, SparseVector};
+use crate::sparse::{CodedEntry, Entries, SparseVector};
 
 #[cfg(target_arch = "x86_64")]
 #[macro_use]
@@ -249,49 +249,52 @@ fn combine<const OUT: usize>(sums: &[[f32; OUT]; 4]) -> [f32; OUT] {
     total
 }
 
-/// `Σₖ value(values[k]) · rows[indices[k]]` in four rotating partial sums (the
-/// `k`-th entry goes to sum `k mod 4`) added as `(s0 + s1) + (s2 + s3)`; for
-/// either layout of a [`SparseVector`]'s entries.
+/// `Σₖ value(values[k]) · rows[position(positions[k])]` in four rotating partial
+/// sums (the `k`-th entry goes to sum `k mod 4`) added as `(s0 + s1) + (s2 + s3)`;
+/// for either layout of a [`SparseVector`]'s entries (a coded vector passes its
+/// one list as both `positions` and `values`).
 #[inline(always)]
-fn gather<const IN: usize, const OUT: usize, I: Copy + Into<u32>, V: Copy>(
+fn gather<const IN: usize, const OUT: usize, P: Copy, V: Copy>(
     rows: &[[f32; OUT]; IN],
-    indices: &[I],
+    positions: &[P],
     values: &[V],
+    position: impl Fn(P) -> u32,
     value: impl Fn(V) -> f32,
 ) -> [f32; OUT] {
     let mut sums = [[0.0f32; OUT]; 4];
-    let chunks = indices.chunks_exact(4).zip(values.chunks_exact(4));
-    for (idx, val) in chunks {
+    let chunks = positions.chunks_exact(4).zip(values.chunks_exact(4));
+    for (pos, val) in chunks {
         for lane in 0..4 {
             add_scaled(
                 &mut sums[lane],
                 value(val[lane]),
-                row(rows, idx[lane].into()),
+                row(rows, position(pos[lane])),
             );
         }
     }
-    let tail = indices
+    let tail = positions
         .chunks_exact(4)
         .remainder()
         .iter()
         .zip(values.chunks_exact(4).remainder());
-    for (lane, (&i, &v)) in tail.enumerate() {
-        add_scaled(&mut sums[lane], value(v), row(rows, i.into()));
+    for (lane, (&p, &v)) in tail.enumerate() {
+        add_scaled(&mut sums[lane], value(v), row(rows, position(p)));
     }
     combine(&sums)
 }
 
-/// `rows[indices[k]] += value(values[k]) · g` for every `k`.
+/// `rows[position(positions[k])] += value(values[k]) · g` for every `k`.
 #[inline(always)]
-fn scatter<const IN: usize, const OUT: usize, I: Copy + Into<u32>, V: Copy>(
+fn scatter<const IN: usize, const OUT: usize, P: Copy, V: Copy>(
     rows: &mut [[f32; OUT]; IN],
-    indices: &[I],
+    positions: &[P],
     values: &[V],
+    position: impl Fn(P) -> u32,
     value: impl Fn(V) -> f32,
     g: &[f32; OUT],
 ) {
-    for (&i, &v) in indices.iter().zip(values) {
-        add_scaled(row_mut(rows, i.into()), value(v), g);
+    for (&p, &v) in positions.iter().zip(values) {
+        add_scaled(row_mut(rows, position(p)), value(v), g);
     }
 }
 
@@ -303,10 +306,14 @@ kernel! {
     /// the order is fixed, whatever the ISA or the layout of `x`.
     pub fn gather_sum(rows: &[[f32; OUT]; IN], x: SparseVector<'_, IN>) -> [f32; OUT] {
         match x.entries() {
-            Entries::Wide { indices, values } => gather(rows, indices, values, |v| v),
-            Entries::Coded { indices, codes, table } => {
-                gather(rows, indices, codes, |c| table[usize::from(c)])
-            }
+            Entries::Wide { indices, values } => gather(rows, indices, values, |i| i, |v| v),
+            Entries::Coded { entries, table } => gather(
+                rows,
+                entries,
+                entries,
+                CodedEntry::position,
+                |e| table[usize::from(e.code())],
+            ),
         }
     }
 }
@@ -337,10 +344,15 @@ kernel! {
     /// order is irrelevant).
     pub fn scatter_add(rows: &mut [[f32; OUT]; IN], x: SparseVector<'_, IN>, g: &[f32; OUT]) {
         match x.entries() {
-            Entries::Wide { indices, values } => scatter(rows, indices, values, |v| v, g),
-            Entries::Coded { indices, codes, table } => {
-                scatter(rows, indices, codes, |c| table[usize::from(c)], g)
-            }
+            Entries::Wide { indices, values } => scatter(rows, indices, values, |i| i, |v| v, g),
+            Entries::Coded { entries, table } => scatter(
+                rows,
+                entries,
+                entries,
+                CodedEntry::position,
+                |e| table[usize::from(e.code())],
+                g,
+            ),
         }
     }
 }
@@ -423,8 +435,10 @@ mod tests {
             // Coded entries: values k/255 as bytes k: values k/255 as bytes k.
             let codes: Vec<u8> = values.iter().map(|v| (v * 255.0) as u8).collect();
             let table: [f32; 256] = core::array::from_fn(|k| k as f32 / 255.0);
-            let narrow: Vec<u16> = indices.iter().map(|&i| i as u16).collect();
-            let coded = SparseVector::<100>::coded(&narrow, &codes, &table).unwrap();
+            let entries: Vec<CodedEntry> = (indices.iter().zip(&codes))
+                .map(|(&i, &c)| CodedEntry::new(i as usize, c).unwrap())
+                .collect();
+            let coded = SparseVector::<100>::coded(&entries, &table).unwrap();
             let values: Vec<f32> = codes.iter().map(|&c| table[usize::from(c)]).collect();
             let x = SparseVector::<100>::new(&indices, &values).unwrap();
             let g: [f32; 16] = core::array::from_fn(|o| o as f32 * 0.37 - 2.0);

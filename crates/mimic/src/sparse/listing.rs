@@ -2,6 +2,8 @@
 
 use core::mem::MaybeUninit;
 
+use super::coded::CodedEntry;
+
 /// Appends the nonzero entries of `row` to `indices` and `values` — entry `i` as
 /// `position(i)` and `value(x)` — in increasing order of position.
 ///
@@ -23,7 +25,7 @@ pub(super) fn push_row<const N: usize, T, I, V>(
     // Room for the whole row: a block's 16 places start at or before its first
     // entry's position, so they fit in the row's N.
     let start = indices.len();
-    let Some((to_indices, to_values)) = room::<N, _, _>(indices, values) else {
+    let (Some(to_indices), Some(to_values)) = (room::<N, _>(indices), room::<N, _>(values)) else {
         return; // `room` reserves it: never taken.
     };
     let mut k = 0;
@@ -70,38 +72,27 @@ pub(super) fn push_row<const N: usize, T, I, V>(
 /// Places past a list's end, not yet written.
 type Places<'a, T> = &'a mut [MaybeUninit<T>];
 
-/// The next `N` places past the ends of `a` and `b` (reserved first), to be
-/// written and then taken in with `set_len`; `None` only if `reserve` did not
-/// make the room, which it always does (it aborts or panics otherwise).
+/// The next `N` places past the end of `list` (reserved first), to be written
+/// and then taken in with `set_len`; `None` only if `reserve` did not make the
+/// room, which it always does (it aborts or panics otherwise).
 #[inline(always)]
-fn room<'a, 'b, const N: usize, A, B>(
-    a: &'a mut Vec<A>,
-    b: &'b mut Vec<B>,
-) -> Option<(Places<'a, A>, Places<'b, B>)> {
-    a.reserve(N);
-    b.reserve(N);
-    Some((
-        a.spare_capacity_mut().get_mut(..N)?,
-        b.spare_capacity_mut().get_mut(..N)?,
-    ))
+fn room<const N: usize, T>(list: &mut Vec<T>) -> Option<Places<'_, T>> {
+    list.reserve(N);
+    list.spare_capacity_mut().get_mut(..N)
 }
 
-/// Appends the nonzero bytes of `row` to `codes`, and their positions to
-/// `indices`, in increasing order of position. `N` must be at most 65,536, so
-/// that positions fit in a `u16`.
+/// Appends the nonzero bytes of `row` to `entries`, with their positions, in
+/// increasing order of position. `N` must be at most [`CodedEntry::POSITIONS`],
+/// so that positions fit.
 ///
 /// Faster than [`push_row`] for bytes: a block of 64 is turned into a mask of its
 /// nonzero bytes (a few vector compares), and the loop then visits only the set
 /// bits, so a row costs about one step per nonzero byte rather than one per byte
 /// of every block that has any.
 #[inline(always)]
-pub(super) fn push_bytes<const N: usize>(
-    row: &[u8; N],
-    indices: &mut Vec<u16>,
-    codes: &mut Vec<u8>,
-) {
-    let start = indices.len();
-    let Some((to_indices, to_codes)) = room::<N, _, _>(indices, codes) else {
+pub(super) fn push_bytes<const N: usize>(row: &[u8; N], entries: &mut Vec<CodedEntry>) {
+    let start = entries.len();
+    let Some(to_entries) = room::<N, _>(entries) else {
         return; // `room` reserves it: never taken.
     };
     let mut k = 0;
@@ -112,9 +103,8 @@ pub(super) fn push_bytes<const N: usize>(
         while mask != 0 {
             let j = mask.trailing_zeros() as usize & 63;
             // k counts the nonzero bytes before this one: k < N.
-            if let (Some(index), Some(code)) = (to_indices.get_mut(k), to_codes.get_mut(k)) {
-                index.write((base + j) as u16);
-                code.write(bytes[j]);
+            if let Some(entry) = to_entries.get_mut(k) {
+                entry.write(CodedEntry::truncated(base + j, bytes[j]));
             }
             k += 1;
             mask &= mask - 1;
@@ -123,22 +113,18 @@ pub(super) fn push_bytes<const N: usize>(
     let base = blocks.len() * 64;
     for (j, &x) in rest.iter().enumerate() {
         if x != 0 {
-            if let (Some(index), Some(code)) = (to_indices.get_mut(k), to_codes.get_mut(k)) {
-                index.write((base + j) as u16);
-                code.write(x);
+            if let Some(entry) = to_entries.get_mut(k) {
+                entry.write(CodedEntry::truncated(base + j, x));
             }
             k += 1;
         }
     }
     // k ≤ N always (one count per nonzero byte of the row); `min` for the proof.
     let k = k.min(N);
-    // SAFETY: the first k places past the lists' ends were written, one per
+    // SAFETY: the first k places past the list's end were written, one per
     // nonzero byte in order (each `get_mut(k)` succeeded, as k < N), within the
-    // capacity (`to_indices` and `to_codes` are slices of it).
-    unsafe {
-        indices.set_len(start + k);
-        codes.set_len(start + k);
-    }
+    // capacity (`to_entries` is a slice of it).
+    unsafe { entries.set_len(start + k) };
 }
 
 /// Bit `j` set if `bytes[j]` is not zero.
@@ -201,10 +187,14 @@ mod tests {
             });
             let (mut indices, mut values) = (Vec::new(), Vec::new());
             push_row(&row, &mut indices, &mut values, |i| i as u16, |x| x);
-            let (mut narrow, mut codes) = (vec![1u16], vec![1u8]);
-            push_bytes(&row, &mut narrow, &mut codes);
-            assert_eq!(narrow[1..], indices[..], "{seed}");
-            assert_eq!(codes[1..], values[..], "{seed}");
+            let first = CodedEntry::new(1, 1).unwrap();
+            let mut entries = vec![first];
+            push_bytes(&row, &mut entries);
+            assert_eq!(entries[0], first);
+            let positions: Vec<u16> = entries[1..].iter().map(|e| e.position() as u16).collect();
+            let codes: Vec<u8> = entries[1..].iter().map(|e| e.code()).collect();
+            assert_eq!(positions, indices, "{seed}");
+            assert_eq!(codes, values, "{seed}");
         }
     }
 }

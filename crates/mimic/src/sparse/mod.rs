@@ -7,15 +7,18 @@
 //!
 //! Entries are kept in one of two layouts ([`vector::Entries`]): any values as a
 //! `u32` position and an `f32` (8 bytes an entry), or — for rows of bytes such as
-//! images — a `u16` position and the byte itself, mapped to its value by a
-//! 256-entry table (3 bytes an entry). The kernels read either; the values, and so
+//! images — a [`CodedEntry`]: the position and the byte itself in 32 bits, the
+//! byte mapped to its value by a 256-entry table (4 bytes an entry). The kernels read either; the values, and so
 //! every result, are the same bits.
 
+mod coded;
 #[cfg(feature = "std")]
 mod listing;
 #[cfg(feature = "std")]
 mod rows;
 mod vector;
+
+pub use coded::CodedEntry;
 
 #[cfg(feature = "std")]
 pub use rows::SparseRows;

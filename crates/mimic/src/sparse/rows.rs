@@ -2,16 +2,17 @@
 
 use std::sync::Arc;
 
+use super::coded::CodedEntry;
 use super::listing::{push_bytes, push_row};
 use super::vector::SparseVector;
 
 /// Many length-`N` rows, each as its nonzero entries (compressed sparse rows): the
 /// fast representation of inputs that are mostly zeros, such as images.
 ///
-/// Rows of bytes ([`SparseRows::from_bytes`]) keep each entry as a 2-byte position
-/// and the byte itself, its value looked up in a 256-entry table of what your
-/// function maps bytes to: 3 bytes an entry (MNIST's training set: 27 MB), and
-/// fewer cache lines to read per row. Rows of anything else
+/// Rows of bytes ([`SparseRows::from_bytes`]) keep each entry as a
+/// [`CodedEntry`] — its position and the byte itself in 4 bytes — the byte's
+/// value looked up in a 256-entry table of what your function maps bytes to
+/// (MNIST's training set: 36 MB), and fewer cache lines to read per row. Rows of anything else
 /// ([`SparseRows::from_rows`]) keep a 4-byte position and an `f32`: 8 bytes an
 /// entry. Results do not depend on the layout: the values are the same bits.
 ///
@@ -23,7 +24,7 @@ use super::vector::SparseVector;
 /// assert_eq!(rows.get(0).unwrap().iter().collect::<Vec<_>>(), [(1, 1.0), (3, 0.2)]);
 /// assert_eq!(rows.get(0).unwrap().to_dense(), [0.0, 1.0, 0.0, 0.2]);
 /// assert!(rows.get(1).unwrap().is_empty());
-/// assert_eq!(rows.bytes_per_entry(), 3);
+/// assert_eq!(rows.bytes_per_entry(), 4);
 /// ```
 #[derive(Clone, Debug)]
 pub struct SparseRows<const N: usize> {
@@ -40,8 +41,7 @@ enum Storage {
     /// Bytes, and the table of their values (shared by copies and selections,
     /// which then see at once that their tables are the same).
     Coded {
-        indices: Vec<u16>,
-        codes: Vec<u8>,
+        entries: Vec<CodedEntry>,
         table: Arc<[f32; 256]>,
     },
 }
@@ -65,8 +65,7 @@ impl Storage {
                 values: Vec::new(),
             },
             Storage::Coded { table, .. } => Storage::Coded {
-                indices: Vec::new(),
-                codes: Vec::new(),
+                entries: Vec::new(),
                 table: Arc::clone(table),
             },
         }
@@ -75,7 +74,7 @@ impl Storage {
     fn len(&self) -> usize {
         match self {
             Storage::Wide { indices, .. } => indices.len(),
-            Storage::Coded { indices, .. } => indices.len(),
+            Storage::Coded { entries, .. } => entries.len(),
         }
     }
 
@@ -83,17 +82,13 @@ impl Storage {
     fn widen(&mut self) -> (&mut Vec<u32>, &mut Vec<f32>) {
         match self {
             Storage::Wide { indices, values } => (indices, values),
-            Storage::Coded {
-                indices,
-                codes,
-                table,
-            } => {
-                let wide_indices = indices.iter().map(|&i| u32::from(i)).collect();
-                let values = codes.iter().map(|&c| table[usize::from(c)]).collect();
-                *self = Storage::Wide {
-                    indices: wide_indices,
-                    values,
-                };
+            Storage::Coded { entries, table } => {
+                let indices = entries.iter().map(|e| e.position()).collect();
+                let values = entries
+                    .iter()
+                    .map(|e| table[usize::from(e.code())])
+                    .collect();
+                *self = Storage::Wide { indices, values };
                 self.widen() // now wide: returns at once
             }
         }
@@ -104,19 +99,13 @@ impl Storage {
     fn extend_from(&mut self, from: &Storage, range: core::ops::Range<usize>) {
         match (&mut *self, from) {
             (
+                Storage::Coded { entries, table },
                 Storage::Coded {
-                    indices,
-                    codes,
-                    table,
-                },
-                Storage::Coded {
-                    indices: from_indices,
-                    codes: from_codes,
+                    entries: from_entries,
                     table: from_table,
                 },
             ) if same_table(table, from_table) => {
-                indices.extend_from_slice(from_indices.get(range.clone()).unwrap_or_default());
-                codes.extend_from_slice(from_codes.get(range).unwrap_or_default());
+                entries.extend_from_slice(from_entries.get(range).unwrap_or_default());
             }
             (
                 _,
@@ -133,16 +122,18 @@ impl Storage {
             (
                 _,
                 Storage::Coded {
-                    indices: from_indices,
-                    codes: from_codes,
+                    entries: from_entries,
                     table: from_table,
                 },
             ) => {
                 let (indices, values) = self.widen();
-                let from_indices = from_indices.get(range.clone()).unwrap_or_default();
-                let from_codes = from_codes.get(range).unwrap_or_default();
-                indices.extend(from_indices.iter().map(|&i| u32::from(i)));
-                values.extend(from_codes.iter().map(|&c| from_table[usize::from(c)]));
+                let from_entries = from_entries.get(range).unwrap_or_default();
+                indices.extend(from_entries.iter().map(|e| e.position()));
+                values.extend(
+                    from_entries
+                        .iter()
+                        .map(|e| from_table[usize::from(e.code())]),
+                );
             }
         }
     }
@@ -169,8 +160,8 @@ impl<const N: usize> PartialEq for SparseRows<N> {
 }
 
 impl<const N: usize> SparseRows<N> {
-    /// Whether positions below `N` fit in a `u16`, as the coded layout keeps them.
-    const NARROW: bool = N <= 1 << 16;
+    /// Whether positions below `N` fit in a [`CodedEntry`].
+    const NARROW: bool = N <= CodedEntry::POSITIONS;
 
     /// The nonzero entries of dense `f32` rows.
     pub fn from_dense(rows: &[[f32; N]]) -> Self {
@@ -181,7 +172,7 @@ impl<const N: usize> SparseRows<N> {
     /// `f32` by `value`; the result is what `value` gives for every entry, with the
     /// zero entries left out (so `value(T::default())` should be 0). Rows are
     /// listed on two threads for large inputs; the result does not depend on it.
-    /// For rows of bytes, [`SparseRows::from_bytes`] keeps them in a third of the
+    /// For rows of bytes, [`SparseRows::from_bytes`] keeps them in half the
     /// memory.
     pub fn from_rows<T, V>(rows: &[[T; N]], value: V) -> Self
     where
@@ -192,9 +183,9 @@ impl<const N: usize> SparseRows<N> {
     }
 
     /// The nonzero bytes of `rows` (pixels, say), whose values are `value(byte)`:
-    /// kept as the bytes themselves and a table of `value` at all 256 bytes, 3
-    /// bytes an entry (positions above 65,535 need the wide layout, which rows
-    /// longer than that get). `value(0)` should be 0: zero bytes are left out.
+    /// kept as [`CodedEntry`]s (position and byte) and a table of `value` at all
+    /// 256 bytes, 4 bytes an entry (positions of 2²⁴ and above need the wide
+    /// layout, which rows longer than that get). `value(0)` should be 0: zero bytes are left out.
     /// Rows are listed on two threads for large inputs; the result does not
     /// depend on it.
     pub fn from_bytes<V>(rows: &[[u8; N]], value: V) -> Self
@@ -280,7 +271,7 @@ impl<const N: usize> SparseRows<N> {
     /// rows.extend_from_bytes(&[[0, 7, 0]], half);
     /// rows.extend_from_bytes(&[[1, 0, 2]], half);
     /// assert_eq!(rows, SparseRows::from_bytes(&[[0, 7, 0], [1, 0, 2]], half));
-    /// assert_eq!(rows.bytes_per_entry(), 3);
+    /// assert_eq!(rows.bytes_per_entry(), 4);
     /// ```
     pub fn extend_from_bytes<V>(&mut self, rows: &[[u8; N]], value: V)
     where
@@ -291,19 +282,18 @@ impl<const N: usize> SparseRows<N> {
             Storage::Coded { table: kept, .. } if same_bits(kept, &table));
         if !coded && self.storage.len() == 0 && Self::NARROW {
             self.storage = Storage::Coded {
-                indices: Vec::new(),
-                codes: Vec::new(),
+                entries: Vec::new(),
                 table: Arc::new(table),
             };
             coded = true;
         }
         match &mut self.storage {
-            Storage::Coded { indices, codes, .. } if coded => {
+            Storage::Coded { entries, .. } if coded => {
                 self.offsets.reserve(rows.len());
                 for row in rows {
-                    // N ≤ 65,536 (NARROW), so positions fit in a u16.
-                    push_bytes(row, indices, codes);
-                    self.offsets.push(indices.len());
+                    // N ≤ 2²⁴ (NARROW), so positions fit in a CodedEntry.
+                    push_bytes(row, entries);
+                    self.offsets.push(entries.len());
                 }
             }
             _ => self.extend_from_rows(rows, |p| table[usize::from(p)]),
@@ -333,10 +323,7 @@ impl<const N: usize> SparseRows<N> {
                 indices.try_reserve(entries)?;
                 values.try_reserve(entries)
             }
-            Storage::Coded { indices, codes, .. } => {
-                indices.try_reserve(entries)?;
-                codes.try_reserve(entries)
-            }
+            Storage::Coded { entries: coded, .. } => coded.try_reserve(entries),
         }
     }
 
@@ -345,11 +332,11 @@ impl<const N: usize> SparseRows<N> {
         self.storage.len()
     }
 
-    /// Bytes of memory an entry takes: 3 coded, 8 wide.
+    /// Bytes of memory an entry takes: 4 coded, 8 wide.
     pub fn bytes_per_entry(&self) -> usize {
         match self.storage {
             Storage::Wide { .. } => 8,
-            Storage::Coded { .. } => 3,
+            Storage::Coded { .. } => core::mem::size_of::<CodedEntry>(),
         }
     }
 
@@ -376,15 +363,10 @@ impl<const N: usize> SparseRows<N> {
                 // position (the lists are private and only ever appended to).
                 unsafe { SparseVector::new_unchecked(indices, values) }
             }
-            Storage::Coded {
-                indices,
-                codes,
-                table,
-            } => {
-                let indices = indices.get(start..end).unwrap_or_default();
-                let codes = codes.get(start..end).unwrap_or_default();
-                // SAFETY: as above.
-                unsafe { SparseVector::coded_unchecked(indices, codes, table) }
+            Storage::Coded { entries, table } => {
+                let entries = entries.get(start..end).unwrap_or_default();
+                // SAFETY: as above (listed by `push_bytes`, or copied).
+                unsafe { SparseVector::coded_unchecked(entries, table) }
             }
         }
     }
@@ -471,7 +453,7 @@ mod tests {
         let whole = SparseRows::from_rows(&rows, value);
         let coded = SparseRows::from_bytes(&rows, value);
         assert_eq!(coded, whole);
-        assert_eq!((coded.bytes_per_entry(), whole.bytes_per_entry()), (3, 8));
+        assert_eq!((coded.bytes_per_entry(), whole.bytes_per_entry()), (4, 8));
         // Pieces on one thread (< 1024 rows) and on two, empty ones included.
         for cuts in [
             &[0, 1, 500, 500, 3000][..],
@@ -486,7 +468,7 @@ mod tests {
             }
             assert_eq!(pieces, whole, "{cuts:?}");
             assert_eq!(coded_pieces, whole, "{cuts:?}");
-            assert_eq!(coded_pieces.bytes_per_entry(), 3);
+            assert_eq!(coded_pieces.bytes_per_entry(), 4);
         }
         assert_eq!(whole.len(), 3000);
         for (k, row) in rows.iter().enumerate() {
@@ -514,9 +496,11 @@ mod tests {
         coded.append(&SparseRows::from_dense(&[[0.0, 0.0, 7.0, 0.0]]));
         assert_eq!(coded.bytes_per_entry(), 8);
         assert_eq!(coded.get(2).unwrap().to_dense(), [0.0, 0.0, 7.0, 0.0]);
-        // Rows longer than 65,536 cannot be coded.
-        let long = SparseRows::<70_000>::from_bytes(&[], half);
-        assert_eq!(long.bytes_per_entry(), 8);
+        // Rows of up to 2²⁴ can be coded, longer ones cannot.
+        let long = SparseRows::<{ 1 << 24 }>::from_bytes(&[], half);
+        assert_eq!(long.bytes_per_entry(), 4);
+        let longer = SparseRows::<{ (1 << 24) + 1 }>::from_bytes(&[], half);
+        assert_eq!(longer.bytes_per_entry(), 8);
     }
 
     #[test]
@@ -532,6 +516,6 @@ mod tests {
         assert_eq!(picked.len(), 2);
         assert!(picked.get(0).unwrap().is_empty());
         assert_eq!(picked.get(1), sparse.get(0));
-        assert_eq!(picked.bytes_per_entry(), 3);
+        assert_eq!(picked.bytes_per_entry(), 4);
     }
 }

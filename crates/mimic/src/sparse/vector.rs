@@ -1,13 +1,15 @@
 //! One sparse vector, borrowed: its nonzero entries in one of two layouts.
 
+use super::coded::CodedEntry;
+
 /// The nonzero entries of a length-`N` vector: strictly increasing positions below
 /// `N`, and their values. Validated on construction, so layers can index with the
 /// positions without further checks.
 ///
 /// Built from `u32` positions and `f32` values ([`SparseVector::new`]), or from
-/// `u16` positions and byte codes whose values a 256-entry table gives
-/// ([`SparseVector::coded`]; what [`SparseRows`](crate::SparseRows) lists rows
-/// of bytes into). Two vectors with the same entries are equal, whatever their
+/// [`CodedEntry`]s — a position and a byte code in 32 bits — whose values a
+/// 256-entry table gives ([`SparseVector::coded`]; what
+/// [`SparseRows`](crate::SparseRows) lists rows of bytes into). Two vectors with the same entries are equal, whatever their
 /// layout.
 #[derive(Clone, Copy, Debug)]
 pub struct SparseVector<'a, const N: usize> {
@@ -23,23 +25,27 @@ pub(crate) enum Entries<'a> {
         indices: &'a [u32],
         values: &'a [f32],
     },
-    /// Values that are bytes mapped through a table (pixels): a `u16` position
-    /// and a one-byte code per entry (3 bytes); entry `k`'s value is
-    /// `table[codes[k]]`.
+    /// Values that are bytes mapped through a table (pixels): a position and a
+    /// byte code per entry, packed in 4 bytes; entry `k`'s value is
+    /// `table[entries[k].code()]`.
     Coded {
-        indices: &'a [u16],
-        codes: &'a [u8],
+        entries: &'a [CodedEntry],
         table: &'a [f32; 256],
     },
 }
 
-/// Whether `indices` are strictly increasing and below `n`.
-fn valid<I: Copy + Into<u32>>(indices: &[I], n: usize) -> bool {
-    let increasing = indices.windows(2).all(|w| w[0].into() < w[1].into());
-    increasing
-        && indices
-            .last()
-            .is_none_or(|&last| (last.into() as usize) < n)
+/// Whether `positions` are strictly increasing and below `n`.
+fn valid(positions: impl Iterator<Item = u32>, n: usize) -> bool {
+    // The smallest position the next one may have.
+    let mut next = 0;
+    for p in positions {
+        let p = p as usize;
+        if p < next {
+            return false;
+        }
+        next = p + 1;
+    }
+    next <= n
 }
 
 impl<'a, const N: usize> SparseVector<'a, N> {
@@ -54,7 +60,7 @@ impl<'a, const N: usize> SparseVector<'a, N> {
     /// assert!(SparseVector::<4>::new(&[3, 1], &[0.5, 2.0]).is_none());
     /// ```
     pub fn new(indices: &'a [u32], values: &'a [f32]) -> Option<Self> {
-        (indices.len() == values.len() && valid(indices, N)).then_some(Self {
+        (indices.len() == values.len() && valid(indices.iter().copied(), N)).then_some(Self {
             entries: Entries::Wide { indices, values },
         })
     }
@@ -74,45 +80,33 @@ impl<'a, const N: usize> SparseVector<'a, N> {
     }
 
     /// Entries whose values are bytes mapped through `table`: entry `k` is at
-    /// position `indices[k]` with value `table[codes[k]]`. `None` unless `indices`
-    /// and `codes` have the same length and the indices are strictly increasing
-    /// and below `N`.
+    /// position `entries[k].position()` with value `table[entries[k].code()]`.
+    /// `None` unless the positions are strictly increasing and below `N`.
     ///
     /// ```
-    /// use mimic::SparseVector;
+    /// use mimic::{CodedEntry, SparseVector};
     ///
     /// let table: [f32; 256] = core::array::from_fn(|p| p as f32 / 255.0);
-    /// let x = SparseVector::<3>::coded(&[2], &[255], &table).unwrap();
+    /// let entries = [CodedEntry::new(2, 255).unwrap()];
+    /// let x = SparseVector::<3>::coded(&entries, &table).unwrap();
     /// assert_eq!(x, SparseVector::<3>::new(&[2], &[1.0]).unwrap());
     /// ```
-    pub fn coded(indices: &'a [u16], codes: &'a [u8], table: &'a [f32; 256]) -> Option<Self> {
-        (indices.len() == codes.len() && valid(indices, N)).then_some(Self {
-            entries: Entries::Coded {
-                indices,
-                codes,
-                table,
-            },
+    pub fn coded(entries: &'a [CodedEntry], table: &'a [f32; 256]) -> Option<Self> {
+        valid(entries.iter().map(|e| e.position()), N).then_some(Self {
+            entries: Entries::Coded { entries, table },
         })
     }
 
     /// [`SparseVector::coded`] without the checks.
     ///
     /// # Safety
-    /// As for [`SparseVector::new_unchecked`]: `indices` and `codes` must have the
-    /// same length and the indices must be strictly increasing and below `N`.
+    /// As for [`SparseVector::new_unchecked`]: the positions must be strictly
+    /// increasing and below `N`.
     #[inline]
-    pub unsafe fn coded_unchecked(
-        indices: &'a [u16],
-        codes: &'a [u8],
-        table: &'a [f32; 256],
-    ) -> Self {
-        debug_assert!(Self::coded(indices, codes, table).is_some());
+    pub unsafe fn coded_unchecked(entries: &'a [CodedEntry], table: &'a [f32; 256]) -> Self {
+        debug_assert!(Self::coded(entries, table).is_some());
         Self {
-            entries: Entries::Coded {
-                indices,
-                codes,
-                table,
-            },
+            entries: Entries::Coded { entries, table },
         }
     }
 
@@ -127,7 +121,7 @@ impl<'a, const N: usize> SparseVector<'a, N> {
     pub fn len(&self) -> usize {
         match self.entries {
             Entries::Wide { indices, .. } => indices.len(),
-            Entries::Coded { indices, .. } => indices.len(),
+            Entries::Coded { entries, .. } => entries.len(),
         }
     }
 
@@ -140,14 +134,10 @@ impl<'a, const N: usize> SparseVector<'a, N> {
     fn entry(&self, k: usize) -> Option<(usize, f32)> {
         match self.entries {
             Entries::Wide { indices, values } => Some((*indices.get(k)? as usize, *values.get(k)?)),
-            Entries::Coded {
-                indices,
-                codes,
-                table,
-            } => Some((
-                usize::from(*indices.get(k)?),
-                table[usize::from(*codes.get(k)?)],
-            )),
+            Entries::Coded { entries, table } => {
+                let e = entries.get(k)?;
+                Some((e.position() as usize, table[usize::from(e.code())]))
+            }
         }
     }
 
@@ -199,16 +189,28 @@ mod tests {
             [0.0, 5.0, 0.0]
         );
         let table = [0.25; 256];
-        assert!(SparseVector::<4>::coded(&[0, 3], &[1, 2], &table).is_some());
-        assert!(SparseVector::<4>::coded(&[0, 4], &[1, 2], &table).is_none());
-        assert!(SparseVector::<4>::coded(&[3, 3], &[1, 2], &table).is_none());
-        assert!(SparseVector::<4>::coded(&[3], &[1, 2], &table).is_none());
+        let coded = |positions: &[usize]| -> Vec<CodedEntry> {
+            positions
+                .iter()
+                .map(|&p| CodedEntry::new(p, 1).unwrap())
+                .collect()
+        };
+        assert!(SparseVector::<4>::coded(&coded(&[0, 3]), &table).is_some());
+        assert!(SparseVector::<4>::coded(&coded(&[]), &table).is_some());
+        assert!(SparseVector::<4>::coded(&coded(&[0, 4]), &table).is_none());
+        assert!(SparseVector::<4>::coded(&coded(&[3, 3]), &table).is_none());
+        assert!(SparseVector::<4>::coded(&coded(&[3, 2]), &table).is_none());
+        assert!(SparseVector::<0>::coded(&coded(&[0]), &table).is_none());
     }
 
     #[test]
     fn layouts_with_the_same_entries_are_equal() {
         let table: [f32; 256] = core::array::from_fn(|p| p as f32 * 0.5);
-        let coded = SparseVector::<5>::coded(&[1, 4], &[2, 6], &table).unwrap();
+        let entries = [
+            CodedEntry::new(1, 2).unwrap(),
+            CodedEntry::new(4, 6).unwrap(),
+        ];
+        let coded = SparseVector::<5>::coded(&entries, &table).unwrap();
         let wide = SparseVector::<5>::new(&[1, 4], &[1.0, 3.0]).unwrap();
         assert_eq!(coded, wide);
         assert_eq!(coded.to_dense(), [0.0, 1.0, 0.0, 0.0, 3.0]);
