@@ -171,6 +171,38 @@ fn layer<const IN: usize, const OUT: usize>(c: &mut Criterion) {
     group.finish();
 }
 
+/// The first layer's sparse kernels at widths 10 to 256: the weighted sum of an
+/// image's rows and their update, per image (real images, cycling through
+/// the first 10,000).
+fn first_layer<const OUT: usize, M: Measurement<Value = f64>>(
+    group: &mut criterion::BenchmarkGroup<'_, M>,
+    train: &Samples,
+) {
+    let mut dense = Box::new(Dense::<784, OUT>::zeros());
+    let db: [f32; OUT] = random_dense(7);
+    let mut k = 0;
+    group.bench_function(format!("784→{OUT}, sum and update"), |b| {
+        b.iter(|| {
+            k = (k + 1) % 10_000;
+            let x = train.inputs.get(k).unwrap();
+            let y = dense.pre_activation_sparse(x);
+            dense.sgd_update_sparse(x, &db, 1e-6);
+            y
+        })
+    });
+}
+
+fn first_layers<M: Measurement<Value = f64>>(c: &mut Criterion<M>, train: &Samples) {
+    let mut group = c.benchmark_group("first layer");
+    group.throughput(Throughput::Elements(1));
+    first_layer::<10, M>(&mut group, train);
+    first_layer::<16, M>(&mut group, train);
+    first_layer::<32, M>(&mut group, train);
+    first_layer::<128, M>(&mut group, train);
+    first_layer::<256, M>(&mut group, train);
+    group.finish();
+}
+
 fn layers(c: &mut Criterion) {
     layer::<784, 16>(c);
     layer::<16, 16>(c);
@@ -399,6 +431,7 @@ fn all(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
     steps(&mut cpu, &train);
+    first_layers(&mut cpu, &train);
     layers(c);
     passes(c, &train_data, &train, &test);
     schedules(&mut cpu, &train);
