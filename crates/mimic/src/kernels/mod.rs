@@ -312,7 +312,7 @@ kernel! {
                 entries,
                 entries,
                 CodedEntry::position,
-                |e| table[usize::from(e.code())],
+                |e| e.value(table),
             ),
         }
     }
@@ -350,7 +350,7 @@ kernel! {
                 entries,
                 entries,
                 CodedEntry::position,
-                |e| table[usize::from(e.code())],
+                |e| e.value(table),
                 g,
             ),
         }

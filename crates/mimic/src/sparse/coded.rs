@@ -54,6 +54,12 @@ impl CodedEntry {
     pub const fn code(self) -> u8 {
         self.0 as u8
     }
+
+    /// The entry's value: what `table` maps its byte to.
+    #[inline(always)]
+    pub fn value(self, table: &[f32; 256]) -> f32 {
+        table[usize::from(self.code())]
+    }
 }
 
 impl core::fmt::Debug for CodedEntry {
@@ -76,6 +82,8 @@ mod tests {
                 let e = CodedEntry::new(position, code).unwrap();
                 assert_eq!((e.position() as usize, e.code()), (position, code));
                 assert_eq!(CodedEntry::truncated(position, code), e);
+                let table: [f32; 256] = core::array::from_fn(|b| b as f32 * 0.5);
+                assert_eq!(e.value(&table), f32::from(code) * 0.5);
             }
         }
         assert!(CodedEntry::new(CodedEntry::POSITIONS, 0).is_none());

@@ -84,10 +84,7 @@ impl Storage {
             Storage::Wide { indices, values } => (indices, values),
             Storage::Coded { entries, table } => {
                 let indices = entries.iter().map(|e| e.position()).collect();
-                let values = entries
-                    .iter()
-                    .map(|e| table[usize::from(e.code())])
-                    .collect();
+                let values = entries.iter().map(|e| e.value(table)).collect();
                 *self = Storage::Wide { indices, values };
                 self.widen() // now wide: returns at once
             }
@@ -129,11 +126,7 @@ impl Storage {
                 let (indices, values) = self.widen();
                 let from_entries = from_entries.get(range).unwrap_or_default();
                 indices.extend(from_entries.iter().map(|e| e.position()));
-                values.extend(
-                    from_entries
-                        .iter()
-                        .map(|e| from_table[usize::from(e.code())]),
-                );
+                values.extend(from_entries.iter().map(|e| e.value(from_table)));
             }
         }
     }

@@ -136,7 +136,7 @@ impl<'a, const N: usize> SparseVector<'a, N> {
             Entries::Wide { indices, values } => Some((*indices.get(k)? as usize, *values.get(k)?)),
             Entries::Coded { entries, table } => {
                 let e = entries.get(k)?;
-                Some((e.position() as usize, table[usize::from(e.code())]))
+                Some((e.position() as usize, e.value(table)))
             }
         }
     }
