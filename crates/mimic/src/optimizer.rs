@@ -7,7 +7,9 @@
 //!   same thing, as `b` starts at 0), then `w ← w − η·(g + μ·b)` with Nesterov,
 //!   `w ← w − η·b` without.
 //! - [`Adam`]: `g ← g + λw`, `m ← β₁m + (1 − β₁)g`, `v ← β₂v + (1 − β₂)g²`,
-//!   `m̂ = m/(1 − β₁ᵗ)`, `v̂ = v/(1 − β₂ᵗ)`, `w ← w − η·m̂/(√v̂ + ε)`.
+//!   `m̂ = m/(1 − β₁ᵗ)`, `v̂ = v/(1 − β₂ᵗ)`, `w ← w − η·m̂/(√v̂ + ε)`, computed
+//!   with the bias corrections folded into `η` and `ε` (the paper's cheaper
+//!   order, exactly equal in real arithmetic; one division per parameter, not two).
 //! - [`AdamW`]: `w ← w·(1 − ηλ)` first (decoupled weight decay), then Adam's
 //!   step without the L2 term.
 //!
@@ -311,17 +313,24 @@ impl Optimizer for AdamW {
 
 /// Adam's step for one update number, with L2 decay `decay` added to the
 /// gradient and decoupled decay `w ← w·shrink` first (1 = none).
+///
+/// The bias corrections are folded into the step and `ε`, as Kingma and Ba's
+/// paper suggests (end of its section 2): `η·m̂/(√v̂ + ε)` with `m̂ = m/(1 − β₁ᵗ)`
+/// and `v̂ = v/(1 − β₂ᵗ)` is exactly `η̂·m/(√v + ε̂)` with
+/// `η̂ = η·√(1 − β₂ᵗ)/(1 − β₁ᵗ)` and `ε̂ = ε·√(1 − β₂ᵗ)`. Per parameter that is
+/// one square root and one division instead of PyTorch's one and two: the
+/// divisions are most of Adam's cost per parameter. Only the rounding differs
+/// from PyTorch's order; the reference tests hold it to the f64 formula.
 #[derive(Clone, Copy)]
 struct AdamStep {
     beta1: f32,
     beta2: f32,
-    epsilon: f32,
     decay: f32,
     shrink: f32,
-    /// `η / (1 − β₁ᵗ)`.
+    /// `η̂ = η·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`.
     step: f32,
-    /// `√(1 − β₂ᵗ)`.
-    correction2: f32,
+    /// `ε̂ = ε·√(1 − β₂ᵗ)`.
+    epsilon: f32,
 }
 
 impl AdamStep {
@@ -333,18 +342,18 @@ impl AdamStep {
             epsilon,
             ..
         } = adam;
-        // Bias corrections in f64, as PyTorch computes them (in Python floats).
+        // Bias corrections in f64, as PyTorch computes them (in Python floats),
+        // and folded into the step and ε in f64 too: rounded once each.
         let t = i32::try_from(t).unwrap_or(i32::MAX);
-        let correction1 = (1.0 - f64::from(beta1).powi(t)) as f32;
-        let correction2 = (1.0 - f64::from(beta2).powi(t)).sqrt() as f32;
+        let correction1 = 1.0 - f64::from(beta1).powi(t);
+        let correction2 = (1.0 - f64::from(beta2).powi(t)).sqrt();
         Self {
             beta1,
             beta2,
-            epsilon,
             decay,
             shrink,
-            step: rate / correction1,
-            correction2,
+            step: (f64::from(rate) * correction2 / correction1) as f32,
+            epsilon: (f64::from(epsilon) * correction2) as f32,
         }
     }
 
@@ -354,11 +363,10 @@ impl AdamStep {
         let Self {
             beta1,
             beta2,
-            epsilon,
             decay,
             shrink,
             step,
-            correction2,
+            epsilon,
         } = *self;
         if shrink != 1.0 {
             *w *= shrink;
@@ -366,7 +374,7 @@ impl AdamStep {
         let g = if decay != 0.0 { g + decay * *w } else { g };
         *m = beta1 * *m + (1.0 - beta1) * g;
         *v = beta2 * *v + (1.0 - beta2) * (g * g);
-        let denominator = (v.sqrt() / correction2) + epsilon;
+        let denominator = v.sqrt() + epsilon;
         *w -= step * (*m / denominator);
     }
 
