@@ -14,7 +14,7 @@ use clap::Parser;
 use mimic_experiments::cli::{self, DataArgs};
 use mimic_experiments::study::{self, Progress, StudyConfig};
 
-/// The distillation study on MNIST (about 15 minutes on 2 cores).
+/// The distillation study on MNIST (about 5 minutes on 2 cores).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Settings {
