@@ -272,6 +272,12 @@ fn schedules<M: Measurement<Value = f64>>(c: &mut Criterion<M>, train: &Samples)
     let classes = &train.classes;
     let plain = Schedule::epochs(1);
     let batch = Schedule::epochs(1).batch_size(32);
+    // The distillation study's protocol (Adam at batch 64, shuffled): its square
+    // root and division per parameter come once per 64 samples, not 32.
+    let study = Schedule::epochs(1)
+        .batch_size(64)
+        .optimizer(Adam::default())
+        .shuffled(1);
     epoch!(
         "teacher, per-sample SGD, file order",
         teacher(),
@@ -316,16 +322,11 @@ fn schedules<M: Measurement<Value = f64>>(c: &mut Criterion<M>, train: &Samples)
         classes,
         batch.optimizer(Adam::default()).shuffled(1)
     );
-    // The distillation study's protocol (Adam at batch 64, shuffled): its square
-    // root and division per parameter come once per 64 samples, not 32.
     epoch!(
         "teacher, batch 64 Adam, shuffled",
         teacher(),
         classes,
-        Schedule::epochs(1)
-            .batch_size(64)
-            .optimizer(Adam::default())
-            .shuffled(1)
+        study
     );
     epoch!(
         "student, per-sample SGD, file order",
@@ -369,10 +370,7 @@ fn schedules<M: Measurement<Value = f64>>(c: &mut Criterion<M>, train: &Samples)
         "student, batch 64 Adam, shuffled",
         student(),
         classes,
-        Schedule::epochs(1)
-            .batch_size(64)
-            .optimizer(Adam::default())
-            .shuffled(1)
+        study
     );
     let kd = Network::<Student, _>::seeded(1, Distillation::new(4.0, 0.5), 0.01);
     epoch!(
