@@ -249,10 +249,22 @@ fn combine<const OUT: usize>(sums: &[[f32; OUT]; 4]) -> [f32; OUT] {
     total
 }
 
+/// How many output lanes [`gather`] sums at once: its four partial sums of this
+/// many lanes are 16 AVX-512 registers, so they stay in registers. A wider
+/// layer's sums would not (784→256: 64 registers' worth), and every entry would
+/// load and store all of them; it is summed in blocks of this many lanes instead.
+const LANES_AT_ONCE: usize = 64;
+
 /// `Σₖ value(values[k]) · rows[position(positions[k])]` in four rotating partial
 /// sums (the `k`-th entry goes to sum `k mod 4`) added as `(s0 + s1) + (s2 + s3)`;
 /// for either layout of a [`SparseVector`]'s entries (a coded vector passes its
 /// one list as both `positions` and `values`).
+///
+/// Up to [`LANES_AT_ONCE`] outputs are summed in one pass over the entries; a
+/// wider layer in blocks of that many lanes, one pass each, the last block
+/// ending at the last lane (so it may redo some of the previous block's lanes,
+/// with the same result). Each lane sees the same operations in the same order
+/// either way: lanes are independent.
 #[inline(always)]
 fn gather<const IN: usize, const OUT: usize, P: Copy, V: Copy>(
     rows: &[[f32; OUT]; IN],
@@ -261,15 +273,49 @@ fn gather<const IN: usize, const OUT: usize, P: Copy, V: Copy>(
     position: impl Fn(P) -> u32,
     value: impl Fn(V) -> f32,
 ) -> [f32; OUT] {
-    let mut sums = [[0.0f32; OUT]; 4];
+    if OUT <= LANES_AT_ONCE {
+        return gather_lanes::<IN, OUT, OUT, P, V>(rows, 0, positions, values, &position, &value);
+    }
+    let mut total = [0.0; OUT];
+    let mut start = 0;
+    while start < OUT {
+        let first = start.min(OUT - LANES_AT_ONCE);
+        let block = gather_lanes::<IN, OUT, LANES_AT_ONCE, P, V>(
+            rows, first, positions, values, &position, &value,
+        );
+        // Lanes before `start` were summed by the previous block, identically.
+        total[start..first + LANES_AT_ONCE].copy_from_slice(&block[start - first..]);
+        start = first + LANES_AT_ONCE;
+    }
+    total
+}
+
+/// [`gather`] for the `W` lanes `first..first + W` of each row (all of them if
+/// `first + W` is more than `OUT`: then it returns zeros, which never happens).
+#[inline(always)]
+fn gather_lanes<const IN: usize, const OUT: usize, const W: usize, P: Copy, V: Copy>(
+    rows: &[[f32; OUT]; IN],
+    first: usize,
+    positions: &[P],
+    values: &[V],
+    position: &impl Fn(P) -> u32,
+    value: &impl Fn(V) -> f32,
+) -> [f32; W] {
+    if first.checked_add(W).is_none_or(|end| end > OUT) {
+        return [0.0; W];
+    }
+    let lanes = |p: P| -> &[f32; W] {
+        let row = row(rows, position(p));
+        // SAFETY: `first + W ≤ OUT` (checked above), so lanes `first..first + W`
+        // of a row of OUT floats are W floats inside it, and `[f32; W]` has the
+        // alignment of `f32`.
+        unsafe { &*row.as_ptr().add(first).cast::<[f32; W]>() }
+    };
+    let mut sums = [[0.0f32; W]; 4];
     let chunks = positions.chunks_exact(4).zip(values.chunks_exact(4));
     for (pos, val) in chunks {
         for lane in 0..4 {
-            add_scaled(
-                &mut sums[lane],
-                value(val[lane]),
-                row(rows, position(pos[lane])),
-            );
+            add_scaled(&mut sums[lane], value(val[lane]), lanes(pos[lane]));
         }
     }
     let tail = positions
@@ -278,7 +324,7 @@ fn gather<const IN: usize, const OUT: usize, P: Copy, V: Copy>(
         .iter()
         .zip(values.chunks_exact(4).remainder());
     for (lane, (&p, &v)) in tail.enumerate() {
-        add_scaled(&mut sums[lane], value(v), row(rows, position(p)));
+        add_scaled(&mut sums[lane], value(v), lanes(p));
     }
     combine(&sums)
 }
@@ -494,6 +540,53 @@ mod tests {
         row_dots_are_the_plain_sums::<37, 33>(4);
         row_dots_are_the_plain_sums::<5, 16>(5);
         row_dots_are_the_plain_sums::<128, 256>(6);
+    }
+
+    /// A layer wider than `LANES_AT_ONCE`, summed in blocks, against the four
+    /// rotating sums of every lane written out plainly, bit for bit, on every ISA.
+    fn wide_gathers_are_the_plain_sums<const OUT: usize>(seed: u64) {
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+        let rows: Vec<[[f32; OUT]; 40]> = vec![core::array::from_fn(|_| {
+            core::array::from_fn(|_| rng.random::<f32>() - 0.5)
+        })];
+        for count in [0, 1, 3, 4, 7, 13, 40] {
+            // `count` distinct positions, increasing, as a sparse vector lists them.
+            let mut indices: Vec<u32> = (0..40).collect();
+            while indices.len() > count {
+                indices.remove(rng.random_range(0..indices.len()));
+            }
+            let values: Vec<f32> = indices.iter().map(|_| rng.random::<f32>()).collect();
+            let x = SparseVector::<40>::new(&indices, &values).unwrap();
+            let mut sums = [[0.0f32; OUT]; 4];
+            for (k, (&i, &v)) in indices.iter().zip(&values).enumerate() {
+                for o in 0..OUT {
+                    sums[k % 4][o] += v * rows[0][i as usize][o];
+                }
+            }
+            let expected: Vec<u32> = (0..OUT)
+                .map(|o| ((sums[0][o] + sums[1][o]) + (sums[2][o] + sums[3][o])).to_bits())
+                .collect();
+            for isa in [Isa::Portable, Isa::Avx2, Isa::Avx512] {
+                Isa::force(isa);
+                let got = gather_sum(&rows[0], x).map(f32::to_bits);
+                assert_eq!(
+                    got.as_slice(),
+                    expected.as_slice(),
+                    "{OUT} wide, {count} entries, {isa:?}"
+                );
+            }
+        }
+        Isa::force(Isa::detect());
+    }
+
+    #[test]
+    fn wide_layers_are_summed_in_blocks_with_the_same_bits() {
+        wide_gathers_are_the_plain_sums::<10>(1);
+        wide_gathers_are_the_plain_sums::<64>(2);
+        wide_gathers_are_the_plain_sums::<65>(3);
+        wide_gathers_are_the_plain_sums::<100>(4);
+        wide_gathers_are_the_plain_sums::<128>(5);
+        wide_gathers_are_the_plain_sums::<256>(6);
     }
 
     #[test]
