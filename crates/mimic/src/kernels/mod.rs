@@ -290,8 +290,8 @@ fn gather<const IN: usize, const OUT: usize, P: Copy, V: Copy>(
     total
 }
 
-/// [`gather`] for the `W` lanes `first..first + W` of each row (all of them if
-/// `first + W` is more than `OUT`: then it returns zeros, which never happens).
+/// [`gather`] for the `W` lanes `first..first + W` of each row. Asked for lanes
+/// past `OUT` (which [`gather`] never does), it returns zeros.
 #[inline(always)]
 fn gather_lanes<const IN: usize, const OUT: usize, const W: usize, P: Copy, V: Copy>(
     rows: &[[f32; OUT]; IN],
