@@ -326,25 +326,28 @@ mod tests {
         counts
     }
 
-    /// The numbers of the code before the workspace split (seed 42 is the
+    /// The numbers since mimic computes its own `exp` and `ln` (seed 42 is the
     /// README's table), for the default seed and two more fixed in advance.
+    /// With the C library's, the same code gave 8687, 8104, 8143, 7959, 7719,
+    /// 6735, 1816, 9015 for seed 42: one pass of per-sample SGD carries a
+    /// last-bit difference in a softmax as far as another seed would.
     #[test]
     fn the_seed_experiment_numbers_are_unchanged() {
         let expected = [
             (
                 "42",
-                [8687, 8104, 8143, 7959, 7719, 6735, 1816, 9015],
-                1.2415192921834057,
+                [8894, 8134, 8227, 8187, 7980, 7220, 3547, 9015],
+                1.2322116994282128,
             ),
             (
                 "1",
-                [8590, 8089, 8139, 8069, 7996, 7852, 3409, 9014],
-                1.254874572488718,
+                [8730, 8068, 8152, 8161, 8140, 7341, 2610, 9014],
+                1.2652404425440147,
             ),
             (
                 "2",
-                [8847, 8005, 7977, 7833, 7634, 6269, 2696, 9015],
-                1.2058153802950209,
+                [8811, 8037, 8044, 7926, 7864, 6731, 2913, 9015],
+                1.2189787805102266,
             ),
         ];
         for (seed, correct, teacher_loss) in expected {

@@ -6,7 +6,7 @@
 //! ordinary cross-entropy on the true label.
 
 use crate::loss::{CrossEntropy, Loss, LossError};
-use crate::math::{exp64, ln64};
+use crate::math::{self, exp64, ln64};
 
 /// What a distilled student is trained towards: the teacher's logits for the
 /// sample, and its true class.
@@ -42,14 +42,18 @@ impl Distillation {
 
 /// `softmax(x / t)` and `ln softmax(x / t)` in f64, from one set of exponentials:
 /// `(x − max)/t − ln Σ exp((x − max)/t)`, the probabilities `exp(·)/Σ`.
-/// Subtracting the max before dividing means no finite `x` and `t > 0` can
-/// overflow (a difference that does overflow is `−∞`, whose `exp` is rightly 0).
+/// Subtracting the max before scaling by `1/t` means no finite `x` and `t > 0`
+/// can overflow (a difference that does overflow is `−∞`, whose `exp` is rightly 0).
 #[inline(always)]
 fn softmax_and_log<const N: usize>(x: &[f32; N], t: f64) -> ([f64; N], [f64; N]) {
-    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let shifted = x.map(|v| (f64::from(v) - f64::from(max)) / t);
-    let exps = shifted.map(exp64);
-    let sum = exps.iter().sum::<f64>();
+    let max = math::max(x);
+    let scale = 1.0 / t; // one division, not one per logit on the critical path
+    let shifted = x.map(|v| (f64::from(v) - f64::from(max)) * scale);
+    let mut exps = [0.0; N];
+    for (e, &v) in exps.iter_mut().zip(&shifted) {
+        *e = exp64(v); // a loop, not `map`: it vectorizes
+    }
+    let sum = math::sum(&exps, -0.0);
     let log_sum = ln64(sum);
     (exps.map(|e| e / sum), shifted.map(|v| v - log_sum))
 }
@@ -131,15 +135,19 @@ impl Distillation {
             CrossEntropy.loss_and_gradient(output, &class)?
         };
         let (q, log_q) = softmax_and_log(output, t);
-        let mut kl = 0.0f64;
         let mut gradient = [0.0; N];
+        let mut kl_terms = [0.0; N];
         for o in 0..N {
-            if p[o] > 0.0 {
-                kl += p[o] * (log_p[o] - log_q[o]); // 0 · ln 0 is 0, not NaN
-            }
             let soft = alpha * t * (q[o] - p[o]);
             gradient[o] = (soft + (1.0 - alpha) * f64::from(hard_gradient[o])) as f32;
+            // 0 · ln 0 is 0, not NaN.
+            kl_terms[o] = if p[o] > 0.0 {
+                p[o] * (log_p[o] - log_q[o])
+            } else {
+                0.0
+            };
         }
+        let kl = math::sum(&kl_terms, -0.0);
         // KL ≥ 0 in exact arithmetic; rounding can leave a tiny negative value.
         let soft_loss = t * t * kl.max(0.0);
         let soft_part = if alpha > 0.0 { alpha * soft_loss } else { 0.0 }; // never 0 · ∞

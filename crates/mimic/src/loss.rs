@@ -7,7 +7,7 @@
 
 use core::fmt;
 
-use crate::math::{exp32, ln32};
+use crate::math::{self, exp32, ln32};
 
 /// A loss on a network output `O` against a target.
 pub trait Loss<O> {
@@ -162,20 +162,21 @@ impl<const N: usize> Loss<[f32; N]> for LabelSmoothing {
 /// numbers they would make every later multiplication microcode-slow (a trained,
 /// confident network produces many of them).
 ///
-/// Exponents below [`HOPELESS`] give such a result whatever `exp` returns
-/// (`e⁻⁷⁰ ≈ 4·10⁻³¹`, far more than an ulp below `NEGLIGIBLE`), so `exp` is not
-/// called for them: the answer is the same 0, without the library's slow path
-/// for results that underflow (a confident network's usual case).
+/// Exponents below [`HOPELESS`] are raised to it first: their result is the same
+/// 0 (`e⁻⁷⁰ ≈ 4·10⁻³¹` is flushed), and `exp` never computes an underflowing,
+/// subnormal result on the way. No branch: a softmax's exponentials are one
+/// vector computation.
 #[inline(always)]
 fn exp_shifted(y: f32, max: f32) -> f32 {
     let exponent = y - max;
-    if exponent < HOPELESS {
-        return 0.0;
-    }
+    let exponent = if exponent < HOPELESS {
+        HOPELESS
+    } else {
+        exponent
+    };
     let e = exp32(exponent);
     if e < NEGLIGIBLE { 0.0 } else { e }
 }
-
 /// Probabilities below this are treated as 0 (see [`exp_shifted`]); far above
 /// f32's subnormal range, so that the gradients computed from them stay normal too.
 const NEGLIGIBLE: f32 = 1e-30;
@@ -195,9 +196,12 @@ struct Shifted<const N: usize> {
 impl<const N: usize> Shifted<N> {
     #[inline(always)]
     fn new(xs: &[f32; N]) -> Self {
-        let max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let exps = xs.map(|x| exp_shifted(x, max));
-        let sum = exps.iter().sum();
+        let max = math::max(xs);
+        let mut exps = [0.0; N];
+        for (e, &x) in exps.iter_mut().zip(xs) {
+            *e = exp_shifted(x, max);
+        }
+        let sum = math::sum(&exps, -0.0);
         Shifted { max, exps, sum }
     }
 
