@@ -198,8 +198,18 @@ impl<const N: usize> Shifted<N> {
     fn new(xs: &[f32; N]) -> Self {
         let max = math::max(xs);
         let mut exps = [0.0; N];
-        for (e, &x) in exps.iter_mut().zip(xs) {
-            *e = exp_shifted(x, max);
+        // A confident network's usual case: every logit but the largest is
+        // more than 70 below it. Then each exponential is exactly 1 (e⁰) or 0
+        // (flushed), the same bits as computing them, without the wait.
+        let confident = max.is_finite() && xs.iter().all(|&x| x == max || x - max < HOPELESS);
+        if confident {
+            for (e, &x) in exps.iter_mut().zip(xs) {
+                *e = if x == max { 1.0 } else { 0.0 };
+            }
+        } else {
+            for (e, &x) in exps.iter_mut().zip(xs) {
+                *e = exp_shifted(x, max);
+            }
         }
         let sum = math::sum(&exps, -0.0);
         Shifted { max, exps, sum }
@@ -351,5 +361,31 @@ mod tests {
         let p = softmax(&[0.0_f32, -75.0, -69.0]);
         assert_eq!(p[1], 0.0);
         assert!(p[2] > 0.0);
+    }
+
+    /// A confident network's logits (all but the largest more than 70 below
+    /// it) skip the exponentials; the result has the same bits as computing
+    /// them, ties, signed zeros and infinities included, and NaN still passes.
+    #[test]
+    fn the_confident_shortcut_gives_the_computed_bits() {
+        let computed = |xs: &[f32; 4]| {
+            let max = crate::math::max(xs);
+            xs.map(|x| exp_shifted(x, max))
+        };
+        for xs in [
+            [100.0_f32, 0.0, -5.0, 29.0],
+            [100.0, 100.0, 0.0, -1e30],
+            [0.0, -0.0, -70.5, -80.0],
+            [-0.0, 0.0, -71.0, f32::NEG_INFINITY],
+            [3.0, -67.0, -75.0, 3.0], // one within 70: computed
+            [f32::MAX, -f32::MAX, 0.0, 1.0],
+            [f32::INFINITY, 0.0, -1.0, -2.0],
+            [f32::NEG_INFINITY; 4],
+            [f32::NAN, 0.0, -100.0, -200.0],
+        ] {
+            let ours = Shifted::new(&xs).exps;
+            let theirs = computed(&xs);
+            assert_eq!(ours.map(f32::to_bits), theirs.map(f32::to_bits), "{xs:?}");
+        }
     }
 }
