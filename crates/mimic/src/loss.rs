@@ -7,7 +7,7 @@
 
 use core::fmt;
 
-use crate::math::{self, exp32, ln32};
+use crate::math::{self, exp32_within, ln32};
 
 /// A loss on a network output `O` against a target.
 pub trait Loss<O> {
@@ -174,7 +174,7 @@ fn exp_shifted(y: f32, max: f32) -> f32 {
     } else {
         exponent
     };
-    let e = exp32(exponent);
+    let e = exp32_within(exponent); // the exponent is in [−70, 0] (or NaN)
     if e < NEGLIGIBLE { 0.0 } else { e }
 }
 /// Probabilities below this are treated as 0 (see [`exp_shifted`]); far above
@@ -254,6 +254,7 @@ pub fn log_sum_exp<const N: usize>(logits: &[f32; N]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::math::exp32;
 
     #[test]
     fn mse_matches_the_seed_formula() {

@@ -23,14 +23,27 @@
 /// below 2⁻⁴²): far below an f32 ulp, and three fewer terms than [`exp64`].
 #[inline(always)]
 pub(crate) fn exp32(x: f32) -> f32 {
-    exp_with(f64::from(x), |r| {
+    // Beyond [−200, 100] the f32 result is 0 or ∞ anyway.
+    let x = if x < -200.0 { -200.0 } else { x };
+    let x = if x > 100.0 { 100.0 } else { x };
+    exp32_within(x)
+}
+
+/// [`exp32`] for `x` in `[−200, 100]` (or NaN), without the clamps: the same
+/// bits, two operations sooner (a softmax's exponents are in `[−70, 0]`).
+#[inline(always)]
+pub(crate) fn exp32_within(x: f32) -> f32 {
+    let series = |r: f64| {
         let c = &EXP_TAYLOR;
         let r2 = r * r;
         let r4 = r2 * r2;
         let low = (c[2] + c[3] * r) + (c[4] + c[5] * r) * r2;
         let high = (c[6] + c[7] * r) + (c[8] + c[9] * r) * r2;
         (low + high * r4) + c[10] * (r4 * r4)
-    }) as f32
+    };
+    let (p, k) = exp_parts(f64::from(x), series);
+    // 2^k and the result are normal f64s for x in range: one exact multiply.
+    (p * power_of_two(k)) as f32
 }
 
 /// `ln x` for an f32: [`ln64`] rounded to f32.
@@ -92,10 +105,14 @@ const EXP_TAYLOR: [f64; 14] = {
 };
 
 /// `e^x` for an f64, within one ulp: the series to `r¹³` (truncation error
-/// below 2⁻⁵⁷).
+/// below 2⁻⁵⁷). `x` is first clamped into `[−1080, 710]`, beyond which the
+/// result is 0 or ∞ anyway, and `2^k` is applied in two halves so that neither
+/// over- or underflows on its own.
 #[inline(always)]
 pub(crate) fn exp64(x: f64) -> f64 {
-    exp_with(x, |r| {
+    let x = if x < -1080.0 { -1080.0 } else { x };
+    let x = if x > 710.0 { 710.0 } else { x };
+    let (p, k) = exp_parts(x, |r| {
         let c = &EXP_TAYLOR;
         let r2 = r * r;
         let r4 = r2 * r2;
@@ -103,13 +120,14 @@ pub(crate) fn exp64(x: f64) -> f64 {
         let b = (c[6] + c[7] * r) + (c[8] + c[9] * r) * r2;
         let d = (c[10] + c[11] * r) + (c[12] + c[13] * r) * r2;
         (a + b * r4) + d * (r4 * r4)
-    })
+    });
+    let half = k >> 1;
+    p * power_of_two(half) * power_of_two(k.wrapping_sub(half))
 }
 
-/// `e^x` with `e^r = 1 + r + r²·series(r)`: `x = k·ln 2 + r` with `|r| ≤ ln 2 / 2`
-/// (Cody and Waite's two-part ln 2 keeps `r` exact to about 2⁻⁶⁰), then
-/// `e^r · 2^k`, the power of two applied in two halves so that neither over-
-/// or underflows on its own.
+/// `e^x = p·2^k` with `e^r = p = 1 + r + r²·series(r)`: `x = k·ln 2 + r` with
+/// `|r| ≤ ln 2 / 2` (Cody and Waite's two-part ln 2 keeps `r` exact to about
+/// 2⁻⁶⁰).
 ///
 /// The series are Taylor's from `r²/2` on, in Estrin's order — pairs, then
 /// pairs of pairs by `r²`, then by `r⁴` and `r⁸` — rather than Horner's:
@@ -117,15 +135,12 @@ pub(crate) fn exp64(x: f64) -> f64 {
 /// (a softmax's loss waits for its exponentials before the backward pass can
 /// start).
 ///
-/// No branches: `x` is first clamped into `[−1080, 710]`, beyond which the
-/// result is 0 or ∞ anyway (comparisons with NaN are false, so NaN passes
-/// through the clamps and the arithmetic to the result); integer arithmetic on
-/// a NaN's bits wraps instead of overflowing and only picks which power of two
-/// the NaN is multiplied by.
+/// No branches, so a loop of them vectorizes: the callers clamp with selects
+/// (comparisons with NaN are false, so NaN passes through the clamps and the
+/// arithmetic to the result); integer arithmetic on a NaN's bits wraps instead
+/// of overflowing and only picks which power of two the NaN is multiplied by.
 #[inline(always)]
-fn exp_with(x: f64, series: impl Fn(f64) -> f64) -> f64 {
-    let x = if x < -1080.0 { -1080.0 } else { x };
-    let x = if x > 710.0 { 710.0 } else { x };
+fn exp_parts(x: f64, series: impl Fn(f64) -> f64) -> (f64, i64) {
     let rounded = x * core::f64::consts::LOG2_E + ROUNDER;
     let k = rounded - ROUNDER; // round(x / ln 2), exactly
     let r = (x - k * LN2_HI) - k * LN2_LO;
@@ -135,9 +150,13 @@ fn exp_with(x: f64, series: impl Fn(f64) -> f64) -> f64 {
     // The integer k is the difference of the two numbers' bits (both lie in
     // [2⁵², 2⁵³), where consecutive integers are consecutive bit patterns).
     let k = (rounded.to_bits() as i64).wrapping_sub(ROUNDER.to_bits() as i64);
-    let half = k >> 1;
-    let power = |e: i64| f64::from_bits((e.wrapping_add(1023) as u64) << 52);
-    p * power(half) * power(k.wrapping_sub(half))
+    (p, k)
+}
+
+/// `2^e` for `e` in `[−1022, 1023]` (other `e` wrap to some power of two).
+#[inline(always)]
+fn power_of_two(e: i64) -> f64 {
+    f64::from_bits((e.wrapping_add(1023) as u64) << 52)
 }
 
 /// `ln c` for `c` in `[0.75, 1.5]` with few significant bits (a table entry),

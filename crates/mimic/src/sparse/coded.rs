@@ -39,6 +39,7 @@ impl CodedEntry {
     /// [`CodedEntry::new`] for a position known to be below
     /// [`CodedEntry::POSITIONS`] (higher bits are dropped, never undefined).
     #[inline(always)]
+    #[cfg(feature = "std")] // the listing that uses it needs `std`
     pub(crate) const fn truncated(position: usize, code: u8) -> Self {
         Self(((position as u32) << 8) | code as u32)
     }
