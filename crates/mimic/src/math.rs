@@ -4,9 +4,10 @@
 //! Why not the platform's: `core` has no transcendental functions, and `std`'s
 //! are the C library's, which differ between glibc, musl, macOS and Windows in
 //! the last bit for some inputs — enough to send two trainings from one seed
-//! apart. Each function here is a fixed sequence of IEEE additions,
-//! multiplications and (for `ln`) one division, with no fused multiply-add (Rust
-//! never contracts `a * b + c`), so its result is the same everywhere.
+//! apart. Each function here is a fixed sequence of IEEE additions and
+//! multiplications (and, for `ln`, a lookup in a table made at compile time),
+//! with no fused multiply-add (Rust never contracts `a * b + c`), so its result
+//! is the same everywhere.
 //!
 //! Why it is also faster: `exp` has no branch — out-of-range arguments are
 //! clamped with selects and the power of two is built from the bits — so a loop
