@@ -177,6 +177,7 @@ fn exp_shifted(y: f32, max: f32) -> f32 {
     let e = exp32_within(exponent); // the exponent is in [−70, 0] (or NaN)
     if e < NEGLIGIBLE { 0.0 } else { e }
 }
+
 /// Probabilities below this are treated as 0 (see [`exp_shifted`]); far above
 /// f32's subnormal range, so that the gradients computed from them stay normal too.
 const NEGLIGIBLE: f32 = 1e-30;
