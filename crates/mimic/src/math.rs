@@ -53,36 +53,35 @@ pub(crate) fn ln32(x: f32) -> f32 {
     ln64(f64::from(x)) as f32
 }
 
-/// `Σ xs` in a fixed order with short dependency chains, as an eight-lane
-/// vector would sum: `xs[i]` joins running sum `i mod 8`, then the eight are
-/// added pairwise. A softmax's sum of ten exponentials is then four dependent
-/// additions, not ten; the order is written here, so every ISA gives the same
-/// bits. (`−0` is the identity: adding it changes no number, so the unused
-/// lanes cost nothing.)
+/// `xs` folded by `op` in a fixed order with short dependency chains, as an
+/// eight-lane vector would: `xs[i]` joins running lane `i mod 8` (each lane
+/// starting at `identity`), then the eight lanes are combined pairwise. A
+/// softmax's sum of ten exponentials is then four dependent additions, not
+/// ten; the order is written here, so every ISA gives the same bits.
 #[inline(always)]
-pub(crate) fn sum<T: Copy + core::ops::Add<Output = T>>(xs: &[T], negative_zero: T) -> T {
-    let mut lanes = [negative_zero; 8];
+fn reduce<T: Copy>(xs: &[T], identity: T, op: impl Fn(T, T) -> T) -> T {
+    let mut lanes = [identity; 8];
     for chunk in xs.chunks(8) {
         for (lane, &x) in lanes.iter_mut().zip(chunk) {
-            *lane = *lane + x;
+            *lane = op(*lane, x);
         }
     }
     let [a, b, c, d, e, f, g, h] = lanes;
-    ((a + e) + (c + g)) + ((b + f) + (d + h))
+    op(op(op(a, e), op(c, g)), op(op(b, f), op(d, h)))
+}
+
+/// `Σ xs` in [`reduce`]'s order. (`−0` is the identity: adding it changes no
+/// number, so the unused lanes cost nothing.)
+#[inline(always)]
+pub(crate) fn sum<T: Copy + core::ops::Add<Output = T>>(xs: &[T], negative_zero: T) -> T {
+    reduce(xs, negative_zero, |a, b| a + b)
 }
 
 /// The largest of `xs` (`−∞` for none; NaNs are passed over, as `f32::max`
-/// does), in [`sum`]'s order.
+/// does), in [`reduce`]'s order.
 #[inline(always)]
 pub(crate) fn max(xs: &[f32]) -> f32 {
-    let mut lanes = [f32::NEG_INFINITY; 8];
-    for chunk in xs.chunks(8) {
-        for (lane, &x) in lanes.iter_mut().zip(chunk) {
-            *lane = lane.max(x);
-        }
-    }
-    let [a, b, c, d, e, f, g, h] = lanes;
-    (a.max(e).max(c.max(g))).max(b.max(f).max(d.max(h)))
+    reduce(xs, f32::NEG_INFINITY, f32::max)
 }
 
 /// ln 2 with its last 32 bits zero (so `k · LN2_HI` is exact for the `k` here),
