@@ -21,10 +21,25 @@ fn every_isa_trains_the_same_bits() {
         let stats = teacher
             .fit(&train.inputs, &train.classes, &Schedule::seed())
             .unwrap()[0];
-        let mut bits = Vec::new();
-        teacher
-            .layers
-            .visit(&mut |p| bits.extend(p.iter().map(|v| v.to_bits())));
+        // Single steps from user code are dispatched on their own (not inside
+        // an epoch's loop): dense, sparse, and accumulated.
+        let mut stepped: Network<Teacher, CrossEntropy> =
+            Network::seeded_with(Initializer::Seed, 12, CrossEntropy, 0.03);
+        let mut gradients = stepped.layers.clone();
+        gradients.visit_mut(&mut |p| p.fill(0.0));
+        let mut losses = Vec::new();
+        for k in 0..500 {
+            let (input, class) = (train.inputs.get(k).unwrap(), &train.classes[k]);
+            losses.push(stepped.train_step_sparse(input, class).unwrap().to_bits());
+            let dense = input.to_dense();
+            losses.push(stepped.train_step(&dense, class).unwrap().to_bits());
+            let loss = stepped.accumulate_gradient_sparse(input, class, &mut gradients);
+            losses.push(loss.unwrap().to_bits());
+        }
+        let mut bits = losses;
+        for net in [&teacher.layers, &stepped.layers, &gradients] {
+            net.visit(&mut |p| bits.extend(p.iter().map(|v| v.to_bits())));
+        }
         let out: Vec<u32> = teacher
             .forward_batch(&test.inputs)
             .iter()

@@ -16,6 +16,7 @@ use crate::init::{Initialize, Initializer};
 use crate::inputs::Input;
 #[cfg(feature = "std")]
 use crate::inputs::Inputs;
+use crate::kernels::{Work, dispatch};
 use crate::loss::{Loss, LossError};
 use crate::module::{SparseTrain, Train, Update};
 use crate::sparse::SparseVector;
@@ -160,7 +161,7 @@ where
     #[inline(always)]
     pub fn train_step(&mut self, input: &L::Input, target: &F::Target) -> Result<f32, StepError> {
         let learning_rate = self.learning_rate;
-        self.step(Whole(input), target, Update::Sgd { learning_rate })
+        self.dispatched_step(Whole(input), target, Update::Sgd { learning_rate })
     }
 
     /// Adds one sample's parameter gradient into `gradients` (same shape as the
@@ -172,7 +173,7 @@ where
         target: &F::Target,
         gradients: &mut L,
     ) -> Result<f32, StepError> {
-        self.step(Whole(input), target, Update::Accumulate(gradients))
+        self.dispatched_step(Whole(input), target, Update::Accumulate(gradients))
     }
 
     /// [`Network::forward`] from the nonzero entries of the input only.
@@ -205,7 +206,7 @@ where
         L: SparseTrain<N>,
     {
         let learning_rate = self.learning_rate;
-        self.step(input, target, Update::Sgd { learning_rate })
+        self.dispatched_step(input, target, Update::Sgd { learning_rate })
     }
 
     /// [`Network::accumulate_gradient`] from a sparse input.
@@ -219,7 +220,29 @@ where
     where
         L: SparseTrain<N>,
     {
-        self.step(input, target, Update::Accumulate(gradients))
+        self.dispatched_step(input, target, Update::Accumulate(gradients))
+    }
+
+    /// [`Network::step`] as one [`Work`], compiled for the CPU's widest vectors:
+    /// a single step called from user code would otherwise run its glue between
+    /// kernels (the activations, the loss's softmax, the small layers' sums) at
+    /// the build's baseline. The same bits either way. Epochs call `step`
+    /// directly: they are already inside a dispatched loop. (A single forward
+    /// pass is not dispatched: it is its kernels and little else, and the extra
+    /// call measured slower.)
+    #[inline(always)]
+    fn dispatched_step<X: Input<L>>(
+        &mut self,
+        input: X,
+        target: &F::Target,
+        update: Update<'_, L>,
+    ) -> Result<f32, StepError> {
+        dispatch(Step {
+            network: self,
+            input,
+            target,
+            update,
+        })
     }
 
     /// Forward, loss, and backward with `update`, for any kind of input.
@@ -355,6 +378,32 @@ where
     /// Whether every weight and bias is finite.
     pub fn is_finite(&self) -> bool {
         self.layers.all_finite()
+    }
+}
+
+/// One training step of `network` as [`Work`] (see [`Network::dispatched_step`]).
+struct Step<'a, 'u, L, F: Loss<L::Output>, X>
+where
+    L: Train,
+{
+    network: &'a mut Network<L, F>,
+    input: X,
+    target: &'a F::Target,
+    update: Update<'u, L>,
+}
+
+impl<L, F, X> Work for Step<'_, '_, L, F, X>
+where
+    L: Train,
+    L::Output: AsRef<[f32]>,
+    F: Loss<L::Output>,
+    X: Input<L>,
+{
+    type Output = Result<f32, StepError>;
+
+    #[inline(always)]
+    fn run(self) -> Self::Output {
+        self.network.step(self.input, self.target, self.update)
     }
 }
 
