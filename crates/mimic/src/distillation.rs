@@ -40,22 +40,41 @@ impl Distillation {
     }
 }
 
-/// `softmax(x / t)` and `ln softmax(x / t)` in f64, from one set of exponentials:
-/// `(x − max)/t − ln Σ exp((x − max)/t)`, the probabilities `exp(·)/Σ`.
-/// Subtracting the max before scaling by `1/t` means no finite `x` and `t > 0`
-/// can overflow (a difference that does overflow is `−∞`, whose `exp` is rightly 0).
+/// A softened distribution `softmax(x / t)` and its logarithm, in f64.
+type Softened<const N: usize> = ([f64; N], [f64; N]);
+
+/// `softmax(x / t)` and `ln softmax(x / t)` in f64 for each of `xs`, from one
+/// set of exponentials: `(x − max)/t − ln Σ exp((x − max)/t)`, the
+/// probabilities `exp(·)/Σ`. Subtracting the max before scaling by `1/t` means
+/// no finite `x` and `t > 0` can overflow (a difference that does overflow is
+/// `−∞`, whose `exp` is rightly 0).
+///
+/// The `K` vectors' exponentials are one loop over `K·N` numbers: a teacher's
+/// and a student's ten each are two and a half 8-lane vectors, where two
+/// separate softmaxes would be two full ones and two 2-lane remainders. Each
+/// number's arithmetic, and each vector's sum, is the same either way.
 #[inline(always)]
-fn softmax_and_log<const N: usize>(x: &[f32; N], t: f64) -> ([f64; N], [f64; N]) {
-    let max = math::max(x);
+fn softened<const N: usize, const K: usize>(xs: [&[f32; N]; K], t: f64) -> [Softened<N>; K] {
     let scale = 1.0 / t; // one division, not one per logit on the critical path
-    let shifted = x.map(|v| (f64::from(v) - f64::from(max)) * scale);
-    let mut exps = [0.0; N];
-    for (e, &v) in exps.iter_mut().zip(&shifted) {
+    let shifted = xs.map(|x| {
+        let max = f64::from(math::max(x));
+        x.map(|v| (f64::from(v) - max) * scale)
+    });
+    let mut exps = [[0.0; N]; K];
+    for (e, &v) in exps
+        .as_flattened_mut()
+        .iter_mut()
+        .zip(shifted.as_flattened())
+    {
         *e = exp64(v); // a loop, not `map`: it vectorizes
     }
-    let sum = math::sum(&exps, -0.0);
-    let log_sum = ln64(sum);
-    (exps.map(|e| e / sum), shifted.map(|v| v - log_sum))
+    let mut out = [([0.0; N], [0.0; N]); K];
+    for ((out, exps), shifted) in out.iter_mut().zip(&exps).zip(&shifted) {
+        let sum = math::sum(exps, -0.0);
+        let log_sum = ln64(sum);
+        *out = (exps.map(|e| e / sum), shifted.map(|v| v - log_sum));
+    }
+    out
 }
 
 impl<const N: usize> Loss<[f32; N]> for Distillation {
@@ -71,8 +90,9 @@ impl<const N: usize> Loss<[f32; N]> for Distillation {
         output: &[f32; N],
         target: &SoftTarget<N>,
     ) -> Result<(f32, [f32; N]), LossError> {
-        let teacher = softmax_and_log(&target.logits, f64::from(self.temperature));
-        self.against(output, target.class, &teacher)
+        let t = f64::from(self.temperature);
+        let [teacher, student] = softened([&target.logits, output], t);
+        self.against(output, target.class, &teacher, &student)
     }
 }
 
@@ -101,8 +121,8 @@ impl Distillation {
 
     /// One target prepared as [`Distillation::prepare`] does.
     pub fn prepare_one<const N: usize>(&self, target: &SoftTarget<N>) -> PreparedTarget<N> {
-        let (probabilities, log_probabilities) =
-            softmax_and_log(&target.logits, f64::from(self.temperature));
+        let [(probabilities, log_probabilities)] =
+            softened([&target.logits], f64::from(self.temperature));
         PreparedTarget {
             target: *target,
             temperature: self.temperature,
@@ -116,14 +136,15 @@ impl Distillation {
         PreparedDistillation(self)
     }
 
-    /// The loss and gradient of student logits `output` against the teacher's
-    /// softened distribution `(p, ln p)` and the true class.
+    /// The loss and gradient of student logits `output`, softened to `(q, ln q)`,
+    /// against the teacher's softened distribution `(p, ln p)` and the true class.
     #[inline(always)]
     fn against<const N: usize>(
         &self,
         output: &[f32; N],
         class: usize,
-        (p, log_p): &([f64; N], [f64; N]),
+        (p, log_p): &Softened<N>,
+        (q, log_q): &Softened<N>,
     ) -> Result<(f32, [f32; N]), LossError> {
         let (t, alpha) = (f64::from(self.temperature), f64::from(self.alpha));
         let (hard_loss, hard_gradient) = if alpha == 1.0 {
@@ -134,7 +155,6 @@ impl Distillation {
         } else {
             CrossEntropy.loss_and_gradient(output, &class)?
         };
-        let (q, log_q) = softmax_and_log(output, t);
         let mut gradient = [0.0; N];
         let mut kl_terms = [0.0; N];
         for o in 0..N {
@@ -197,7 +217,8 @@ impl<const N: usize> Loss<[f32; N]> for PreparedDistillation {
         let kd = &self.0;
         if target.temperature.to_bits() == kd.temperature.to_bits() {
             let teacher = (target.probabilities, target.log_probabilities);
-            kd.against(output, target.target.class, &teacher)
+            let [student] = softened([output], f64::from(kd.temperature));
+            kd.against(output, target.target.class, &teacher, &student)
         } else {
             kd.loss_and_gradient(output, &target.target)
         }
