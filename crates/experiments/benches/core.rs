@@ -208,6 +208,8 @@ fn layers(c: &mut Criterion) {
     layer::<16, 16>(c);
     layer::<16, 10>(c);
     layer::<784, 10>(c);
+    // The study's strong teacher's hidden layer.
+    layer::<256, 256>(c);
 }
 
 /// Whole passes: an epoch of the teacher, evaluation of the test set, listing

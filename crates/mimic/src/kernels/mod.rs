@@ -276,16 +276,29 @@ fn gather<const IN: usize, const OUT: usize, P: Copy, V: Copy>(
     if OUT <= LANES_AT_ONCE {
         return gather_lanes::<IN, OUT, OUT, P, V>(rows, 0, positions, values, &position, &value);
     }
+    in_blocks(|first| {
+        gather_lanes::<IN, OUT, LANES_AT_ONCE, P, V>(
+            rows, first, positions, values, &position, &value,
+        )
+    })
+}
+
+/// The `OUT` lanes of a sum computed [`LANES_AT_ONCE`] lanes at a time by
+/// `block(first)` (lanes `first..first + LANES_AT_ONCE`, for `OUT` above
+/// `LANES_AT_ONCE`), the last block ending at the last lane: it may redo some
+/// of the previous block's lanes, with the same result, as lanes are
+/// independent.
+#[inline(always)]
+fn in_blocks<const OUT: usize>(block: impl Fn(usize) -> [f32; LANES_AT_ONCE]) -> [f32; OUT] {
     let mut total = [0.0; OUT];
     let mut start = 0;
     while start < OUT {
-        let first = start.min(OUT - LANES_AT_ONCE);
-        let block = gather_lanes::<IN, OUT, LANES_AT_ONCE, P, V>(
-            rows, first, positions, values, &position, &value,
-        );
+        let first = start.min(OUT.saturating_sub(LANES_AT_ONCE));
+        let end = OUT.min(first + LANES_AT_ONCE);
+        let lanes = block(first);
         // Lanes before `start` were summed by the previous block, identically.
-        total[start..first + LANES_AT_ONCE].copy_from_slice(&block[start - first..]);
-        start = first + LANES_AT_ONCE;
+        total[start..end].copy_from_slice(&lanes[start - first..end - first]);
+        start = end;
     }
     total
 }
@@ -369,19 +382,48 @@ kernel! {
     /// the `k`-th nonzero entry is entry `k`: the same operations in the same order,
     /// without listing the entries first.
     pub fn dense_sum(rows: &[[f32; OUT]; IN], x: &[f32; IN]) -> [f32; OUT] {
-        let mut sums = [[0.0f32; OUT]; 4];
-        let chunks = rows.chunks_exact(4).zip(x.chunks_exact(4));
-        for (rows4, x4) in chunks {
-            for lane in 0..4 {
-                add_scaled(&mut sums[lane], x4[lane], &rows4[lane]);
-            }
+        // As in `gather`: a wide layer's four partial sums would not stay in
+        // registers, so it is summed [`LANES_AT_ONCE`] lanes at a time.
+        if OUT <= LANES_AT_ONCE {
+            return dense_lanes::<IN, OUT, OUT>(rows, 0, x);
         }
-        let tail = rows.chunks_exact(4).remainder().iter().zip(x.chunks_exact(4).remainder());
-        for (lane, (r, &v)) in tail.enumerate() {
-            add_scaled(&mut sums[lane], v, r);
-        }
-        combine(&sums)
+        in_blocks(|first| dense_lanes::<IN, OUT, LANES_AT_ONCE>(rows, first, x))
     }
+}
+
+/// [`dense_sum`] for the `W` lanes `first..first + W` of each row (zeros if
+/// they are not all inside a row, which [`dense_sum`] never asks for).
+#[inline(always)]
+fn dense_lanes<const IN: usize, const OUT: usize, const W: usize>(
+    rows: &[[f32; OUT]; IN],
+    first: usize,
+    x: &[f32; IN],
+) -> [f32; W] {
+    if first.checked_add(W).is_none_or(|end| end > OUT) {
+        return [0.0; W];
+    }
+    let lanes = |row: &[f32; OUT]| -> &[f32; W] {
+        // SAFETY: `first + W ≤ OUT` (checked above), so lanes `first..first + W`
+        // of a row of OUT floats are W floats inside it, and `[f32; W]` has the
+        // alignment of `f32`.
+        unsafe { &*row.as_ptr().add(first).cast::<[f32; W]>() }
+    };
+    let mut sums = [[0.0f32; W]; 4];
+    let chunks = rows.chunks_exact(4).zip(x.chunks_exact(4));
+    for (rows4, x4) in chunks {
+        for lane in 0..4 {
+            add_scaled(&mut sums[lane], x4[lane], lanes(&rows4[lane]));
+        }
+    }
+    let tail = rows
+        .chunks_exact(4)
+        .remainder()
+        .iter()
+        .zip(x.chunks_exact(4).remainder());
+    for (lane, (r, &v)) in tail.enumerate() {
+        add_scaled(&mut sums[lane], v, lanes(r));
+    }
+    combine(&sums)
 }
 
 kernel! {
@@ -543,7 +585,8 @@ mod tests {
     }
 
     /// A layer wider than `LANES_AT_ONCE`, summed in blocks, against the four
-    /// rotating sums of every lane written out plainly, bit for bit, on every ISA.
+    /// rotating sums of every lane written out plainly, bit for bit, on every
+    /// ISA: `gather_sum`, and with every entry listed `dense_sum` too.
     fn wide_gathers_are_the_plain_sums<const OUT: usize>(seed: u64) {
         let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
         let rows: Vec<[[f32; OUT]; 40]> = vec![core::array::from_fn(|_| {
@@ -574,6 +617,16 @@ mod tests {
                     expected.as_slice(),
                     "{OUT} wide, {count} entries, {isa:?}"
                 );
+                if count == 40 {
+                    // Every entry listed: `dense_sum`'s case, summed in the same blocks.
+                    let dense: [f32; 40] = values.as_slice().try_into().unwrap();
+                    let got = dense_sum(&rows[0], &dense).map(f32::to_bits);
+                    assert_eq!(
+                        got.as_slice(),
+                        expected.as_slice(),
+                        "dense, {OUT} wide, {isa:?}"
+                    );
+                }
             }
         }
         Isa::force(Isa::detect());
