@@ -202,7 +202,10 @@ impl<const N: usize> Shifted<N> {
         // A confident network's usual case: every logit but the largest is
         // more than 70 below it. Then each exponential is exactly 1 (e⁰) or 0
         // (flushed), the same bits as computing them, without the wait.
-        let confident = max.is_finite() && xs.iter().all(|&x| x == max || x - max < HOPELESS);
+        // (Every logit tested, then one branch: `all` would branch at each.)
+        let confident = xs.iter().fold(max.is_finite(), |confident, &x| {
+            confident & ((x == max) | (x - max < HOPELESS))
+        });
         if confident {
             for (e, &x) in exps.iter_mut().zip(xs) {
                 *e = if x == max { 1.0 } else { 0.0 };

@@ -449,7 +449,12 @@ fn checked_loss<O: AsRef<[f32]>, F: Loss<O>>(
     target: &F::Target,
 ) -> Result<(f32, O), StepError> {
     let (value, gradient) = loss.loss_and_gradient(output, target)?;
-    if !value.is_finite() || !gradient.as_ref().iter().all(|g| g.is_finite()) {
+    // One test of all the values, not a branch for each (`all` stops early).
+    let finite = gradient
+        .as_ref()
+        .iter()
+        .fold(value.is_finite(), |finite, g| finite & g.is_finite());
+    if !finite {
         return Err(StepError::NonFinite { loss: value });
     }
     Ok((value, gradient))
