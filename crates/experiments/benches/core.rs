@@ -13,8 +13,9 @@ use std::time::Duration;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mimic::{
-    Adam, CrossEntropy, Dense, Distillation, Initializer, Module, Mse, Network, Schedule,
-    SoftTarget, SparseRows, Train, Update,
+    Adam, CrossEntropy, Dense, Distillation, Initializer, Module, Momentum, Mse, Network, Schedule,
+    Sgd, SoftTarget, SparseRows,
+    module::{Train, Update},
 };
 use mimic_experiments::cli::mnist;
 use mimic_experiments::experiment::Samples;
@@ -99,8 +100,8 @@ impl Measurement for ThreadTime {
 fn steps<M: Measurement<Value = f64>>(c: &mut Criterion<M>, train: &Samples) {
     let labels = &train.classes;
     let teacher: Network<Teacher, CrossEntropy> =
-        Network::seeded_with(Initializer::Seed, 1, CrossEntropy, 0.03);
-    let targets = teacher.forward_batch(&train.inputs);
+        Network::seeded_with(Initializer::Original, 1, CrossEntropy);
+    let targets = teacher.forward_batch(&train.inputs, 1);
     let mut group = c.benchmark_group("step");
     group.throughput(Throughput::Elements(1));
     let mut net = teacher.clone();
@@ -108,34 +109,34 @@ fn steps<M: Measurement<Value = f64>>(c: &mut Criterion<M>, train: &Samples) {
     group.bench_function("teacher train_step (MNIST, sparse)", |b| {
         b.iter(|| {
             k = (k + 1) % 10_000;
-            net.train_step_sparse(train.inputs.get(k).unwrap(), &labels[k])
+            net.train_step(train.inputs.get(k).unwrap(), &labels[k], 0.03)
                 .unwrap()
         })
     });
     group.bench_function("teacher forward (MNIST, sparse)", |b| {
         b.iter(|| {
             k = (k + 1) % 10_000;
-            net.forward_sparse(train.inputs.get(k).unwrap())
+            net.forward(train.inputs.get(k).unwrap())
         })
     });
-    let mut student: Network<Student, Mse> = Network::seeded_with(Initializer::Seed, 2, Mse, 0.01);
+    let mut student: Network<Student, Mse> = Network::seeded_with(Initializer::Original, 2, Mse);
     group.bench_function("student train_step (MNIST, sparse)", |b| {
         b.iter(|| {
             k = (k + 1) % 10_000;
             student
-                .train_step_sparse(train.inputs.get(k).unwrap(), &targets[k])
+                .train_step(train.inputs.get(k).unwrap(), &targets[k], 0.01)
                 .unwrap()
         })
     });
     let dense: [f32; 784] = random_dense(3);
     group.bench_function("teacher train_step (dense random)", |b| {
-        b.iter(|| net.train_step(&dense, &3).unwrap())
+        b.iter(|| net.train_step(&dense, &3, 0.03).unwrap())
     });
     group.bench_function("teacher forward (dense random)", |b| {
         b.iter(|| net.forward(&dense))
     });
     group.bench_function("student train_step (dense random)", |b| {
-        b.iter(|| student.train_step(&dense, &targets[0]).unwrap())
+        b.iter(|| student.train_step(&dense, &targets[0], 0.01).unwrap())
     });
     group.finish();
 }
@@ -219,13 +220,17 @@ fn passes(c: &mut Criterion, train_data: &Dataset, train: &Samples, test: &Sampl
     group.sample_size(10);
     group.throughput(Throughput::Elements(train.len() as u64));
     let teacher: Network<Teacher, CrossEntropy> =
-        Network::seeded_with(Initializer::Seed, 1, CrossEntropy, 0.03);
+        Network::seeded_with(Initializer::Original, 1, CrossEntropy);
     group.bench_function("teacher epoch (60,000 images)", |b| {
         b.iter_batched_ref(
             || teacher.clone(),
             |t| {
-                t.fit(&train.inputs, &train.classes, &Schedule::seed())
-                    .unwrap()
+                t.fit(
+                    &train.inputs,
+                    &train.classes,
+                    &Schedule::new(Sgd::new(0.03)),
+                )
+                .unwrap()
             },
             BatchSize::LargeInput,
         )
@@ -248,8 +253,8 @@ fn schedules<M: Measurement<Value = f64>>(c: &mut Criterion<M>, train: &Samples)
     group.sample_size(10);
     group.throughput(Throughput::Elements(train.len() as u64));
     let soft: Vec<SoftTarget<10>> = {
-        let teacher: Network<Teacher, _> = Network::seeded(1, CrossEntropy, 0.03);
-        let logits = teacher.forward_batch(&train.inputs);
+        let teacher: Network<Teacher, _> = Network::seeded(1, CrossEntropy);
+        let logits = teacher.forward_batch(&train.inputs, 1);
         logits
             .iter()
             .zip(&train.classes)
@@ -269,34 +274,36 @@ fn schedules<M: Measurement<Value = f64>>(c: &mut Criterion<M>, train: &Samples)
             });
         }};
     }
-    let teacher = || Network::<Teacher, _>::seeded(1, CrossEntropy, 0.03);
-    let student = || Network::<Student, _>::seeded(1, CrossEntropy, 0.01);
+    let teacher = || Network::<Teacher, _>::seeded(1, CrossEntropy);
+    let student = || Network::<Student, _>::seeded(1, CrossEntropy);
     let classes = &train.classes;
-    let plain = Schedule::epochs(1);
-    let batch = Schedule::epochs(1).batch_size(32);
+    // The teacher trains at the original program's rate 0.03, the student at
+    // 0.01, with every optimizer.
+    let plain = |rate| Schedule::new(Sgd::new(rate));
+    let batch = |rate| Schedule::new(Sgd::new(rate)).batch_size(32);
+    let momentum = |rate| Schedule::new(Momentum::new(rate)).batch_size(32);
+    let adam = |rate| Schedule::new(Adam::new(rate)).batch_size(32);
     // The distillation study's protocol (Adam at batch 64, shuffled): its square
     // root and division per parameter come once per 64 samples, not 32.
-    let study = Schedule::epochs(1)
-        .batch_size(64)
-        .optimizer(Adam::default())
-        .shuffled(1);
+    let study = |rate| Schedule::new(Adam::new(rate)).batch_size(64).shuffled(1);
+    let (t, s) = (0.03, 0.01);
     epoch!(
         "teacher, per-sample SGD, file order",
         teacher(),
         classes,
-        plain
+        plain(t)
     );
     epoch!(
         "teacher, per-sample SGD, shuffled",
         teacher(),
         classes,
-        plain.shuffled(1)
+        plain(t).shuffled(1)
     );
     epoch!(
         "teacher, batch 32 SGD, file order",
         teacher(),
         classes,
-        batch
+        batch(t)
     );
     // The same optimizers in file order: the batch's cost alone, against
     // per-sample SGD in file order (the shuffled rows add the shuffle's).
@@ -304,43 +311,43 @@ fn schedules<M: Measurement<Value = f64>>(c: &mut Criterion<M>, train: &Samples)
         "teacher, batch 32 momentum 0.9, file order",
         teacher(),
         classes,
-        batch.momentum(0.9)
+        momentum(t)
     );
     epoch!(
         "teacher, batch 32 Adam, file order",
         teacher(),
         classes,
-        batch.optimizer(Adam::default())
+        adam(t)
     );
     epoch!(
         "teacher, batch 32 momentum 0.9, shuffled",
         teacher(),
         classes,
-        batch.momentum(0.9).shuffled(1)
+        momentum(t).shuffled(1)
     );
     epoch!(
         "teacher, batch 32 Adam, shuffled",
         teacher(),
         classes,
-        batch.optimizer(Adam::default()).shuffled(1)
+        adam(t).shuffled(1)
     );
     epoch!(
         "teacher, batch 64 Adam, shuffled",
         teacher(),
         classes,
-        study
+        study(t)
     );
     epoch!(
         "student, per-sample SGD, file order",
         student(),
         classes,
-        plain
+        plain(s)
     );
     epoch!(
         "student, per-sample SGD, shuffled",
         student(),
         classes,
-        plain.shuffled(1)
+        plain(s).shuffled(1)
     );
     // The same optimizers in file order: the batch's cost alone, against
     // per-sample SGD in file order (the shuffled rows add the shuffle's).
@@ -348,47 +355,47 @@ fn schedules<M: Measurement<Value = f64>>(c: &mut Criterion<M>, train: &Samples)
         "student, batch 32 momentum 0.9, file order",
         student(),
         classes,
-        batch.momentum(0.9)
+        momentum(s)
     );
     epoch!(
         "student, batch 32 Adam, file order",
         student(),
         classes,
-        batch.optimizer(Adam::default())
+        adam(s)
     );
     epoch!(
         "student, batch 32 momentum 0.9, shuffled",
         student(),
         classes,
-        batch.momentum(0.9).shuffled(1)
+        momentum(s).shuffled(1)
     );
     epoch!(
         "student, batch 32 Adam, shuffled",
         student(),
         classes,
-        batch.optimizer(Adam::default()).shuffled(1)
+        adam(s).shuffled(1)
     );
     epoch!(
         "student, batch 64 Adam, shuffled",
         student(),
         classes,
-        study
+        study(s)
     );
-    let kd = Network::<Student, _>::seeded(1, Distillation::new(4.0, 0.5), 0.01);
+    let kd = Network::<Student, _>::seeded(1, Distillation::new(4.0, 0.5));
     epoch!(
         "student, KD T=4 α=0.5, per-sample SGD, file order",
         kd,
         &soft,
-        plain
+        plain(s)
     );
     let distillation = Distillation::new(4.0, 0.5);
     let prepared = distillation.prepare(&soft);
-    let kd = Network::<Student, _>::seeded(1, distillation.prepared(), 0.01);
+    let kd = Network::<Student, _>::seeded(1, distillation.prepared());
     epoch!(
         "student, KD T=4 α=0.5 (prepared targets), per-sample SGD, file order",
         kd,
         &prepared,
-        plain
+        plain(s)
     );
     group.finish();
 }

@@ -28,8 +28,8 @@ fn int8_versus_f32(c: &mut Criterion) {
         .iter()
         .map(|p| Scaling::Divide255.image(p))
         .collect();
-    let teacher = Network::<Teacher, _>::seeded(1, CrossEntropy, 0.0).layers;
-    let student = Network::<Student, _>::seeded(2, CrossEntropy, 0.0).layers;
+    let teacher = Network::<Teacher, _>::seeded(1, CrossEntropy).layers;
+    let student = Network::<Student, _>::seeded(2, CrossEntropy).layers;
     let teacher_int8: TeacherInt8 =
         quantize::<_, u8>(&teacher, 1.0 / 255.0, &calibration).expect("quantise teacher");
     let student_int8: QuantizedDense<784, 10, u8> =

@@ -25,8 +25,8 @@ use std::time::Instant;
 use clap::Parser;
 use mimic::export::{Item, c_header, rust_source};
 use mimic::{
-    CrossEntropy, Distillation, Module, Momentum, Network, Parameters, QuantizedDense,
-    QuantizedModule, Schedule, SoftTarget, quantize,
+    CrossEntropy, Distillation, Module, Momentum, Network, QuantizedDense, QuantizedModule,
+    Schedule, SoftTarget, module::Parameters, quantize,
 };
 use mimic_experiments::cli::{self, DataArgs};
 use mimic_experiments::experiment::{Samples, stream_seed};
@@ -104,11 +104,11 @@ struct Report {
     seconds: f64,
 }
 
-/// The study's tuned schedule.
-fn schedule(epochs: usize, seed: u64) -> Schedule<Momentum> {
-    Schedule::epochs(epochs)
+/// The study's tuned schedule, at base rate `rate`.
+fn schedule(rate: f32, epochs: usize, seed: u64) -> Schedule<Momentum> {
+    Schedule::new(Momentum::new(rate).momentum(0.9))
+        .epochs(epochs)
         .batch_size(32)
-        .momentum(0.9)
         .decay(0.85)
         .shuffled(seed)
 }
@@ -165,32 +165,29 @@ fn run(train: &Dataset, test: &Dataset, settings: &Settings) -> Result<Report, S
 
     // 1. The teacher, on the labels.
     let mut teacher: Network<Teacher, CrossEntropy> =
-        Network::seeded(stream_seed(seed, 1), CrossEntropy, TEACHER_LEARNING_RATE);
+        Network::seeded(stream_seed(seed, 1), CrossEntropy);
     teacher
         .fit(
             &train_samples.inputs,
             &train_samples.classes,
-            &schedule(epochs, stream_seed(seed, 3)),
+            &schedule(TEACHER_LEARNING_RATE, epochs, stream_seed(seed, 3)),
         )
         .map_err(|e| format!("the teacher could not be trained: {e}"))?;
 
     // 2. The student, distilled from the teacher's logits and the labels.
     let targets: Vec<SoftTarget<10>> = teacher
-        .forward_batch(&train_samples.inputs)
+        .forward_batch(&train_samples.inputs, 1)
         .into_iter()
         .zip(&train_samples.classes)
         .map(|(logits, &class)| SoftTarget { logits, class })
         .collect();
-    let mut student: Network<Student, Distillation> = Network::seeded(
-        stream_seed(seed, 2),
-        Distillation::new(TEMPERATURE, ALPHA),
-        STUDENT_LEARNING_RATE,
-    );
+    let mut student: Network<Student, Distillation> =
+        Network::seeded(stream_seed(seed, 2), Distillation::new(TEMPERATURE, ALPHA));
     student
         .fit(
             &train_samples.inputs,
             &targets,
-            &schedule(epochs, stream_seed(seed, 4)),
+            &schedule(STUDENT_LEARNING_RATE, epochs, stream_seed(seed, 4)),
         )
         .map_err(|e| format!("the student could not be distilled: {e}"))?;
 

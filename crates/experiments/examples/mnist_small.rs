@@ -47,17 +47,20 @@ fn main() -> ExitCode {
         Ok(sets) => sets,
         Err(e) => return cli::report_error(e.as_ref()),
     };
-    let mut network = Network::new(
-        seed_student(settings.seed),
-        CrossEntropy,
-        BENCHMARK_LEARNING_RATE,
-    );
+    let mut network = Network::new(seed_student(settings.seed), CrossEntropy);
     let epochs = settings.epochs as usize;
-    let outcome =
-        match train_classifier(&mut network, "benchmark", &train, &test, epochs, &mut watch) {
-            Ok(outcome) => outcome,
-            Err(e) => return cli::report_error(&e),
-        };
+    let outcome = match train_classifier(
+        &mut network,
+        "benchmark",
+        &train,
+        &test,
+        epochs,
+        BENCHMARK_LEARNING_RATE,
+        &mut watch,
+    ) {
+        Ok(outcome) => outcome,
+        Err(e) => return cli::report_error(&e),
+    };
     println!(
         "784→10 LeakyReLU, cross-entropy, lr {BENCHMARK_LEARNING_RATE}, {epochs} epoch(s), seed {}",
         settings.seed

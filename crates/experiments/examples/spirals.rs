@@ -1,7 +1,7 @@
 //! A network on your own data: two interleaved spirals, generated here, learnt by
 //! a 2→32→32→2 ReLU network. `cargo run --release --example spirals -- --help`
 use clap::Parser;
-use mimic::{CrossEntropy, Dense, Identity, Network, ReLU, Schedule};
+use mimic::{CrossEntropy, Dense, Identity, Momentum, Network, ReLU, Schedule};
 use std::f32::consts::PI;
 /// Train a small network to tell two spirals apart.
 #[derive(Parser)]
@@ -27,10 +27,10 @@ fn main() -> Result<(), mimic::TrainError> {
     };
     let (points, classes): (Vec<[f32; 2]>, Vec<usize>) =
         (0..400).map(|k| (point(k), k % 2)).unzip();
-    let mut net: Network<Classifier, _> = Network::seeded(settings.seed, CrossEntropy, 0.05);
-    let schedule = Schedule::epochs(settings.epochs)
-        .batch_size(8)
-        .momentum(0.9);
+    let mut net: Network<Classifier, _> = Network::seeded(settings.seed, CrossEntropy);
+    let schedule = Schedule::new(Momentum::new(0.05).momentum(0.9))
+        .epochs(settings.epochs)
+        .batch_size(8);
     let stats = net.fit(&points, &classes, &schedule.shuffled(settings.seed))?;
     let accuracy = 100.0 * net.accuracy(&points, &classes);
     let (first, last) = (stats[0].mean_loss, stats[stats.len() - 1].mean_loss);

@@ -16,8 +16,8 @@ use mimic::persist;
 use mimic_experiments::cli::{self, DataArgs};
 use mimic_experiments::experiment::{
     BENCHMARK_LEARNING_RATE, ClassifierOutcome, STUDENT_LEARNING_RATES, Samples, Stopwatch,
-    TeacherStudentReport, seed_student, seed_teacher, total_seconds, train_classifier,
-    train_students,
+    TEACHER_LEARNING_RATE, TeacherStudentReport, seed_student, seed_teacher, total_seconds,
+    train_classifier, train_students,
 };
 use mimic_experiments::models::Teacher;
 use mimic_mnist::Scaling;
@@ -88,8 +88,16 @@ fn teacher(
         }
         None => {
             let mut teacher = seed_teacher(settings.seed);
-            let outcome = train_classifier(&mut teacher, "teacher", train, test, epochs, watch)
-                .map_err(|e| format!("the teacher could not be trained: {e}"))?;
+            let outcome = train_classifier(
+                &mut teacher,
+                "teacher",
+                train,
+                test,
+                epochs,
+                TEACHER_LEARNING_RATE,
+                watch,
+            )
+            .map_err(|e| format!("the teacher could not be trained: {e}"))?;
             Ok((teacher, outcome))
         }
     }
@@ -116,13 +124,17 @@ fn run(
     // weights, on the labels. It needs nothing from the teacher, so with two
     // threads it trains beside it.
     let benchmark = |watch: &mut Stopwatch| {
-        let mut benchmark = mimic::Network::new(
-            initial.clone(),
-            mimic::CrossEntropy,
+        let mut benchmark = mimic::Network::new(initial.clone(), mimic::CrossEntropy);
+        train_classifier(
+            &mut benchmark,
+            "benchmark",
+            train,
+            test,
+            epochs,
             BENCHMARK_LEARNING_RATE,
-        );
-        train_classifier(&mut benchmark, "benchmark", train, test, epochs, watch)
-            .map_err(|e| format!("the 784→10 benchmark could not be trained: {e}"))
+            watch,
+        )
+        .map_err(|e| format!("the 784→10 benchmark could not be trained: {e}"))
     };
     let (teacher_part, beside) = std::thread::scope(|scope| {
         let beside = (threads > 1).then(|| {
@@ -148,7 +160,7 @@ fn run(
 
     // 2. Its output vector for every training image, computed once.
     let targets = watch.time("teacher outputs", || {
-        teacher.forward_batch_parallel(&train.inputs, threads)
+        teacher.forward_batch(&train.inputs, threads)
     });
 
     // 3. Six students learn those vectors, all from the same initial weights.
@@ -418,9 +430,13 @@ mod tests {
         );
         let mut teacher = seed_teacher(42);
         teacher
-            .fit(&train.inputs, &train.classes, &mimic::Schedule::seed())
+            .fit(
+                &train.inputs,
+                &train.classes,
+                &mimic::Schedule::new(mimic::Sgd::new(TEACHER_LEARNING_RATE)),
+            )
             .unwrap();
-        let targets = teacher.forward_batch(&train.inputs);
+        let targets = teacher.forward_batch(&train.inputs, 1);
         let outcomes = train_students(
             &seed_student(42),
             &[0.01, 1e6],

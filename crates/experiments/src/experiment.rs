@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use mimic::{CrossEntropy, Initializer, Mse, Network, Schedule, SparseRows, TrainError};
+use mimic::{CrossEntropy, Initializer, Mse, Network, Schedule, Sgd, SparseRows, TrainError};
 use mimic_mnist::{Dataset, PIXELS, Scaling, SparseDataset};
 
 use crate::json::number;
@@ -70,23 +70,22 @@ pub fn stream_seed(seed: u64, part: u64) -> u64 {
 const TEACHER_STREAM: u64 = 1;
 const STUDENT_STREAM: u64 = 2;
 
-/// The seed's untrained teacher: its initialisation, cross-entropy, lr 0.03.
+/// The original program's untrained teacher: its initialisation, cross-entropy
+/// (trained at [`TEACHER_LEARNING_RATE`]).
 pub fn seed_teacher(seed: u64) -> Network<Teacher, CrossEntropy> {
     Network::seeded_with(
-        Initializer::Seed,
+        Initializer::Original,
         stream_seed(seed, TEACHER_STREAM),
         CrossEntropy,
-        TEACHER_LEARNING_RATE,
     )
 }
 
 /// The weights every 784→10 network of a run starts from (students and benchmark).
 pub fn seed_student(seed: u64) -> Student {
     Network::<Student, Mse>::seeded_with(
-        Initializer::Seed,
+        Initializer::Original,
         stream_seed(seed, STUDENT_STREAM),
         Mse,
-        0.0,
     )
     .layers
 }
@@ -112,15 +111,16 @@ pub fn train_classifier<L>(
     train: &Samples,
     test: &Samples,
     epochs: usize,
+    learning_rate: f32,
     watch: &mut Stopwatch,
 ) -> Result<ClassifierOutcome, TrainError>
 where
-    L: mimic::SparseTrain<PIXELS, Output = [f32; 10]> + mimic::Initialize + Sync,
+    L: mimic::module::SparseTrain<PIXELS, Output = [f32; 10]> + mimic::Initialize + Sync,
 {
     let accuracy_before = watch.time(format!("{name} evaluation before"), || {
         network.accuracy(&test.inputs, &test.classes)
     });
-    let schedule = Schedule::epochs(epochs);
+    let schedule = Schedule::new(Sgd::new(learning_rate)).epochs(epochs);
     let stats = watch.time(format!("{name} training"), || {
         network.fit(&train.inputs, &train.classes, &schedule)
     })?;
@@ -156,9 +156,13 @@ pub fn train_students(
     threads: usize,
 ) -> Vec<StudentOutcome> {
     let train_one = |learning_rate: f32| {
-        let mut student = Network::new(initial.clone(), Mse, learning_rate);
+        let mut student = Network::new(initial.clone(), Mse);
         let result = student
-            .fit(&train.inputs, targets, &Schedule::epochs(epochs))
+            .fit(
+                &train.inputs,
+                targets,
+                &Schedule::new(Sgd::new(learning_rate)).epochs(epochs),
+            )
             .map(|_| student.accuracy(&test.inputs, &test.classes));
         StudentOutcome {
             learning_rate,
@@ -298,7 +302,7 @@ impl TeacherStudentReport {
             .collect();
         let value = serde_json::json!({
             "experiment": "teacher_student",
-            "isa": format!("{:?}", mimic::kernels::Isa::current()),
+            "isa": format!("{:?}", mimic::Isa::current()),
             "config": {
                 "seed": self.seed,
                 "epochs": self.epochs,

@@ -2,8 +2,7 @@
 //! networks: the ISA changes the speed, never a single bit of the result.
 //! (Its own test binary: `Isa::force` is process-wide.)
 
-use mimic::kernels::Isa;
-use mimic::{CrossEntropy, Initializer, Network, Parameters, Schedule};
+use mimic::{CrossEntropy, Initializer, Isa, Network, Schedule, Sgd, module::Parameters};
 use mimic_experiments::cli;
 use mimic_experiments::experiment::Samples;
 use mimic_experiments::models::Teacher;
@@ -17,23 +16,27 @@ fn every_isa_trains_the_same_bits() {
     let run = |isa| {
         Isa::force(isa);
         let mut teacher: Network<Teacher, CrossEntropy> =
-            Network::seeded_with(Initializer::Seed, 11, CrossEntropy, 0.03);
+            Network::seeded_with(Initializer::Original, 11, CrossEntropy);
         let stats = teacher
-            .fit(&train.inputs, &train.classes, &Schedule::seed())
+            .fit(
+                &train.inputs,
+                &train.classes,
+                &Schedule::new(Sgd::new(0.03)),
+            )
             .unwrap()[0];
         // Single steps from user code are dispatched on their own (not inside
         // an epoch's loop): dense, sparse, and accumulated.
         let mut stepped: Network<Teacher, CrossEntropy> =
-            Network::seeded_with(Initializer::Seed, 12, CrossEntropy, 0.03);
+            Network::seeded_with(Initializer::Original, 12, CrossEntropy);
         let mut gradients = stepped.layers.clone();
         gradients.visit_mut(&mut |p| p.fill(0.0));
         let mut losses = Vec::new();
         for k in 0..500 {
             let (input, class) = (train.inputs.get(k).unwrap(), &train.classes[k]);
-            losses.push(stepped.train_step_sparse(input, class).unwrap().to_bits());
+            losses.push(stepped.train_step(input, class, 0.03).unwrap().to_bits());
             let dense = input.to_dense();
-            losses.push(stepped.train_step(&dense, class).unwrap().to_bits());
-            let loss = stepped.accumulate_gradient_sparse(input, class, &mut gradients);
+            losses.push(stepped.train_step(&dense, class, 0.03).unwrap().to_bits());
+            let loss = stepped.accumulate_gradient(input, class, &mut gradients);
             losses.push(loss.unwrap().to_bits());
         }
         let mut bits = losses;
@@ -41,7 +44,7 @@ fn every_isa_trains_the_same_bits() {
             net.visit(&mut |p| bits.extend(p.iter().map(|v| v.to_bits())));
         }
         let out: Vec<u32> = teacher
-            .forward_batch(&test.inputs)
+            .forward_batch(&test.inputs, 1)
             .iter()
             .flatten()
             .map(|v| v.to_bits())

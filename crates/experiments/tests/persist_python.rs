@@ -22,7 +22,7 @@ fn numpy_reads_what_mimic_writes() {
     };
     let dir = std::env::temp_dir().join(format!("mimic-python-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let teacher: Network<Teacher, CrossEntropy> = Network::seeded(3, CrossEntropy, 0.03);
+    let teacher: Network<Teacher, CrossEntropy> = Network::seeded(3, CrossEntropy);
     let model = dir.join("teacher.safetensors");
     persist::save(&teacher, &model, Some(3)).unwrap();
 

@@ -28,8 +28,8 @@ fn load(split: Split) -> Dataset {
 #[test]
 fn f32_predictions_equal_the_std_build() {
     let test = load(Split::Test);
-    let std_build = Network::new(STUDENT.clone(), CrossEntropy, 0.0);
-    let expected = std_build.predict_batch(&test.sparse_inputs(Scaling::Divide255));
+    let std_build = Network::new(STUDENT.clone(), CrossEntropy);
+    let expected = std_build.predict_batch(&test.sparse_inputs(Scaling::Divide255), 1);
     let firmware: Vec<usize> = test.images().iter().map(classify).collect();
     assert_eq!(firmware.len(), 10_000);
     assert_eq!(firmware, expected);

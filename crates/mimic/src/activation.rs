@@ -37,7 +37,7 @@ pub trait Activation: Copy + Debug + Default + PartialEq + Send + Sync + 'static
     }
 }
 
-/// `x` for `x > 0`, else `slope · x`; the seed's default slope is 0.1.
+/// `x` for `x > 0`, else `slope · x`; the original program's default slope is 0.1.
 ///
 /// The derivative is 1 where the output is positive and `slope` elsewhere, as in the
 /// seed (for a non-negative slope, `y > 0` exactly when `x > 0`).
@@ -48,7 +48,7 @@ pub struct LeakyReLU {
 }
 
 impl LeakyReLU {
-    /// The seed's slope.
+    /// The original program's slope.
     pub const DEFAULT_SLOPE: f32 = 0.1;
 
     /// A LeakyReLU with the given slope for non-positive inputs.

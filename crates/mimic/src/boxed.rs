@@ -6,8 +6,8 @@
 //!
 //! // 784→1024→1024→10 holds 7.4 MB of parameters: far more than a thread's stack.
 //! type Big = (Dense<784, 1024>, Dense<1024, 1024>, Dense<1024, 10>);
-//! let mut net: Network<Box<Big>, CrossEntropy> = Network::seeded(7, CrossEntropy, 0.01);
-//! net.train_step(&[0.5; 784], &3)?;
+//! let mut net: Network<Box<Big>, CrossEntropy> = Network::seeded(7, CrossEntropy);
+//! net.train_step(&[0.5; 784], &3, 0.01)?;
 //! # Ok::<(), mimic::StepError>(())
 //! ```
 //!

@@ -6,10 +6,64 @@
 //! results are identical to calling [`Network::forward`] on each input, whatever
 //! the thread count.
 
-use crate::inputs::{Input, Inputs};
+use crate::inputs::{Input, InputsOf};
 use crate::kernels::{Work, dispatch};
+use crate::loss::Loss;
 use crate::module::Train;
 use crate::network::{Network, argmax};
+
+/// Inference over many inputs. `inputs` is any collection of the network's
+/// inputs ([`InputsOf`]): a slice, array or `Vec` of `[f32; N]`, or
+/// [`SparseRows<N>`](crate::SparseRows).
+impl<L, F> Network<L, F>
+where
+    L: Train + Sync,
+    L::Output: AsRef<[f32]> + Send,
+    F: Loss<L::Output> + Sync,
+{
+    /// The output for every input, in order, computed on `threads` threads
+    /// (1 = this one): the same bits for any thread count, each row by the same
+    /// code as [`Network::forward`].
+    pub fn forward_batch<X: InputsOf<L> + ?Sized>(
+        &self,
+        inputs: &X,
+        threads: usize,
+    ) -> Vec<L::Output> {
+        outputs(self, inputs, threads)
+    }
+
+    /// The predicted class of every input, in order, on `threads` threads (the
+    /// same for any thread count).
+    ///
+    /// ```
+    /// use mimic::{Dense, Identity, Mse, Network};
+    ///
+    /// let net: Network<Dense<2, 2, Identity>, _> = Network::seeded(3, Mse);
+    /// let inputs = vec![[1.0, 0.0]; 100];
+    /// assert_eq!(net.predict_batch(&inputs, 1), net.predict_batch(&inputs, 4));
+    /// ```
+    pub fn predict_batch<X: InputsOf<L> + ?Sized>(&self, inputs: &X, threads: usize) -> Vec<usize> {
+        predictions(&self.forward_batch(inputs, threads))
+    }
+
+    /// The fraction of `inputs` whose predicted class is the one in `classes`
+    /// (0 when empty), on this thread.
+    pub fn accuracy<X: InputsOf<L> + ?Sized>(&self, inputs: &X, classes: &[usize]) -> f32 {
+        accuracy(&self.predict_batch(inputs, 1), classes)
+    }
+
+    /// How often each class in `classes` was predicted as each class, on this
+    /// thread.
+    pub fn confusion<X: InputsOf<L> + ?Sized>(
+        &self,
+        inputs: &X,
+        classes: &[usize],
+    ) -> ConfusionMatrix {
+        let outputs = self.forward_batch(inputs, 1);
+        let width = outputs.first().map_or(0, |o| o.as_ref().len());
+        ConfusionMatrix::new(width, &predictions(&outputs), classes)
+    }
+}
 
 /// How often each true class was predicted as each class.
 ///
@@ -94,17 +148,11 @@ pub fn accuracy(predicted: &[usize], truth: &[usize]) -> f32 {
 }
 
 /// Every output of `network` on `inputs`, split over `threads` contiguous ranges.
-pub(crate) fn outputs<L, F, X>(
-    network: &Network<L, F>,
-    inputs: &X,
-    threads: usize,
-) -> Vec<L::Output>
+fn outputs<L, F, X>(network: &Network<L, F>, inputs: &X, threads: usize) -> Vec<L::Output>
 where
     L: Train + Sync,
     L::Output: Send,
-    F: Sync,
-    X: Inputs + ?Sized,
-    for<'a> X::Row<'a>: Input<L>,
+    X: InputsOf<L> + ?Sized,
 {
     let count = inputs.len();
     let threads = threads.clamp(1, count.max(1));
@@ -153,8 +201,7 @@ struct Outputs<'a, L, X: ?Sized> {
 impl<L, X> Work for Outputs<'_, L, X>
 where
     L: Train,
-    X: Inputs + ?Sized,
-    for<'a> X::Row<'a>: Input<L>,
+    X: InputsOf<L> + ?Sized,
 {
     type Output = Vec<L::Output>;
 
@@ -162,7 +209,7 @@ where
     fn run(self) -> Self::Output {
         let mut outputs = Vec::with_capacity(self.range.len());
         for k in self.range {
-            if let Some(input) = self.inputs.row(k) {
+            if let Some(input) = self.inputs.input(k) {
                 outputs.push(input.forward(self.layers));
             }
         }
@@ -171,6 +218,6 @@ where
 }
 
 /// The predicted class of every output.
-pub(crate) fn predictions<O: AsRef<[f32]>>(outputs: &[O]) -> Vec<usize> {
+fn predictions<O: AsRef<[f32]>>(outputs: &[O]) -> Vec<usize> {
     outputs.iter().map(|o| argmax(o.as_ref())).collect()
 }

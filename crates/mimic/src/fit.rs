@@ -2,9 +2,9 @@
 //! update rule, a learning-rate schedule and gradient clipping ([`Schedule`]),
 //! run by [`Network::fit`].
 //!
-//! With [`Schedule::seed`] — one epoch, in order, batch size 1, plain SGD at a
-//! constant rate — `fit` is exactly the seed's per-sample SGD, bit for bit, on
-//! its own code path. Each epoch is one piece of [`Work`] compiled for the CPU's
+//! With `Schedule::new(Sgd::new(η))` — one epoch, in order, batch size 1, plain
+//! SGD at a constant rate — `fit` is exactly the original program's per-sample
+//! SGD, bit for bit, on its own code path. Each epoch is one piece of [`Work`] compiled for the CPU's
 //! widest vectors; no step allocates.
 
 use core::fmt;
@@ -13,105 +13,102 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_pcg::Pcg64;
 
-use crate::init::{Initialize, Initializer};
-use crate::inputs::{Input, Inputs};
+use core::ops::ControlFlow;
+
+use crate::init::{Initialize, Initializer, boxed};
+use crate::inputs::{Input, InputsOf};
 use crate::kernels::{Work, dispatch};
 use crate::loss::{Loss, LossError};
 use crate::module::{Train, Update, Zipped};
 use crate::network::{Network, StepError};
-use crate::optimizer::{Momentum, Optimizer, Sgd};
-use crate::rate::LearningRate;
+use crate::optimizer::Optimizer;
+use crate::rate::RateSchedule;
 
 /// How to train: everything besides the network, the data and the targets —
-/// epochs, batch size, the update rule `O`, the learning-rate schedule,
-/// shuffling and gradient clipping.
+/// the update rule `O` with its learning rate, epochs, batch size, a
+/// learning-rate schedule, shuffling and gradient clipping.
+///
+/// `Schedule::new(Sgd::new(η))` alone is the original NumPy program's training:
+/// one pass, in order, per-sample SGD at rate `η`, bit for bit on its own code
+/// path. Every other setting is a builder method:
 ///
 /// ```
-/// use mimic::{Adam, LearningRate, Schedule};
+/// use mimic::{Adam, Momentum, RateSchedule, Schedule, Sgd};
 ///
-/// let tuned = Schedule::epochs(15).batch_size(32).momentum(0.9).decay(0.85).shuffled(1);
-/// assert_eq!(tuned.epochs, 15);
-/// let adam = Schedule::epochs(10)
+/// let original = Schedule::new(Sgd::new(0.03));
+/// assert_eq!((original.epochs, original.batch_size), (1, 1));
+/// let tuned = Schedule::new(Momentum::new(0.1)).epochs(15).batch_size(32).decay(0.85).shuffled(1);
+/// assert_eq!(tuned.optimizer.momentum, 0.9);
+/// let adam = Schedule::new(Adam::new(1e-3))
+///     .epochs(10)
 ///     .batch_size(64)
-///     .optimizer(Adam::default())
-///     .rate(LearningRate::Cosine { warmup: 100, floor: 0.0 })
+///     .rate_schedule(RateSchedule::Cosine { warmup: 100, floor: 0.0 })
 ///     .clip(5.0)
 ///     .shuffled(1);
-/// assert_eq!(adam.optimizer, Adam::default());
-/// assert_eq!(Schedule::default(), Schedule::seed());
+/// assert_eq!(adam.optimizer.learning_rate, 1e-3);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Schedule<O = Sgd> {
+pub struct Schedule<O> {
+    /// The update rule, with its learning rate.
+    pub optimizer: O,
     /// Passes over the training set.
     pub epochs: usize,
     /// Samples whose gradients are averaged into one update (1 = per sample).
     pub batch_size: usize,
-    /// The update rule.
-    pub optimizer: O,
-    /// How the rate changes from the network's `learning_rate`.
-    pub learning_rate: LearningRate,
+    /// How the optimizer's rate changes over training.
+    pub rate_schedule: RateSchedule,
     /// Seed of the per-epoch shuffle; `None` keeps the given order every epoch.
     pub shuffle_seed: Option<u64>,
     /// Scale each averaged gradient down to this global L2 norm if it is larger.
     pub clip_norm: Option<f32>,
 }
 
-impl Schedule {
-    /// The seed's protocol: one pass in order, per-sample SGD.
-    pub const fn seed() -> Self {
+impl<O: Optimizer> Schedule<O> {
+    /// One epoch of `optimizer`'s updates, one sample at a time, in the given
+    /// order, at its constant rate; change the rest with the builder methods.
+    pub const fn new(optimizer: O) -> Self {
         Self {
+            optimizer,
             epochs: 1,
             batch_size: 1,
-            optimizer: Sgd { weight_decay: 0.0 },
-            learning_rate: LearningRate::Constant,
+            rate_schedule: RateSchedule::Constant,
             shuffle_seed: None,
             clip_norm: None,
         }
     }
 
-    /// `epochs` passes of per-sample SGD in order; change the rest with the
-    /// builder methods.
-    pub const fn epochs(epochs: usize) -> Self {
-        Self {
-            epochs,
-            ..Self::seed()
-        }
+    /// The same schedule with `epochs` passes over the data.
+    pub const fn epochs(self, epochs: usize) -> Self {
+        Self { epochs, ..self }
     }
-}
 
-impl<O: Optimizer> Schedule<O> {
     /// The same schedule with mini-batches of `batch_size` samples.
     pub const fn batch_size(self, batch_size: usize) -> Self {
         Self { batch_size, ..self }
     }
 
-    /// The same schedule with another update rule.
+    /// The same schedule with another update rule (and its rate).
     pub fn optimizer<P: Optimizer>(self, optimizer: P) -> Schedule<P> {
         Schedule {
+            optimizer,
             epochs: self.epochs,
             batch_size: self.batch_size,
-            optimizer,
-            learning_rate: self.learning_rate,
+            rate_schedule: self.rate_schedule,
             shuffle_seed: self.shuffle_seed,
             clip_norm: self.clip_norm,
         }
     }
 
-    /// The same schedule with heavy-ball momentum `momentum` ([`Momentum::new`]).
-    pub fn momentum(self, momentum: f32) -> Schedule<Momentum> {
-        self.optimizer(Momentum::new(momentum))
-    }
-
     /// The same schedule with the learning rate multiplied by `factor` every
-    /// epoch ([`LearningRate::Exponential`]).
+    /// epoch ([`RateSchedule::Exponential`]).
     pub const fn decay(self, factor: f32) -> Self {
-        self.rate(LearningRate::Exponential { factor })
+        self.rate_schedule(RateSchedule::Exponential { factor })
     }
 
     /// The same schedule with another learning-rate schedule.
-    pub const fn rate(self, learning_rate: LearningRate) -> Self {
+    pub const fn rate_schedule(self, rate_schedule: RateSchedule) -> Self {
         Self {
-            learning_rate,
+            rate_schedule,
             ..self
         }
     }
@@ -133,15 +130,10 @@ impl<O: Optimizer> Schedule<O> {
     }
 
     /// Whether each sample's update is applied during its backward pass: plain
-    /// SGD one sample at a time, with no clipping — the seed's training.
+    /// SGD one sample at a time, with no clipping — the original program's
+    /// training.
     fn per_sample_sgd(&self) -> bool {
         self.batch_size <= 1 && self.optimizer.is_plain_sgd() && self.clip_norm.is_none()
-    }
-}
-
-impl Default for Schedule {
-    fn default() -> Self {
-        Self::seed()
     }
 }
 
@@ -238,47 +230,117 @@ fn locate(
     })
 }
 
-/// [`Network::fit`].
-pub(crate) fn fit<L, F, X, O>(
-    network: &mut Network<L, F>,
-    inputs: &X,
-    targets: &[F::Target],
-    schedule: &Schedule<O>,
-) -> Result<Vec<EpochStats>, TrainError>
+/// Training loops. `inputs` is any collection of the network's inputs
+/// ([`InputsOf`]): a slice, array or `Vec` of `[f32; N]`, or
+/// [`SparseRows<N>`](crate::SparseRows); `targets` has one target per input —
+/// class indices for [`CrossEntropy`](crate::CrossEntropy), vectors for
+/// [`Mse`](crate::Mse), a teacher's [`SoftTarget`](crate::SoftTarget)s for
+/// [`Distillation`](crate::Distillation).
+///
+/// Training allocates its gradient and optimizer buffers (each the network's
+/// size) once per call, on the heap, and nothing per step; the stack holds
+/// one sample's activations. Per-sample SGD runs one sample after another by
+/// nature and needs no buffers at all.
+impl<L, F> Network<L, F>
 where
     L: Train + Initialize,
     L::Output: AsRef<[f32]>,
     F: Loss<L::Output>,
     F::Target: Sized,
-    X: Inputs + ?Sized,
-    for<'a> X::Row<'a>: Input<L>,
-    O: Optimizer,
 {
-    if inputs.len() != targets.len() {
-        return Err(TrainError::LengthMismatch {
-            inputs: inputs.len(),
-            targets: targets.len(),
-        });
+    /// Trains on `inputs` towards `targets` as `schedule` says, and returns each
+    /// epoch's statistics.
+    ///
+    /// ```
+    /// use mimic::{CrossEntropy, Dense, Identity, Network, ReLU, Schedule, Sgd};
+    ///
+    /// let inputs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
+    /// let xor = [0, 1, 1, 0];
+    /// let mut net: Network<(Dense<2, 16, ReLU>, Dense<16, 2, Identity>), _> =
+    ///     Network::seeded(7, CrossEntropy);
+    /// let stats = net.fit(&inputs, &xor, &Schedule::new(Sgd::new(0.1)).epochs(500).shuffled(7))?;
+    /// assert!(stats[499].mean_loss < stats[0].mean_loss);
+    /// assert_eq!(net.predict_batch(&inputs, 1), xor);
+    /// # Ok::<(), mimic::TrainError>(())
+    /// ```
+    pub fn fit<X, O>(
+        &mut self,
+        inputs: &X,
+        targets: &[F::Target],
+        schedule: &Schedule<O>,
+    ) -> Result<Vec<EpochStats>, TrainError>
+    where
+        X: InputsOf<L> + ?Sized,
+        O: Optimizer,
+    {
+        self.fit_with(inputs, targets, schedule, |_, _, _| {
+            ControlFlow::Continue(())
+        })
     }
-    let base_rate = network.learning_rate;
-    let per_sample = schedule.per_sample_sgd();
-    let batch = if per_sample {
-        1
-    } else {
-        schedule.batch_size.max(1)
-    };
-    let updates_per_epoch = inputs.len().div_ceil(batch);
-    let mut order: Vec<usize> = (0..inputs.len()).collect();
-    // Gradient and optimizer-state buffers in the network's own type, made once
-    // (on the heap for a boxed network); per-sample SGD needs none.
-    let mut buffers = (!per_sample).then(|| {
-        let mut none = Pcg64::seed_from_u64(0); // `Zeros` draws nothing
-        let mut zeros = || L::initialize(Initializer::Zeros, &mut none);
-        (zeros(), zeros(), zeros())
-    });
-    let mut stats = Vec::with_capacity(schedule.epochs);
-    let mut steps_before = 0;
-    let result = (|| {
+
+    /// [`Network::fit`], calling `after_epoch(epoch, network, stats)` after every
+    /// epoch (`epoch` counts from 0): to report progress, measure validation
+    /// accuracy, keep the best network, or stop early by returning
+    /// [`ControlFlow::Break`]. Returns the statistics of the epochs trained.
+    /// Watching changes nothing: with a callback that always continues, the
+    /// weights are those of [`Network::fit`], bit for bit.
+    ///
+    /// ```
+    /// use std::ops::ControlFlow;
+    /// use mimic::{CrossEntropy, Dense, Identity, Network, ReLU, Schedule, Sgd};
+    ///
+    /// let inputs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
+    /// let xor = [0, 1, 1, 0];
+    /// let mut net: Network<(Dense<2, 16, ReLU>, Dense<16, 2, Identity>), _> =
+    ///     Network::seeded(7, CrossEntropy);
+    /// let schedule = Schedule::new(Sgd::new(0.1)).epochs(1000).shuffled(7);
+    /// let stats = net.fit_with(&inputs, &xor, &schedule, |_epoch, net, _stats| {
+    ///     if net.accuracy(&inputs, &xor) == 1.0 {
+    ///         ControlFlow::Break(()) // early stopping
+    ///     } else {
+    ///         ControlFlow::Continue(())
+    ///     }
+    /// })?;
+    /// assert!(stats.len() < 1000);
+    /// # Ok::<(), mimic::TrainError>(())
+    /// ```
+    pub fn fit_with<X, O, C>(
+        &mut self,
+        inputs: &X,
+        targets: &[F::Target],
+        schedule: &Schedule<O>,
+        mut after_epoch: C,
+    ) -> Result<Vec<EpochStats>, TrainError>
+    where
+        X: InputsOf<L> + ?Sized,
+        O: Optimizer,
+        C: FnMut(usize, &Self, &EpochStats) -> ControlFlow<()>,
+    {
+        if inputs.len() != targets.len() {
+            return Err(TrainError::LengthMismatch {
+                inputs: inputs.len(),
+                targets: targets.len(),
+            });
+        }
+        let base_rate = schedule.optimizer.learning_rate();
+        let per_sample = schedule.per_sample_sgd();
+        let batch = if per_sample {
+            1
+        } else {
+            schedule.batch_size.max(1)
+        };
+        let updates_per_epoch = inputs.len().div_ceil(batch);
+        let mut order: Vec<usize> = (0..inputs.len()).collect();
+        // Gradient and optimizer-state buffers in the network's own type, made
+        // once, on the heap (three network-sized values would otherwise sit in
+        // this frame); per-sample SGD needs none.
+        let mut buffers = (!per_sample).then(|| {
+            let mut none = Pcg64::seed_from_u64(0); // `Zeros` draws nothing
+            let mut zeros = || boxed::<L, _>(Initializer::Zeros, &mut none);
+            (zeros(), zeros(), zeros())
+        });
+        let mut stats = Vec::new();
+        let mut steps_before = 0;
         for epoch in 0..schedule.epochs {
             if let Some(seed) = schedule.shuffle_seed {
                 order.shuffle(&mut Pcg64::seed_from_u64(
@@ -286,17 +348,16 @@ where
                 ));
             }
             let rates = Rates {
-                schedule: schedule.learning_rate,
+                schedule: schedule.rate_schedule,
                 base: base_rate,
                 epoch,
                 first_update: epoch * updates_per_epoch,
                 updates: schedule.epochs * updates_per_epoch,
             };
-            network.learning_rate = rates.at(0);
             let ordered = schedule.shuffle_seed.map(|_| order.as_slice());
             let epoch_stats = match &mut buffers {
                 None => dispatch(Epoch {
-                    network: &mut *network,
+                    network: &mut *self,
                     inputs,
                     targets,
                     order: ordered,
@@ -305,7 +366,7 @@ where
                     rates,
                 }),
                 Some((gradients, first, second)) => dispatch(Batches {
-                    network: &mut *network,
+                    network: &mut *self,
                     inputs,
                     targets,
                     order: &order,
@@ -320,17 +381,18 @@ where
             }?;
             steps_before += epoch_stats.steps;
             stats.push(epoch_stats);
+            if after_epoch(epoch, self, &epoch_stats).is_break() {
+                break;
+            }
         }
-        Ok(())
-    })();
-    network.learning_rate = base_rate;
-    result.map(|()| stats)
+        Ok(stats)
+    }
 }
 
 /// The learning rate of each update of one epoch.
 #[derive(Clone, Copy)]
 struct Rates {
-    schedule: LearningRate,
+    schedule: RateSchedule,
     base: f32,
     epoch: usize,
     /// Updates before this epoch.
@@ -348,7 +410,7 @@ impl Rates {
     }
 }
 
-/// One epoch of per-sample SGD (the seed's training), as [`Work`].
+/// One epoch of per-sample SGD (the original program's training), as [`Work`].
 struct Epoch<'a, L, F: Loss<L::Output>, X: ?Sized>
 where
     L: Train,
@@ -369,8 +431,7 @@ where
     L::Output: AsRef<[f32]>,
     F: Loss<L::Output>,
     F::Target: Sized,
-    X: Inputs + ?Sized,
-    for<'a> X::Row<'a>: Input<L>,
+    X: InputsOf<L> + ?Sized,
 {
     type Output = Result<EpochStats, TrainError>;
 
@@ -379,20 +440,20 @@ where
         let (mut total, mut steps) = (0.0f64, 0);
         let count = self.order.map_or(self.inputs.len(), <[usize]>::len);
         let varying = self.rates.schedule.changes_within_epochs();
+        let mut learning_rate = self.rates.at(0);
         for k in 0..count {
             let sample = self.order.map_or(k, |order| order[k]);
             match self.order {
                 Some(order) => prefetch_ahead(self.inputs, self.targets, order, k),
                 None => prefetch_in_order(self.inputs, k),
             }
-            let (Some(input), Some(target)) = (self.inputs.row(sample), self.targets.get(sample))
+            let (Some(input), Some(target)) = (self.inputs.input(sample), self.targets.get(sample))
             else {
                 continue; // an order naming a sample that doesn't exist: skip it
             };
             if varying {
-                self.network.learning_rate = self.rates.at(k);
+                learning_rate = self.rates.at(k);
             }
-            let learning_rate = self.network.learning_rate;
             let step = self
                 .network
                 .step(input, target, Update::Sgd { learning_rate });
@@ -416,18 +477,17 @@ where
 fn prefetch_ahead<L, X, T>(inputs: &X, targets: &[T], order: &[usize], k: usize)
 where
     L: Train,
-    X: Inputs + ?Sized,
-    for<'a> X::Row<'a>: Input<L>,
+    X: InputsOf<L> + ?Sized,
 {
     if let Some(&far) = order.get(k + 8) {
         inputs.prefetch_index(far);
     }
-    if let Some(row) = order.get(k + 5).and_then(|&middle| inputs.row(middle)) {
-        <X::Row<'_> as Input<L>>::prefetch_start(row);
+    if let Some(row) = order.get(k + 5).and_then(|&middle| inputs.input(middle)) {
+        row.prefetch_start();
     }
     if let Some(&near) = order.get(k + 2) {
-        if let Some(row) = inputs.row(near) {
-            <X::Row<'_> as Input<L>>::prefetch(row);
+        if let Some(row) = inputs.input(near) {
+            row.prefetch();
         }
         if let Some(target) = targets.get(near) {
             crate::kernels::prefetch(core::slice::from_ref(target));
@@ -445,11 +505,10 @@ where
 fn prefetch_in_order<L, X>(inputs: &X, k: usize)
 where
     L: Train,
-    X: Inputs + ?Sized,
-    for<'a> X::Row<'a>: Input<L>,
+    X: InputsOf<L> + ?Sized,
 {
-    if let Some(row) = inputs.row(k + 2) {
-        <X::Row<'_> as Input<L>>::prefetch(row);
+    if let Some(row) = inputs.input(k + 2) {
+        row.prefetch();
     }
 }
 
@@ -488,8 +547,7 @@ where
     L::Output: AsRef<[f32]>,
     F: Loss<L::Output>,
     F::Target: Sized,
-    X: Inputs + ?Sized,
-    for<'a> X::Row<'a>: Input<L>,
+    X: InputsOf<L> + ?Sized,
     O: Optimizer,
 {
     type Output = Result<EpochStats, TrainError>;
@@ -516,7 +574,8 @@ where
             let mut in_batch = 0usize;
             for (j, &sample) in batch.iter().enumerate() {
                 prefetch_ahead(inputs, targets, order, b * batch_size + j);
-                let (Some(input), Some(target)) = (inputs.row(sample), targets.get(sample)) else {
+                let (Some(input), Some(target)) = (inputs.input(sample), targets.get(sample))
+                else {
                     continue;
                 };
                 let step = network.step(input, target, Update::Accumulate(&mut *gradients));

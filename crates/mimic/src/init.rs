@@ -19,10 +19,10 @@ pub enum Initializer {
     /// ([`Activation::RECOMMENDED`](crate::Activation::RECOMMENDED)).
     #[default]
     Recommended,
-    /// The seed's scheme: every weight *and* bias from a normal with mean 0 and
+    /// The original NumPy program's scheme: every weight *and* bias from a normal with mean 0 and
     /// standard deviation `1 / (rows · cols)` of its own matrix (numpy's
     /// `normal(0, 1/(nrows*ncols))`; the bias is an OUT×1 matrix, so its deviation is `1/OUT`).
-    Seed,
+    Original,
     /// He (Kaiming) normal: weights `N(0, 2 / IN)`, biases zero. Suits (leaky) ReLU.
     He,
     /// Xavier (Glorot) normal: weights `N(0, 2 / (IN + OUT))`, biases zero.
@@ -47,7 +47,7 @@ impl Initializer {
             }
             Initializer::Recommended => recommended.deviations(inputs, outputs, recommended),
             Initializer::Zeros => (0.0, 0.0),
-            Initializer::Seed => (1.0 / (i * o), 1.0 / o),
+            Initializer::Original => (1.0 / (i * o), 1.0 / o),
             Initializer::He => (sqrt(2.0 / i), 0.0),
             Initializer::Xavier => (sqrt(2.0 / (i + o)), 0.0),
             Initializer::FanInVariance => (sqrt(1.0 / (3.0 * i)), sqrt(1.0 / (3.0 * i))),
@@ -188,7 +188,7 @@ mod tests {
     fn seed_deviations_follow_the_seed() {
         let he = Initializer::He;
         assert_eq!(
-            Initializer::Seed.deviations(784, 16, he),
+            Initializer::Original.deviations(784, 16, he),
             (1.0 / 12544.0, 1.0 / 16.0)
         );
         assert_eq!(Initializer::He.deviations(8, 4, he).1, 0.0);

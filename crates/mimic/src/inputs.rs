@@ -179,6 +179,25 @@ impl<const N: usize> Inputs for Vec<[f32; N]> {
     }
 }
 
+/// A collection of inputs that a network of layers `L` can take row by row: any
+/// [`Inputs`] whose rows are [`Input`]s of `L` (dense rows of `L`'s input
+/// length, or [`SparseRows`](crate::SparseRows) of it). Implemented for every
+/// such collection; it names that bound once for every method that takes data.
+pub trait InputsOf<L: Train>: Inputs {
+    /// Row `k` as an input of `L`, if it exists.
+    fn input(&self, k: usize) -> Option<impl Input<L> + '_>;
+}
+
+impl<L: Train, X: Inputs + ?Sized> InputsOf<L> for X
+where
+    for<'a> X::Row<'a>: Input<L>,
+{
+    #[inline(always)]
+    fn input(&self, k: usize) -> Option<impl Input<L> + '_> {
+        self.row(k)
+    }
+}
+
 #[cfg(feature = "std")]
 impl<const N: usize> Inputs for SparseRows<N> {
     type Row<'a> = SparseVector<'a, N>;

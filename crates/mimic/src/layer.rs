@@ -15,10 +15,10 @@ use crate::module::{Module, Parameters, SparseTrain, Train, Update, Zipped};
 use crate::sparse::SparseVector;
 
 /// A dense layer from `IN` inputs to `OUT` outputs with activation `A`
-/// (the seed's LeakyReLU(0.1) unless named).
+/// (the original program's LeakyReLU(0.1) unless named).
 ///
 /// Parameters live inline, in const-generic arrays: no heap, and the compiler
-/// knows every loop bound. The public API speaks in the seed's orientation, an
+/// knows every loop bound. The public API speaks in the original program's orientation, an
 /// `OUT × IN` matrix `W`; in memory `W` is stored transposed (`IN × OUT`), so that
 /// one input's contribution to all outputs is one contiguous run of `OUT` floats.
 /// That makes the inner loops of the forward pass and of the weight update
@@ -76,7 +76,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
         }
     }
 
-    /// A layer from `W` in the seed's `OUT × IN` orientation (`rows[o][i]`) and `b`.
+    /// A layer from `W` in the original program's `OUT × IN` orientation (`rows[o][i]`) and `b`.
     pub fn from_rows(rows: &[[f32; IN]; OUT], bias: [f32; OUT]) -> Self {
         let mut layer = Self::zeros();
         for (o, row) in rows.iter().enumerate() {
@@ -104,7 +104,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
         &self.activation
     }
 
-    /// `W[output][input]`, in the seed's orientation. Panics if out of range, like indexing.
+    /// `W[output][input]`, in the original program's orientation. Panics if out of range, like indexing.
     pub fn weight(&self, output: usize, input: usize) -> f32 {
         self.weights_t[input][output]
     }
@@ -189,7 +189,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
         dx
     }
 
-    /// `W -= lr·db·xᵀ`, `b -= lr·db`: the seed's per-sample SGD update.
+    /// `W -= lr·db·xᵀ`, `b -= lr·db`: the original program's per-sample SGD update.
     #[inline(always)]
     pub fn sgd_update(&mut self, x: &[f32; IN], db: &[f32; OUT], learning_rate: f32) {
         let step = db.map(|d| learning_rate * d);
@@ -409,7 +409,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> SparseTrain<IN> for Dense
 
 #[cfg(feature = "std")]
 impl<const IN: usize, const OUT: usize, A: Activation> Initialize for Dense<IN, OUT, A> {
-    /// Draws `W` row by row in the seed's `OUT × IN` order, then `b`, writing each
+    /// Draws `W` row by row in the original program's `OUT × IN` order, then `b`, writing each
     /// number straight into place (a layer never exists on the stack).
     fn initialize_in_place<'s, R: Rng + ?Sized>(
         slot: &'s mut MaybeUninit<Self>,
@@ -495,7 +495,7 @@ mod tests {
     fn seed_init_draws_with_the_seed_deviation() {
         use rand::SeedableRng;
         let mut rng = rand_pcg::Pcg64::seed_from_u64(1);
-        let layer = Dense::<784, 16>::initialize(Initializer::Seed, &mut rng);
+        let layer = Dense::<784, 16>::initialize(Initializer::Original, &mut rng);
         let n = (784 * 16) as f64;
         let var: f64 = layer
             .weights_transposed()

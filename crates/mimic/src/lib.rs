@@ -6,17 +6,17 @@
 //! same weights on every thread count and every instruction set.
 //!
 //! ```
-//! use mimic::{CrossEntropy, Dense, Network, ReLU, Schedule};
+//! use mimic::{CrossEntropy, Dense, Identity, Network, ReLU, Schedule, Sgd};
 //!
 //! // Your data: four points of XOR, and their classes.
 //! let inputs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
 //! let classes = [0, 1, 1, 0];
 //!
 //! // 2 → 16 → 2, ReLU then raw logits for the softmax cross-entropy.
-//! type Xor = (Dense<2, 16, ReLU>, Dense<16, 2, mimic::Identity>);
-//! let mut net: Network<Xor, _> = Network::seeded(7, CrossEntropy, 0.1);
-//! net.fit(&inputs, &classes, &Schedule::epochs(500))?;
-//! assert_eq!(net.predict_batch(&inputs), classes);
+//! type Xor = (Dense<2, 16, ReLU>, Dense<16, 2, Identity>);
+//! let mut net: Network<Xor, _> = Network::seeded(7, CrossEntropy);
+//! net.fit(&inputs, &classes, &Schedule::new(Sgd::new(0.1)).epochs(500))?;
+//! assert_eq!(net.predict_batch(&inputs, 1), classes);
 //! # Ok::<(), mimic::TrainError>(())
 //! ```
 //!
@@ -24,36 +24,43 @@
 //!
 //! ```compile_fail
 //! use mimic::{CrossEntropy, Dense, Network};
-//! let bad: Network<(Dense<784, 16>, Dense<10, 10>), _> = Network::seeded(0, CrossEntropy, 0.1);
+//! let bad: Network<(Dense<784, 16>, Dense<10, 10>), _> = Network::seeded(0, CrossEntropy);
 //! ```
 //!
 //! # The pieces
-//! - Layers and activations: [`Dense`], [`LeakyReLU`] (the default), [`ReLU`],
-//!   [`Sigmoid`], [`Identity`], or your own [`Activation`].
-//! - Chains: tuples of 2 to 12 layers; nest tuples for more. A network too big for
-//!   the stack is a `Network<Box<L>, F>` (see [`boxed`]).
-//! - Losses: [`CrossEntropy`] (stable softmax), [`Mse`], and Hinton's
-//!   [`Distillation`] towards a teacher's logits.
-//! - Training: [`Network::train_step`] per sample, or [`Network::fit`] over any
-//!   [`Inputs`] — dense rows or [`SparseRows`] (only the nonzero entries, much
-//!   faster on images) — with a [`Schedule`] of epochs, shuffling, mini-batches,
-//!   momentum and decay.
-//! - Inference: [`Network::forward`], [`Network::predict`], and over many inputs
-//!   [`Network::forward_batch`], [`Network::predict_batch`] (optionally on several
-//!   threads), [`Network::accuracy`], [`Network::confusion`].
-//! - Saving: [`persist::save`] and [`persist::load`] (safetensors; feature
+//! - Define: [`Dense<IN, OUT, A>`](Dense) with an activation `A` — [`LeakyReLU`]
+//!   (slope 0.1, the original program's, and the default), [`ReLU`], [`Sigmoid`],
+//!   [`Identity`] (raw logits: the usual output layer before cross-entropy), or
+//!   your own [`Activation`]. Chains are tuples of 2 to 12 layers; nest tuples
+//!   for more. A network too big for the stack is a `Network<Box<L>, F>` (see
+//!   [`boxed`]). The traits every layer and chain implements are in [`module`].
+//! - Losses: [`CrossEntropy`] (stable softmax), [`LabelSmoothing`], [`Mse`], and
+//!   Hinton's [`Distillation`] towards a teacher's logits.
+//! - Train: [`Network::train_step`] per sample, or [`Network::fit`] /
+//!   [`Network::fit_with`] (a callback after every epoch) over any [`Inputs`] —
+//!   dense rows or [`SparseRows`] (only the nonzero entries, much faster on
+//!   images) — with a [`Schedule`]: an optimizer with its learning rate
+//!   ([`Sgd`], [`Momentum`], [`Adam`], [`AdamW`]), epochs, shuffling,
+//!   mini-batches, a [`RateSchedule`] and clipping.
+//! - Evaluate: [`Network::forward`], [`Network::predict`] (dense or sparse
+//!   input), and over many inputs [`Network::forward_batch`],
+//!   [`Network::predict_batch`] (on any number of threads, the same bits),
+//!   [`Network::accuracy`], [`Network::confusion`].
+//! - Save: [`persist::save`] and [`persist::load`] (safetensors; feature
 //!   `persist`, on by default).
-//! - Deployment (with `std`): `quantize` to int8 ([`QuantizedDense`],
-//!   integer-only inference, also without `std`), and `export` to Rust `static`s
-//!   built by `const` constructors or to a C header.
+//! - Deploy (with `std`): [`quantize`] to int8 ([`QuantizedDense`],
+//!   integer-only inference, also without `std`; details in [`quantized`]), and
+//!   [`export`] to Rust `static`s built by `const` constructors or to a C header.
 //!
 //! # Size and the stack
 //! Parameters live inline in their arrays: a `Dense<IN, OUT>` is `4·(IN·OUT + OUT)`
 //! bytes, and a `Network<L, F>` held by value sits wherever you put it — on the
-//! stack for a local variable. A thread's stack is 2 MiB by default (8 MiB for
-//! `main` on Linux), so beyond about a million parameters use
-//! `Network<Box<L>, F>`: it is built, trained and loaded directly on the heap, and
-//! only one sample's activations are on the stack.
+//! stack for a local variable. Training puts its gradient and optimizer buffers
+//! on the heap, so a network trains wherever it fits: a 2 MiB thread (Rust's
+//! default for spawned threads) holds and trains 784→256→256→10 (1.07 MB) by
+//! value. Beyond about a third of the stack use `Network<Box<L>, F>`: it is
+//! built, trained and loaded directly on the heap, and only one sample's
+//! activations are on the stack.
 //!
 //! # Without `std`
 //! With default features off (`default-features = false`), `mimic` is
@@ -63,8 +70,8 @@
 //! [`Network::forward`]/[`predict`](Network::predict)/[`train_step`](Network::train_step),
 //! [`softmax`], the losses and [`argmax`], and int8 inference with
 //! [`QuantizedDense`] (`const` construction with [`QuantizedDense::from_parts`]).
-//! Training loops, seeded
-//! initialisation, batch inference and persistence need the `std` feature.
+//! Training loops, seeded initialisation, batch inference and persistence need
+//! the `std` feature.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -82,48 +89,52 @@ pub mod export;
 mod fit;
 mod init;
 mod inputs;
-pub mod kernels;
+mod kernels;
 mod layer;
 mod loss;
 mod math;
-mod module;
+pub mod module;
 mod network;
 #[cfg(feature = "std")]
 mod optimizer;
 #[cfg(feature = "persist")]
 pub mod persist;
-mod quantized;
+pub mod quantized;
 #[cfg(feature = "std")]
 mod rate;
-mod sparse;
+pub mod sparse;
 mod tuples;
 
+// Define: layers, activations, chains.
 pub use activation::{Activation, Identity, LeakyReLU, ReLU, Sigmoid};
-pub use distillation::{Distillation, PreparedDistillation, PreparedTarget, SoftTarget};
-#[cfg(feature = "std")]
-pub use evaluate::{ConfusionMatrix, accuracy};
-#[cfg(feature = "std")]
-pub use fit::{Divergence, EpochStats, Schedule, TrainError};
+pub use layer::Dense;
+pub use module::Module;
+pub use network::{Network, StepError, argmax};
+// Initialise.
 pub use init::Initializer;
 #[cfg(feature = "std")]
 pub use init::{Initialize, boxed};
-pub use inputs::{Input, Inputs};
-pub use layer::Dense;
+// Data.
+pub use inputs::{Input, Inputs, InputsOf};
+#[cfg(feature = "std")]
+pub use sparse::SparseRows;
+pub use sparse::SparseVector;
+// Losses.
+pub use distillation::{Distillation, PreparedDistillation, PreparedTarget, SoftTarget};
 pub use loss::{CrossEntropy, LabelSmoothing, Loss, LossError, Mse, log_sum_exp, softmax};
-pub use module::{Module, Parameters, SparseTrain, Train, Update, Zipped};
-pub use network::{Network, StepError, argmax};
+// Train.
+#[cfg(feature = "std")]
+pub use fit::{Divergence, EpochStats, Schedule, TrainError};
 #[cfg(feature = "std")]
 pub use optimizer::{Adam, AdamW, Momentum, Optimizer, Sgd};
 #[cfg(feature = "std")]
-pub use quantized::{
-    Calibrated, PiecewiseLinear, Quantize, QuantizeError, fixed_point, quantize, quantize_input,
-};
-pub use quantized::{
-    LOGIT_BITS, MAX_SHIFT, MIN_SHIFT, QuantizedDense, QuantizedInput, QuantizedModule, Requantize,
-    argmax_i32,
-};
+pub use rate::RateSchedule;
+// Evaluate.
 #[cfg(feature = "std")]
-pub use rate::LearningRate;
+pub use evaluate::{ConfusionMatrix, accuracy};
+// Deploy: int8 (the rest of it in `quantized`).
 #[cfg(feature = "std")]
-pub use sparse::SparseRows;
-pub use sparse::{CodedEntry, SparseVector};
+pub use quantized::{QuantizeError, quantize, quantize_input};
+pub use quantized::{QuantizedDense, QuantizedModule, Requantize};
+// The instruction set the kernels run on.
+pub use kernels::Isa;

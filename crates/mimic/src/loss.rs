@@ -1,6 +1,6 @@
 //! Loss functions and a numerically stable softmax.
 //!
-//! Every function here returns finite numbers for every finite input. The seed's
+//! Every function here returns finite numbers for every finite input. The original program's
 //! first attempt fed raw 0..255 pixels into an untrained network, overflowed `exp`
 //! inside softmax and silently trained to 9.8%; here the max is subtracted before
 //! exponentiating, so the largest exponent is always `exp(0) = 1`.
@@ -50,7 +50,7 @@ impl core::error::Error for LossError {}
 
 /// Mean squared error, `Σ (y − t)² / N`, with gradient `2 (y − t) / N`, as the seed.
 ///
-/// The seed's students use it to match the teacher's output vector.
+/// The original program's students use it to match the teacher's output vector.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Mse;
 

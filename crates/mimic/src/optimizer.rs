@@ -23,6 +23,10 @@ pub trait Optimizer: Copy + Debug + PartialEq + Send + Sync + 'static {
     /// A short name for reports, e.g. `"adam"`.
     const NAME: &'static str;
 
+    /// The base learning rate `η` (a [`RateSchedule`](crate::RateSchedule) scales it
+    /// per update).
+    fn learning_rate(&self) -> f32;
+
     /// Updates the parameters `w` from their gradient `g`, at learning rate `rate`,
     /// on update number `t` (1 for the first), with this optimizer's two state
     /// buffers `s1` and `s2` (all 0 before the first update; unused ones stay 0).
@@ -69,14 +73,39 @@ fn batch_gradient(g: f32, scale: f32, clip: f32) -> f32 {
     if clip != 1.0 { g * clip } else { g }
 }
 
-/// Stochastic gradient descent, with optional L2 weight decay.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+/// Stochastic gradient descent at learning rate `η`, with optional L2 weight decay.
+///
+/// ```
+/// use mimic::Sgd;
+///
+/// let sgd = Sgd::new(0.1).weight_decay(1e-4);
+/// assert_eq!((sgd.learning_rate, sgd.weight_decay), (0.1, 1e-4));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sgd {
+    /// The learning rate `η`.
+    pub learning_rate: f32,
     /// L2 weight decay `λ` (0 = none).
     pub weight_decay: f32,
 }
 
 impl Sgd {
+    /// Plain SGD at learning rate `learning_rate`, no weight decay.
+    pub const fn new(learning_rate: f32) -> Self {
+        Self {
+            learning_rate,
+            weight_decay: 0.0,
+        }
+    }
+
+    /// The same with L2 weight decay `λ`.
+    pub const fn weight_decay(self, weight_decay: f32) -> Self {
+        Self {
+            weight_decay,
+            ..self
+        }
+    }
+
     /// One parameter's update.
     #[inline(always)]
     fn step(&self, w: &mut f32, g: f32, rate: f32) {
@@ -88,6 +117,10 @@ impl Sgd {
 
 impl Optimizer for Sgd {
     const NAME: &'static str = "sgd";
+
+    fn learning_rate(&self) -> f32 {
+        self.learning_rate
+    }
 
     #[inline(always)]
     fn update(&self, w: &mut [f32], g: &[f32], _: &mut [f32], _: &mut [f32], rate: f32, _: u32) {
@@ -120,8 +153,18 @@ impl Optimizer for Sgd {
 }
 
 /// SGD with heavy-ball or Nesterov momentum, and optional L2 weight decay.
+///
+/// ```
+/// use mimic::Momentum;
+///
+/// let heavy_ball = Momentum::new(0.1); // μ = 0.9
+/// let nesterov = Momentum::new(0.05).momentum(0.8).nesterov();
+/// assert_eq!((heavy_ball.momentum, nesterov.nesterov), (0.9, true));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Momentum {
+    /// The learning rate `η`.
+    pub learning_rate: f32,
     /// Momentum `μ`.
     pub momentum: f32,
     /// Nesterov's variant (look ahead along the velocity).
@@ -131,21 +174,34 @@ pub struct Momentum {
 }
 
 impl Momentum {
-    /// Heavy-ball momentum `μ`, no weight decay.
-    pub const fn new(momentum: f32) -> Self {
+    /// Heavy-ball momentum `μ = 0.9` at learning rate `learning_rate`, no weight decay.
+    pub const fn new(learning_rate: f32) -> Self {
         Self {
-            momentum,
+            learning_rate,
+            momentum: 0.9,
             nesterov: false,
             weight_decay: 0.0,
         }
     }
 
-    /// Nesterov momentum `μ`, no weight decay.
-    pub const fn nesterov(momentum: f32) -> Self {
+    /// The same with momentum `μ`.
+    pub const fn momentum(self, momentum: f32) -> Self {
+        Self { momentum, ..self }
+    }
+
+    /// The same with Nesterov's variant.
+    pub const fn nesterov(self) -> Self {
         Self {
-            momentum,
             nesterov: true,
-            weight_decay: 0.0,
+            ..self
+        }
+    }
+
+    /// The same with L2 weight decay `λ`.
+    pub const fn weight_decay(self, weight_decay: f32) -> Self {
+        Self {
+            weight_decay,
+            ..self
         }
     }
 }
@@ -164,6 +220,10 @@ impl Momentum {
 
 impl Optimizer for Momentum {
     const NAME: &'static str = "momentum";
+
+    fn learning_rate(&self) -> f32 {
+        self.learning_rate
+    }
 
     #[inline(always)]
     fn update(&self, w: &mut [f32], g: &[f32], b: &mut [f32], _: &mut [f32], rate: f32, _: u32) {
@@ -199,6 +259,8 @@ impl Optimizer for Momentum {
 /// Adam (Kingma and Ba), with optional L2 weight decay added to the gradient.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Adam {
+    /// The learning rate `η`.
+    pub learning_rate: f32,
     /// Decay of the first moment, `β₁`.
     pub beta1: f32,
     /// Decay of the second moment, `β₂`.
@@ -210,9 +272,18 @@ pub struct Adam {
 }
 
 impl Default for Adam {
-    /// PyTorch's defaults: β = (0.9, 0.999), ε = 1e-8, no weight decay.
+    /// PyTorch's defaults: η = 1e-3, β = (0.9, 0.999), ε = 1e-8, no weight decay.
     fn default() -> Self {
+        Self::new(1e-3)
+    }
+}
+
+impl Adam {
+    /// Adam at learning rate `learning_rate` (1e-3 suits most networks), with
+    /// PyTorch's other defaults: β = (0.9, 0.999), ε = 1e-8, no weight decay.
+    pub const fn new(learning_rate: f32) -> Self {
         Self {
+            learning_rate,
             beta1: 0.9,
             beta2: 0.999,
             epsilon: 1e-8,
@@ -221,8 +292,36 @@ impl Default for Adam {
     }
 }
 
+impl Adam {
+    /// The same with moment decays `β₁` and `β₂`.
+    pub const fn betas(self, beta1: f32, beta2: f32) -> Self {
+        Self {
+            beta1,
+            beta2,
+            ..self
+        }
+    }
+
+    /// The same with `ε`.
+    pub const fn epsilon(self, epsilon: f32) -> Self {
+        Self { epsilon, ..self }
+    }
+
+    /// The same with weight decay `λ`.
+    pub const fn weight_decay(self, weight_decay: f32) -> Self {
+        Self {
+            weight_decay,
+            ..self
+        }
+    }
+}
+
 impl Optimizer for Adam {
     const NAME: &'static str = "adam";
+
+    fn learning_rate(&self) -> f32 {
+        self.learning_rate
+    }
 
     #[inline(always)]
     fn update(&self, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], rate: f32, t: u32) {
@@ -248,6 +347,8 @@ impl Optimizer for Adam {
 /// AdamW (Loshchilov and Hutter): Adam with decoupled weight decay.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamW {
+    /// The learning rate `η`.
+    pub learning_rate: f32,
     /// Decay of the first moment, `β₁`.
     pub beta1: f32,
     /// Decay of the second moment, `β₂`.
@@ -259,9 +360,18 @@ pub struct AdamW {
 }
 
 impl Default for AdamW {
-    /// PyTorch's defaults: β = (0.9, 0.999), ε = 1e-8, λ = 0.01.
+    /// PyTorch's defaults: η = 1e-3, β = (0.9, 0.999), ε = 1e-8, λ = 0.01.
     fn default() -> Self {
+        Self::new(1e-3)
+    }
+}
+
+impl AdamW {
+    /// AdamW at learning rate `learning_rate` (1e-3 suits most networks), with
+    /// PyTorch's other defaults: β = (0.9, 0.999), ε = 1e-8, λ = 0.01.
+    pub const fn new(learning_rate: f32) -> Self {
         Self {
+            learning_rate,
             beta1: 0.9,
             beta2: 0.999,
             epsilon: 1e-8,
@@ -277,6 +387,7 @@ impl AdamW {
     #[inline(always)]
     fn adam_step(&self, rate: f32, t: u32) -> AdamStep {
         let adam = Adam {
+            learning_rate: self.learning_rate,
             beta1: self.beta1,
             beta2: self.beta2,
             epsilon: self.epsilon,
@@ -286,8 +397,36 @@ impl AdamW {
     }
 }
 
+impl AdamW {
+    /// The same with moment decays `β₁` and `β₂`.
+    pub const fn betas(self, beta1: f32, beta2: f32) -> Self {
+        Self {
+            beta1,
+            beta2,
+            ..self
+        }
+    }
+
+    /// The same with `ε`.
+    pub const fn epsilon(self, epsilon: f32) -> Self {
+        Self { epsilon, ..self }
+    }
+
+    /// The same with weight decay `λ`.
+    pub const fn weight_decay(self, weight_decay: f32) -> Self {
+        Self {
+            weight_decay,
+            ..self
+        }
+    }
+}
+
 impl Optimizer for AdamW {
     const NAME: &'static str = "adamw";
+
+    fn learning_rate(&self) -> f32 {
+        self.learning_rate
+    }
 
     #[inline(always)]
     fn update(&self, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], rate: f32, t: u32) {
@@ -491,32 +630,26 @@ mod tests {
     #[test]
     fn sgd_and_weight_decay_follow_the_formula() {
         close(
-            &run(Sgd::default(), 0.1, &W0, 20),
+            &run(Sgd::new(0.1), 0.1, &W0, 20),
             &reference("sgd", 0.1, &W0, 20, [0.0; 4], false),
         );
-        let decayed = Sgd { weight_decay: 0.05 };
+        let decayed = Sgd::new(0.1).weight_decay(0.05);
         close(
             &run(decayed, 0.1, &W0, 20),
             &reference("sgd", 0.1, &W0, 20, [0.0, 0.0, 0.0, 0.05], false),
         );
-        assert!(Sgd::default().is_plain_sgd() && !decayed.is_plain_sgd());
+        assert!(Sgd::new(0.1).is_plain_sgd() && !decayed.is_plain_sgd());
     }
 
     #[test]
     fn heavy_ball_and_nesterov_follow_the_formula() {
         let p = [0.9, 0.0, 0.0, 0.01];
-        let heavy = Momentum {
-            weight_decay: 0.01,
-            ..Momentum::new(0.9)
-        };
+        let heavy = Momentum::new(0.05).weight_decay(0.01);
         close(
             &run(heavy, 0.05, &W0, 30),
             &reference("momentum", 0.05, &W0, 30, p, false),
         );
-        let nesterov = Momentum {
-            weight_decay: 0.01,
-            ..Momentum::nesterov(0.9)
-        };
+        let nesterov = Momentum::new(0.05).weight_decay(0.01).nesterov();
         close(
             &run(nesterov, 0.05, &W0, 30),
             &reference("momentum", 0.05, &W0, 30, p, true),
@@ -565,6 +698,9 @@ mod tests {
         struct ThreePasses<O>(O);
         impl<O: Optimizer> Optimizer for ThreePasses<O> {
             const NAME: &'static str = "three passes";
+            fn learning_rate(&self) -> f32 {
+                self.0.learning_rate()
+            }
             fn update(
                 &self,
                 w: &mut [f32],
@@ -621,13 +757,10 @@ mod tests {
                 }
             }
         }
-        check(Sgd { weight_decay: 0.0 });
-        check(Sgd { weight_decay: 0.01 });
-        check(Momentum::new(0.9));
-        check(Momentum {
-            weight_decay: 0.01,
-            ..Momentum::nesterov(0.9)
-        });
+        check(Sgd::new(0.1));
+        check(Sgd::new(0.1).weight_decay(0.01));
+        check(Momentum::new(0.05));
+        check(Momentum::new(0.05).weight_decay(0.01).nesterov());
         check(Adam::default());
         check(Adam {
             weight_decay: 0.01,

@@ -1,6 +1,6 @@
 //! Trained networks on disk, in the safetensors format.
 //!
-//! Layer `i`'s weights are the tensor `i.weight`, shape `[OUT, IN]` (the seed's
+//! Layer `i`'s weights are the tensor `i.weight`, shape `[OUT, IN]` (the original program's
 //! orientation), and its bias `i.bias`, shape `[OUT]`, both f32 little-endian. The
 //! metadata records the crate version, each layer's activation and slope, the
 //! loss, the seed if known, and a SHA-256 checksum over every tensor and every
@@ -347,10 +347,6 @@ pub fn to_bytes<L: Layers, F: StoredLoss>(
     for (key, value) in network.loss.settings() {
         metadata.insert(key.to_string(), value);
     }
-    metadata.insert(
-        "learning_rate".to_string(),
-        network.learning_rate.to_string(),
-    );
     if let Some(seed) = seed {
         metadata.insert("seed".to_string(), seed.to_string());
     }
@@ -419,7 +415,7 @@ fn canonical(bytes: Vec<u8>) -> Vec<u8> {
 }
 
 /// A network of type `L` from safetensors bytes, with the loss (and its settings)
-/// and the learning rate the file records. Every tensor's presence, dtype and
+/// as the file records them. Every tensor's presence, dtype and
 /// shape, every activation, the loss and the checksum are checked; `origin` names
 /// the bytes in errors.
 pub fn from_bytes<L: Layers, F: StoredLoss>(
@@ -469,13 +465,9 @@ pub fn from_bytes<L: Layers, F: StoredLoss>(
     }
     let loss = F::restore(&|key| metadata.get(key).cloned())
         .map_err(|problem| meta_error("loss", problem))?;
-    let rate_text = get("learning_rate")?;
-    let learning_rate: f32 = rate_text.parse().map_err(|_| {
-        meta_error(
-            "learning_rate",
-            format!("expected a number, found {rate_text:?}"),
-        )
-    })?;
+    // Files of mimic 0.2 also record the network's learning rate, which networks
+    // no longer hold (it is the optimizer's): it is covered by the checksum
+    // like every entry, and otherwise ignored.
     let expected_names: Vec<String> = (0..L::COUNT)
         .flat_map(|i| [format!("{i}.weight"), format!("{i}.bias")])
         .collect();
@@ -549,12 +541,6 @@ pub fn from_bytes<L: Layers, F: StoredLoss>(
             "a weight or bias is NaN or infinite: the file holds no usable network".into(),
         ));
     }
-    if !learning_rate.is_finite() || learning_rate < 0.0 {
-        return Err(meta_error(
-            "learning_rate",
-            format!("expected a finite, non-negative number, found {learning_rate}"),
-        ));
-    }
     // Last, so that a file of the wrong shape says which tensor is wrong; a file
     // that passed every check above may still have been altered.
     let stored = get("checksum")?;
@@ -571,11 +557,7 @@ pub fn from_bytes<L: Layers, F: StoredLoss>(
             computed,
         });
     }
-    Ok(Network {
-        layers,
-        loss,
-        learning_rate,
-    })
+    Ok(Network { layers, loss })
 }
 
 /// Rejects a header whose tensor offsets point past the end of the file before the
@@ -693,7 +675,7 @@ pub fn check_writable(path: &Path) -> std::io::Result<()> {
     std::fs::remove_file(&probe)
 }
 
-/// Loads a network of type `L` saved by [`save`], with the loss and learning rate
+/// Loads a network of type `L` saved by [`save`], with the loss
 /// the file records.
 pub fn load<L: Layers, F: StoredLoss>(
     path: impl AsRef<Path>,

@@ -374,52 +374,6 @@ impl<const IN: usize, const OUT: usize, X: QuantizedInput> QuantizedModule
     }
 }
 
-/// Chains of 2 to 6 quantised layers; each must take what the one before returns.
-macro_rules! quantized_chain {
-    ($A:ident $a:tt, $($T:ident $t:tt after $P:ident),+ ; last $L:ident $l:tt) => {
-        impl<$A: QuantizedModule, $($T: QuantizedModule<Input = <$P as QuantizedModule>::Output>),+>
-            QuantizedModule for ($A, $($T),+)
-        {
-            type Input = <$A as QuantizedModule>::Input;
-            type Output = <$L as QuantizedModule>::Output;
-            type Logits = <$L as QuantizedModule>::Logits;
-
-            #[inline(always)]
-            fn forward(&self, input: &Self::Input) -> Self::Output {
-                let y = self.$a.forward(input);
-                $(let y = self.$t.forward(&y);)+
-                y
-            }
-
-            #[inline(always)]
-            fn logits(&self, input: &Self::Input) -> Self::Logits {
-                quantized_chain!(@logits self input; $a; $($t)+)
-            }
-        }
-    };
-    // All layers but the last give int8 outputs; the last gives logits.
-    (@logits $s:ident $x:ident; $first:tt; $last:tt) => {
-        $s.$last.logits(&$s.$first.forward($x))
-    };
-    (@logits $s:ident $x:ident; $first:tt; $next:tt $($rest:tt)+) => {{
-        let y = $s.$first.forward($x);
-        quantized_chain!(@logits_from $s y; $next $($rest)+)
-    }};
-    (@logits_from $s:ident $y:ident; $last:tt) => {
-        $s.$last.logits(&$y)
-    };
-    (@logits_from $s:ident $y:ident; $next:tt $($rest:tt)+) => {{
-        let $y = $s.$next.forward(&$y);
-        quantized_chain!(@logits_from $s $y; $($rest)+)
-    }};
-}
-
-quantized_chain!(A 0, B 1 after A; last B 1);
-quantized_chain!(A 0, B 1 after A, C 2 after B; last C 2);
-quantized_chain!(A 0, B 1 after A, C 2 after B, D 3 after C; last D 3);
-quantized_chain!(A 0, B 1 after A, C 2 after B, D 3 after C, E 4 after D; last E 4);
-quantized_chain!(A 0, B 1 after A, C 2 after B, D 3 after C, E 4 after D, F 5 after E; last F 5);
-
 /// The index of the largest value, the first on ties; 0 for no values.
 pub fn argmax_i32(values: &[i32]) -> usize {
     let mut best = 0;
@@ -708,51 +662,6 @@ impl<const IN: usize, const OUT: usize, A: PiecewiseLinear, X: QuantizedInput> Q
         })
     }
 }
-
-/// Tuples of 2 to 6 float layers quantise layer by layer: each layer's output
-/// scale is the next one's input scale, calibrated on the float activations.
-#[cfg(feature = "std")]
-macro_rules! quantize_chain {
-    ($A:ident $a:tt $(, $T:ident $t:tt after $P:ident)+ ; last $L:ident) => {
-        impl<X: QuantizedInput, $A: Quantize<X>, $($T: Quantize<i8> + Module<Input = <$P as Module>::Output>),+>
-            Quantize<X> for ($A, $($T),+)
-        {
-            type Quantized = ($A::Quantized, $($T::Quantized),+);
-            const LAYERS: usize = $A::LAYERS $(+ $T::LAYERS)+;
-
-            fn quantize_from(
-                &self,
-                layer: usize,
-                input_scale: f32,
-                inputs: &[Self::Input],
-            ) -> Result<Calibrated<Self::Quantized, Self::Output>, QuantizeError> {
-                #[allow(non_snake_case)]
-                let Calibrated { network: $A, scale, outputs } =
-                    self.$a.quantize_from(layer, input_scale, inputs)?;
-                let layer = layer + $A::LAYERS;
-                $(
-                    #[allow(non_snake_case)]
-                    let Calibrated { network: $T, scale, outputs } =
-                        self.$t.quantize_from(layer, scale, &outputs)?;
-                    let layer = layer + $T::LAYERS;
-                )+
-                let _ = layer;
-                Ok(Calibrated { network: ($A, $($T),+), scale, outputs })
-            }
-        }
-    };
-}
-
-#[cfg(feature = "std")]
-quantize_chain!(A 0, B 1 after A; last B);
-#[cfg(feature = "std")]
-quantize_chain!(A 0, B 1 after A, C 2 after B; last C);
-#[cfg(feature = "std")]
-quantize_chain!(A 0, B 1 after A, C 2 after B, D 3 after C; last D);
-#[cfg(feature = "std")]
-quantize_chain!(A 0, B 1 after A, C 2 after B, D 3 after C, E 4 after D; last E);
-#[cfg(feature = "std")]
-quantize_chain!(A 0, B 1 after A, C 2 after B, D 3 after C, E 4 after D, F 5 after E; last F);
 
 #[cfg(all(test, feature = "std"))]
 mod tests {

@@ -1,20 +1,20 @@
 //! Learning-rate schedules: the rate of every update as a function of the epoch
 //! and the update's place in training.
 
-/// How the learning rate changes during training; the network's
-/// `learning_rate` is the base rate `η`.
+/// How the learning rate changes during training: a multiple of the optimizer's
+/// own rate `η` (`Sgd::new(η)`, `Adam::new(η)`, …) for every update.
 ///
 /// ```
-/// use mimic::LearningRate;
+/// use mimic::RateSchedule;
 ///
-/// let cosine = LearningRate::Cosine { warmup: 10, floor: 0.0 };
+/// let cosine = RateSchedule::Cosine { warmup: 10, floor: 0.0 };
 /// assert_eq!(cosine.at(1.0, 0, 0, 110), 0.1); // warming up: (t + 1)/10
 /// assert_eq!(cosine.at(1.0, 0, 10, 110), 1.0); // the peak
 /// assert!(cosine.at(1.0, 0, 109, 110) < 0.001); // annealed to the floor
-/// assert_eq!(LearningRate::Step { every: 2, factor: 0.5 }.at(1.0, 5, 0, 1), 0.25);
+/// assert_eq!(RateSchedule::Step { every: 2, factor: 0.5 }.at(1.0, 5, 0, 1), 0.25);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub enum LearningRate {
+pub enum RateSchedule {
     /// `η` throughout.
     #[default]
     Constant,
@@ -40,17 +40,17 @@ pub enum LearningRate {
     },
 }
 
-impl LearningRate {
+impl RateSchedule {
     /// The rate of update `step` (0-based, counted over all of training, of
     /// `steps` in all) in `epoch`, for base rate `base`.
     pub fn at(self, base: f32, epoch: usize, step: usize, steps: usize) -> f32 {
         match self {
-            LearningRate::Constant => base,
-            LearningRate::Exponential { factor } => base * factor.powi(to_i32(epoch)),
-            LearningRate::Step { every, factor } => {
+            RateSchedule::Constant => base,
+            RateSchedule::Exponential { factor } => base * factor.powi(to_i32(epoch)),
+            RateSchedule::Step { every, factor } => {
                 base * factor.powi(to_i32(epoch / every.max(1)))
             }
-            LearningRate::Cosine { warmup, floor } => {
+            RateSchedule::Cosine { warmup, floor } => {
                 if step < warmup {
                     return base * (step + 1) as f32 / warmup as f32;
                 }
@@ -65,7 +65,7 @@ impl LearningRate {
 
     /// Whether the rate can change within an epoch (then it is computed per update).
     pub fn changes_within_epochs(self) -> bool {
-        matches!(self, LearningRate::Cosine { .. })
+        matches!(self, RateSchedule::Cosine { .. })
     }
 }
 
@@ -79,10 +79,10 @@ mod tests {
 
     #[test]
     fn schedules_follow_their_formulas() {
-        let exponential = LearningRate::Exponential { factor: 0.85 };
+        let exponential = RateSchedule::Exponential { factor: 0.85 };
         assert_eq!(exponential.at(0.1, 0, 0, 0), 0.1);
         assert_eq!(exponential.at(0.1, 3, 0, 0), 0.1 * 0.85f32.powi(3));
-        let step = LearningRate::Step {
+        let step = RateSchedule::Step {
             every: 3,
             factor: 0.1,
         };
@@ -90,7 +90,7 @@ mod tests {
         assert_eq!(rates[..3], [1.0; 3]);
         assert_eq!(rates[3..6], [0.1; 3]);
         assert!((rates[6] - 0.01).abs() < 1e-9);
-        let cosine = LearningRate::Cosine {
+        let cosine = RateSchedule::Cosine {
             warmup: 4,
             floor: 0.1,
         };
@@ -112,6 +112,6 @@ mod tests {
             rates[4..].windows(2).all(|w| w[1] <= w[0]),
             "annealing never rises"
         );
-        assert!(!LearningRate::Constant.changes_within_epochs() && cosine.changes_within_epochs());
+        assert!(!RateSchedule::Constant.changes_within_epochs() && cosine.changes_within_epochs());
     }
 }

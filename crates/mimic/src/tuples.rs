@@ -1,5 +1,7 @@
-//! Tuples of layers are layers: every trait a [`Dense`](crate::Dense) implements,
-//! implemented once, by one macro, for tuples of 2 to 12 layers.
+//! Tuples of layers are layers: every trait a [`Dense`](crate::Dense) implements
+//! — forward, training, sparse inputs, initialisation, persistence, int8
+//! quantisation and inference, export — implemented once, by one macro, for
+//! tuples of 2 to 12 layers.
 //!
 //! `chain!` turns a list of `(Type index)` pairs into the impls for that arity; the
 //! `tuples!` line at the bottom calls it for every prefix of length ≥ 2 of the
@@ -15,21 +17,27 @@ use core::mem::MaybeUninit;
 use rand::Rng;
 
 #[cfg(feature = "std")]
+use crate::export::{CLayer, Export, ExportError};
+#[cfg(feature = "std")]
 use crate::init::{Initialize, Initializer};
 use crate::module::{Module, Parameters, SparseTrain, Train, Update, Zipped};
+use crate::quantized::QuantizedModule;
+#[cfg(feature = "std")]
+use crate::quantized::{Calibrated, Quantize, QuantizeError, QuantizedInput};
 use crate::sparse::SparseVector;
 
-/// Prepares the lists `chain!(@emit …)` needs from `(Type index)` pairs: each
-/// layer after the first paired with the one before it, the same pairs last
-/// first (for the backward pass), and the last layer.
+/// Prepares the lists the impls need from `(Type index)` pairs: each layer
+/// after the first paired with the one before it, the same pairs last first
+/// (for the backward pass), every layer but the last (for int8 logits), and
+/// the last layer.
 macro_rules! chain {
     (($A:ident $ai:tt) $(($T:ident $i:tt))+) => {
-        chain!(@pair [($A $ai)] [] [] ($A $ai) $(($T $i))+);
+        chain!(@pair [($A $ai)] [] [] [] ($A $ai) $(($T $i))+);
     };
-    (@pair $first:tt [$($pairs:tt)*] [$($reversed:tt)*] ($P:ident $pi:tt) ($T:ident $i:tt) $($rest:tt)*) => {
-        chain!(@pair $first [$($pairs)* ($T $i after $P $pi)] [($T $i after $P $pi) $($reversed)*] ($T $i) $($rest)*);
+    (@pair $first:tt [$($pairs:tt)*] [$($reversed:tt)*] [$($init:tt)*] ($P:ident $pi:tt) ($T:ident $i:tt) $($rest:tt)*) => {
+        chain!(@pair $first [$($pairs)* ($T $i after $P $pi)] [($T $i after $P $pi) $($reversed)*] [$($init)* ($P $pi)] ($T $i) $($rest)*);
     };
-    (@pair [($A:ident $ai:tt)] [$(($T:ident $i:tt after $P:ident $pi:tt))+] [$(($BT:ident $bi:tt after $BP:ident $bpi:tt))+] ($L:ident $li:tt)) => {
+    (@pair [($A:ident $ai:tt)] [$(($T:ident $i:tt after $P:ident $pi:tt))+] [$(($BT:ident $bi:tt after $BP:ident $bpi:tt))+] [$(($IT:ident $ii:tt))+] ($L:ident $li:tt)) => {
         impl<$A: Module, $($T: Module<Input = <$P as Module>::Output>),+> Module for ($A, $($T),+) {
             type Input = <$A as Module>::Input;
             type Output = <$L as Module>::Output;
@@ -181,6 +189,80 @@ macro_rules! chain {
                 Ok(())
             }
         }
+
+        impl<$A: QuantizedModule, $($T: QuantizedModule<Input = <$P as QuantizedModule>::Output>),+>
+            QuantizedModule for ($A, $($T),+)
+        {
+            type Input = <$A as QuantizedModule>::Input;
+            type Output = <$L as QuantizedModule>::Output;
+            type Logits = <$L as QuantizedModule>::Logits;
+
+            #[inline(always)]
+            fn forward(&self, input: &Self::Input) -> Self::Output {
+                let y = self.$ai.forward(input);
+                $(let y = self.$i.forward(&y);)+
+                y
+            }
+
+            /// Every layer but the last gives its int8 output; the last its logits.
+            #[inline(always)]
+            fn logits(&self, input: &Self::Input) -> Self::Logits {
+                let _y = input;
+                $(let _y = &self.$ii.forward(_y);)+
+                self.$li.logits(_y)
+            }
+        }
+
+        /// Quantised layer by layer: each layer's output scale is the next one's
+        /// input scale, calibrated on the float activations.
+        #[cfg(feature = "std")]
+        impl<X: QuantizedInput, $A: Quantize<X>, $($T: Quantize<i8> + Module<Input = <$P as Module>::Output>),+>
+            Quantize<X> for ($A, $($T),+)
+        {
+            type Quantized = ($A::Quantized, $($T::Quantized),+);
+            const LAYERS: usize = $A::LAYERS $(+ $T::LAYERS)+;
+
+            #[allow(non_snake_case)] // each layer's result is named after its type
+            fn quantize_from(
+                &self,
+                layer: usize,
+                input_scale: f32,
+                inputs: &[Self::Input],
+            ) -> Result<Calibrated<Self::Quantized, Self::Output>, QuantizeError> {
+                let Calibrated { network: $A, scale, outputs } =
+                    self.$ai.quantize_from(layer, input_scale, inputs)?;
+                let layer = layer + $A::LAYERS;
+                $(
+                    let Calibrated { network: $T, scale, outputs } =
+                        self.$i.quantize_from(layer, scale, &outputs)?;
+                    let layer = layer + $T::LAYERS;
+                )+
+                let _ = layer;
+                Ok(Calibrated { network: ($A, $($T),+), scale, outputs })
+            }
+        }
+
+        /// The layers' expressions in a tuple; their C layers in order.
+        #[cfg(feature = "std")]
+        impl<$A: Export, $($T: Export),+> Export for ($A, $($T),+) {
+            fn rust_expression(&self, item: &str, out: &mut String) -> Result<(), ExportError> {
+                out.push_str("(\n");
+                self.$ai.rust_expression(item, out)?;
+                out.push_str(",\n");
+                $(
+                    self.$i.rust_expression(item, out)?;
+                    out.push_str(",\n");
+                )+
+                out.push(')');
+                Ok(())
+            }
+
+            fn c_layers(&self, prefix: &str, layers: &mut Vec<CLayer>) -> Result<(), ExportError> {
+                self.$ai.c_layers(prefix, layers)?;
+                $(self.$i.c_layers(prefix, layers)?;)+
+                Ok(())
+            }
+        }
     };
     // Backpropagates through every layer after the first, last to first, leaving
     // in `$g` the gradient at the first layer's output (shared by the three
@@ -226,4 +308,108 @@ unsafe fn in_place<X: Initialize, R: Rng + ?Sized>(field: *mut X, init: Initiali
     // `MaybeUninit<X>` has the same layout as `X` and may hold anything.
     let slot = unsafe { &mut *field.cast::<MaybeUninit<X>>() };
     crate::init::initialize_slot(slot, init, rng);
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use crate::export::{Item, c_header, rust_source};
+    use crate::{CrossEntropy, Dense, Identity, Network, QuantizedModule, quantize};
+
+    type Seven = (
+        Dense<6, 8>,
+        Dense<8, 8>,
+        Dense<8, 8>,
+        Dense<8, 8>,
+        Dense<8, 8>,
+        Dense<8, 8>,
+        Dense<8, 3, Identity>,
+    );
+    type Twelve = (
+        Dense<6, 8>,
+        Dense<8, 8>,
+        Dense<8, 8>,
+        Dense<8, 8>,
+        Dense<8, 8>,
+        Dense<8, 8>,
+        Dense<8, 8>,
+        Dense<8, 8>,
+        Dense<8, 8>,
+        Dense<8, 8>,
+        Dense<8, 8>,
+        Dense<8, 3, Identity>,
+    );
+    /// Twelve layers as a chain of chains.
+    type Nested = (
+        (Dense<6, 8>, Dense<8, 8>, Dense<8, 8>),
+        Seven2,
+        (Dense<8, 8>, Dense<8, 3, Identity>),
+    );
+    type Seven2 = (
+        Dense<8, 8>,
+        Dense<8, 8>,
+        Dense<8, 8>,
+        Dense<8, 8>,
+        Dense<8, 8>,
+        Dense<8, 8>,
+        Dense<8, 8>,
+    );
+
+    fn inputs() -> Vec<[f32; 6]> {
+        (0..64)
+            .map(|k| core::array::from_fn(|i| ((k * 7 + i * 3) % 11) as f32 / 10.0))
+            .collect()
+    }
+
+    /// Every trait of a layer holds for a chain of `layers` layers: it quantises
+    /// (and its int8 logits are finite integers of the right length) and exports
+    /// to Rust and C with one entry per layer.
+    fn deploys<L>(network: &L, layers: usize)
+    where
+        L: crate::quantized::Quantize<u8, Input = [f32; 6]> + crate::export::Export,
+        L::Quantized: QuantizedModule<Input = [u8; 6]>,
+    {
+        let data = inputs();
+        let int8 = quantize::<_, u8>(network, 1.0 / 255.0, &data).unwrap();
+        let pixels = data[3].map(|v| (v * 255.0).round() as u8);
+        assert_eq!(int8.logits(&pixels).as_ref().len(), 3);
+        assert!(int8.predict(&pixels) < 3);
+        let item = Item {
+            name: "NET",
+            ty: "crate::Net",
+            doc: "A deep test network.",
+            network,
+        };
+        let rust = rust_source("test", &[item]).unwrap();
+        assert_eq!(
+            rust.matches("::mimic::Dense::from_transposed(").count(),
+            layers
+        );
+        let item = Item {
+            name: "NET",
+            ty: "crate::Net",
+            doc: "A deep test network.",
+            network,
+        };
+        let c = c_header("NET_H", "test", &[item]).unwrap();
+        assert!(c.contains(&format!("net_l{}_weights", layers - 1)));
+        assert!(!c.contains(&format!("net_l{layers}_")));
+    }
+
+    #[test]
+    fn seven_and_twelve_layers_quantize_and_export() {
+        let seven: Network<Seven, _> = Network::seeded(1, CrossEntropy);
+        deploys(&seven.layers, 7);
+        let twelve: Network<Twelve, _> = Network::seeded(2, CrossEntropy);
+        deploys(&twelve.layers, 12);
+        // Nested chains are chains: the same draws, the same int8 network.
+        let nested: Network<Nested, _> = Network::seeded(2, CrossEntropy);
+        deploys(&nested.layers, 12);
+        let data = inputs();
+        let flat = quantize::<_, u8>(&twelve.layers, 1.0 / 255.0, &data).unwrap();
+        let deep = quantize::<_, u8>(&nested.layers, 1.0 / 255.0, &data).unwrap();
+        for x in &data {
+            let pixels = x.map(|v| (v * 255.0).round() as u8);
+            assert_eq!(flat.logits(&pixels), deep.logits(&pixels));
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Same seed ⇒ bit-identical weights, outputs and training trajectories; the
 //! He and Xavier initialisations have the deviations they promise.
 
-use mimic::{CrossEntropy, Dense, Initialize, Initializer, Network, Parameters};
+use mimic::{CrossEntropy, Dense, Initialize, Initializer, Network, module::Parameters};
 
 type Teacher = (Dense<784, 16>, Dense<16, 16>, Dense<16, 10>);
 use rand::{RngExt, SeedableRng};
@@ -34,11 +34,11 @@ fn inputs(seed: u64, n: usize) -> Vec<([f32; 784], usize)> {
 fn same_seed_same_everything() {
     let data = inputs(9, 3000);
     let run = || {
-        let mut net: Network<Teacher, CrossEntropy> = Network::seeded(42, CrossEntropy, 0.03);
+        let mut net: Network<Teacher, CrossEntropy> = Network::seeded(42, CrossEntropy);
         let initial = bits(&net.layers);
         let losses: Vec<u32> = data
             .iter()
-            .map(|(x, c)| net.train_step(x, c).unwrap().to_bits())
+            .map(|(x, c)| net.train_step(x, c, 0.03).unwrap().to_bits())
             .collect();
         let outputs: Vec<u32> = data
             .iter()
@@ -53,7 +53,7 @@ fn same_seed_same_everything() {
     assert_eq!(a.1, b.1, "loss trajectory");
     assert_eq!(a.2, b.2, "outputs");
     assert_eq!(a.3, b.3, "final weights");
-    let other: Network<Teacher, CrossEntropy> = Network::seeded(43, CrossEntropy, 0.03);
+    let other: Network<Teacher, CrossEntropy> = Network::seeded(43, CrossEntropy);
     assert_ne!(a.0, bits(&other.layers), "another seed, other weights");
 }
 
@@ -66,7 +66,7 @@ fn he_and_xavier_have_their_deviations() {
     let mut rng = Pcg64::seed_from_u64(5);
     let he = Dense::<784, 32>::initialize(Initializer::He, &mut rng);
     let xavier = Dense::<784, 32>::initialize(Initializer::Xavier, &mut rng);
-    let seed = Dense::<784, 32>::initialize(Initializer::Seed, &mut rng);
+    let seed = Dense::<784, 32>::initialize(Initializer::Original, &mut rng);
     let w = |l: &Dense<784, 32>| l.weights_transposed().as_flattened().to_vec();
     let ratio = |got: f64, want: f64| (got / want - 1.0).abs();
     assert!(ratio(deviation(&w(&he)), (2.0f64 / 784.0).sqrt()) < 0.03);

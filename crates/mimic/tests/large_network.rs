@@ -2,7 +2,10 @@
 //! heap (`Network<Box<L>, F>`). CI also runs this test in a debug build, where
 //! nothing is optimised away and every temporary would be a real stack copy.
 
-use mimic::{CrossEntropy, Dense, Network, Parameters, Schedule, SparseRows};
+use mimic::{
+    Adam, CrossEntropy, Dense, Identity, Momentum, Network, Schedule, SparseRows,
+    module::Parameters,
+};
 
 type Big = (Dense<784, 1024>, Dense<1024, 1024>, Dense<1024, 10>);
 
@@ -12,25 +15,52 @@ fn a_784_1024_1024_10_network_trains_in_a_default_test_thread() {
     let worker = std::thread::Builder::new()
         .stack_size(2 << 20)
         .spawn(|| {
-            let mut net: Network<Box<Big>, _> = Network::seeded(3, CrossEntropy, 0.01);
+            let mut net: Network<Box<Big>, _> = Network::seeded(3, CrossEntropy);
             assert_eq!(net.layers.parameter_count(), 1_863_690);
             let inputs: Vec<[f32; 784]> = (0..8)
                 .map(|k| core::array::from_fn(|i| if (i + k) % 7 == 0 { 0.5 } else { 0.0 }))
                 .collect();
             let classes: Vec<usize> = (0..8).map(|k| k % 10).collect();
-            let before = net.predict_batch(&inputs);
-            net.train_step(&inputs[0], &classes[0]).unwrap();
+            let before = net.predict_batch(&inputs, 1);
+            net.train_step(&inputs[0], &classes[0], 0.01).unwrap();
             let sparse = SparseRows::from_dense(&inputs);
             let stats = net
                 .fit(
                     &sparse,
                     &classes,
-                    &Schedule::epochs(3).batch_size(4).momentum(0.9),
+                    &Schedule::new(Momentum::new(0.01)).epochs(3).batch_size(4),
                 )
                 .unwrap();
             assert!(stats[2].mean_loss < stats[0].mean_loss, "{stats:?}");
             assert!(net.is_finite());
             assert_eq!(before.len(), 8);
+        })
+        .expect("spawn");
+    worker.join().expect("trains without overflowing the stack");
+}
+
+/// The study's strong teacher, 784→256→256→10 (1.07 MB of parameters), held by
+/// value — not boxed — trains through `fit` with Adam in a 2 MiB thread: `fit`
+/// keeps its gradient and moment buffers (three more networks' worth) on the
+/// heap, and the stack holds only the network and one sample's activations.
+#[test]
+fn a_784_256_256_10_network_by_value_trains_in_a_default_test_thread() {
+    type Wide = (Dense<784, 256>, Dense<256, 256>, Dense<256, 10, Identity>);
+    let worker = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let mut net: Network<Wide, _> = Network::seeded(4, CrossEntropy);
+            let inputs: Vec<[f32; 784]> = (0..64)
+                .map(|k| core::array::from_fn(|i| if (i + k) % 5 == 0 { 0.5 } else { 0.0 }))
+                .collect();
+            let classes: Vec<usize> = (0..64).map(|k| k % 10).collect();
+            let schedule = Schedule::new(Adam::new(1e-3))
+                .epochs(3)
+                .batch_size(16)
+                .shuffled(1);
+            let stats = net.fit(&inputs, &classes, &schedule).unwrap();
+            assert!(stats[2].mean_loss < stats[0].mean_loss, "{stats:?}");
+            assert!(net.is_finite());
         })
         .expect("spawn");
     worker.join().expect("trains without overflowing the stack");

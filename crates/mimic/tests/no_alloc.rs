@@ -57,8 +57,8 @@ fn allocations_during(work: impl FnOnce()) -> usize {
 fn hot_paths_allocate_nothing() {
     // Built outside the measured regions (Box: the networks are 50 KB).
     let mut teacher: Box<Network<Teacher, CrossEntropy>> =
-        Box::new(Network::seeded(1, CrossEntropy, 0.03));
-    let mut student: Box<Network<Student, Mse>> = Box::new(Network::seeded(2, Mse, 0.01));
+        Box::new(Network::seeded(1, CrossEntropy));
+    let mut student: Box<Network<Student, Mse>> = Box::new(Network::seeded(2, Mse));
     let mut gradients = Box::new(teacher.layers.clone());
     let image: [f32; 784] = core::array::from_fn(|i| {
         if i % 5 == 0 {
@@ -75,15 +75,15 @@ fn hot_paths_allocate_nothing() {
         for k in 0..100 {
             let target = teacher.forward(&image);
             std::hint::black_box(teacher.predict(&image));
-            teacher.train_step(&image, &(k % 10)).unwrap();
-            student.train_step(&image, &target).unwrap();
+            teacher.train_step(&image, &(k % 10), 0.03).unwrap();
+            student.train_step(&image, &target, 0.01).unwrap();
             std::hint::black_box(student.forward(&image));
             teacher
                 .accumulate_gradient(&image, &3, &mut gradients)
                 .unwrap();
-            teacher.train_step_sparse(sparse, &(k % 10)).unwrap();
-            std::hint::black_box(teacher.forward_sparse(sparse));
-            student.train_step_sparse(sparse, &target).unwrap();
+            teacher.train_step(sparse, &(k % 10), 0.03).unwrap();
+            std::hint::black_box(teacher.forward(sparse));
+            student.train_step(sparse, &target, 0.01).unwrap();
         }
     });
     assert_eq!(count, 0, "heap allocations in forward/train_step");
@@ -96,8 +96,8 @@ fn hot_paths_allocate_nothing() {
 /// data, may allocate; it needs `std`).
 #[test]
 fn int8_inference_allocates_nothing() {
-    let teacher = Network::<Teacher, _>::seeded(1, CrossEntropy, 0.0).layers;
-    let student = Network::<Dense<784, 10>, _>::seeded(2, CrossEntropy, 0.0).layers;
+    let teacher = Network::<Teacher, _>::seeded(1, CrossEntropy).layers;
+    let student = Network::<Dense<784, 10>, _>::seeded(2, CrossEntropy).layers;
     let images: Vec<[u8; 784]> = (0..20u8)
         .map(|k| core::array::from_fn(|i| if i % 7 == 0 { k.wrapping_mul(13) } else { 0 }))
         .collect();

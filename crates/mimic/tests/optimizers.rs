@@ -4,8 +4,8 @@
 //! `accumulate_gradient` and the rule's own `update`, bit for bit.
 
 use mimic::{
-    Adam, AdamW, CrossEntropy, Dense, Identity, Initializer, LearningRate, Momentum, Network,
-    Optimizer, Parameters, Schedule, Sgd,
+    Adam, AdamW, CrossEntropy, Dense, Identity, Initializer, Momentum, Network, Optimizer,
+    RateSchedule, Schedule, Sgd, module::Parameters,
 };
 
 type Net = (Dense<3, 5>, Dense<5, 4, Identity>);
@@ -35,10 +35,9 @@ fn by_hand<O: Optimizer>(
     inputs: &[[f32; 3]],
     classes: &[usize],
 ) -> Network<Net, CrossEntropy> {
-    let base = net.learning_rate;
-    let zeros = || {
-        Network::<Net, CrossEntropy>::seeded_with(Initializer::Zeros, 0, CrossEntropy, 0.0).layers
-    };
+    let base = schedule.optimizer.learning_rate();
+    let zeros =
+        || Network::<Net, CrossEntropy>::seeded_with(Initializer::Zeros, 0, CrossEntropy).layers;
     let (mut g, mut s1, mut s2) = (zeros(), zeros(), zeros());
     let per_epoch = inputs.len().div_ceil(schedule.batch_size);
     let total = per_epoch * schedule.epochs;
@@ -64,7 +63,7 @@ fn by_hand<O: Optimizer>(
             };
             t += 1;
             let rate = schedule
-                .learning_rate
+                .rate_schedule
                 .at(base, epoch, epoch * per_epoch + b, total);
             net.layers
                 .zip_mut(&mut g, &mut s1, &mut s2, &mut |(w, g, s1, s2)| {
@@ -86,47 +85,48 @@ fn by_hand<O: Optimizer>(
 
 fn check<O: Optimizer>(schedule: Schedule<O>) {
     let (inputs, classes) = data();
-    let start: Network<Net, _> = Network::seeded(5, CrossEntropy, 0.05);
+    let start: Network<Net, _> = Network::seeded(5, CrossEntropy);
     let mut fitted = start.clone();
     fitted.fit(&inputs, &classes, &schedule).unwrap();
     let manual = by_hand(start.clone(), &schedule, &inputs, &classes);
     assert_eq!(bits(&fitted.layers), bits(&manual.layers), "{schedule:?}");
     assert_ne!(bits(&fitted.layers), bits(&start.layers));
-    assert_eq!(fitted.learning_rate, 0.05, "the base rate is kept");
 }
 
 #[test]
 fn every_rule_schedule_and_clip_is_applied_as_written() {
     check(
-        Schedule::epochs(3)
-            .batch_size(4)
-            .optimizer(Sgd { weight_decay: 0.01 }),
+        Schedule::new(Sgd::new(0.05).weight_decay(0.01))
+            .epochs(3)
+            .batch_size(4),
     );
-    check(Schedule::epochs(3).batch_size(3).momentum(0.9).decay(0.5));
     check(
-        Schedule::epochs(3)
+        Schedule::new(Momentum::new(0.05).momentum(0.9))
+            .epochs(3)
             .batch_size(3)
-            .optimizer(Momentum::nesterov(0.8))
+            .decay(0.5),
+    );
+    check(
+        Schedule::new(Momentum::new(0.05).momentum(0.8).nesterov())
+            .epochs(3)
+            .batch_size(3)
             .clip(0.05),
     );
-    check(Schedule::epochs(4).batch_size(4).optimizer(Adam::default()));
+    check(Schedule::new(Adam::new(0.05)).epochs(4).batch_size(4));
     check(
-        Schedule::epochs(4)
+        Schedule::new(AdamW::new(0.05))
+            .epochs(4)
             .batch_size(5)
-            .optimizer(AdamW::default())
-            .rate(LearningRate::Cosine {
+            .rate_schedule(RateSchedule::Cosine {
                 warmup: 2,
                 floor: 0.1,
             }),
     );
     check(
-        Schedule::epochs(5)
+        Schedule::new(Adam::new(0.05).weight_decay(0.001))
+            .epochs(5)
             .batch_size(10)
-            .optimizer(Adam {
-                weight_decay: 0.001,
-                ..Adam::default()
-            })
-            .rate(LearningRate::Step {
+            .rate_schedule(RateSchedule::Step {
                 every: 2,
                 factor: 0.5,
             })
@@ -139,12 +139,9 @@ fn clipping_bounds_every_update() {
     // Plain SGD with a huge rate: without clipping the first update is huge; with
     // clipping at norm c, the parameters move by exactly rate · c in L2 norm.
     let (inputs, classes) = data();
-    let start: Network<Net, _> = Network::seeded(5, CrossEntropy, 10.0);
+    let start: Network<Net, _> = Network::seeded(5, CrossEntropy);
     let mut clipped = start.clone();
-    let schedule = Schedule::epochs(1)
-        .batch_size(10)
-        .optimizer(Sgd::default())
-        .clip(0.01);
+    let schedule = Schedule::new(Sgd::new(10.0)).batch_size(10).clip(0.01);
     clipped.fit(&inputs, &classes, &schedule).unwrap();
     let (mut before, mut after) = (Vec::new(), Vec::new());
     start.layers.visit(&mut |s| before.extend_from_slice(s));
@@ -161,20 +158,24 @@ fn clipping_bounds_every_update() {
 #[test]
 fn a_cosine_schedule_per_sample_follows_the_rate_of_each_step() {
     let (inputs, classes) = data();
-    let rate = LearningRate::Cosine {
+    let rate = RateSchedule::Cosine {
         warmup: 3,
         floor: 0.0,
     };
-    let start: Network<Net, _> = Network::seeded(2, CrossEntropy, 0.2);
+    let start: Network<Net, _> = Network::seeded(2, CrossEntropy);
     let mut fitted = start.clone();
     fitted
-        .fit(&inputs, &classes, &Schedule::epochs(2).rate(rate))
+        .fit(
+            &inputs,
+            &classes,
+            &Schedule::new(Sgd::new(0.2)).epochs(2).rate_schedule(rate),
+        )
         .unwrap();
     let mut manual = start;
     for step in 0..20 {
-        manual.learning_rate = rate.at(0.2, step / 10, step, 20);
+        let learning_rate = rate.at(0.2, step / 10, step, 20);
         manual
-            .train_step(&inputs[step % 10], &classes[step % 10])
+            .train_step(&inputs[step % 10], &classes[step % 10], learning_rate)
             .unwrap();
     }
     assert_eq!(bits(&fitted.layers), bits(&manual.layers));

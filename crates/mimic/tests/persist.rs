@@ -3,7 +3,7 @@
 #![cfg(feature = "persist")]
 
 use mimic::persist::{self, PersistError};
-use mimic::{CrossEntropy, Dense, Distillation, Mse, Network, Parameters, Sigmoid};
+use mimic::{CrossEntropy, Dense, Distillation, Mse, Network, Sigmoid, module::Parameters};
 
 type Teacher = (Dense<784, 16>, Dense<16, 16>, Dense<16, 10>);
 type Student = Dense<784, 10>;
@@ -24,7 +24,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
 #[test]
 fn teacher_and_student_round_trip_bit_for_bit() {
     let dir = scratch("round-trip");
-    let teacher: Network<Teacher, CrossEntropy> = Network::seeded(7, CrossEntropy, 0.03);
+    let teacher: Network<Teacher, CrossEntropy> = Network::seeded(7, CrossEntropy);
     persist::save(&teacher, dir.join("teacher.safetensors"), Some(7)).unwrap();
     let loaded: Network<Teacher, CrossEntropy> =
         persist::load(dir.join("teacher.safetensors")).unwrap();
@@ -34,7 +34,6 @@ fn teacher_and_student_round_trip_bit_for_bit() {
     let student: Network<Student, Mse> = Network::new(
         Dense::zeros().with_activation(mimic::LeakyReLU::new(0.25)),
         Mse,
-        0.01,
     );
     let bytes = persist::to_bytes(&student, None).unwrap();
     let back: Network<Student, Mse> = persist::from_bytes(&bytes, "student").unwrap();
@@ -55,7 +54,7 @@ fn teacher_and_student_round_trip_bit_for_bit() {
 }
 
 fn small() -> Network<(Dense<4, 3>, Dense<3, 2>), CrossEntropy> {
-    Network::seeded(1, CrossEntropy, 0.1)
+    Network::seeded(1, CrossEntropy)
 }
 
 fn load_small(
@@ -231,16 +230,15 @@ fn offsets_past_the_end_are_rejected_before_the_parser_sees_them() {
 }
 
 #[test]
-fn a_loaded_network_has_the_saved_loss_and_learning_rate() {
+fn a_loaded_network_has_the_saved_loss() {
     let dir = scratch("settings");
     let path = dir.join("student.safetensors");
     let student: Network<(Dense<6, 4>, Dense<4, 3>), _> =
-        Network::seeded(3, Distillation::new(4.0, 0.5), 0.0375);
+        Network::seeded(3, Distillation::new(4.0, 0.5));
     persist::save(&student, &path, None).unwrap();
     let loaded: Network<(Dense<6, 4>, Dense<4, 3>), Distillation> = persist::load(&path).unwrap();
     assert_eq!(loaded, student);
     assert_eq!(loaded.loss, Distillation::new(4.0, 0.5));
-    assert_eq!(loaded.learning_rate, 0.0375);
     // A boxed network loads too, with the same parameters.
     let boxed: Network<Box<(Dense<6, 4>, Dense<4, 3>)>, Distillation> =
         persist::load(&path).unwrap();
@@ -326,4 +324,26 @@ fn non_finite_weights_and_impossible_slopes_are_rejected() {
         error.to_string().contains("expected a slope from 0 to 1"),
         "{error}"
     );
+}
+
+/// Files written by mimic 0.2, whose networks held a learning rate (recorded in
+/// the file's metadata), still load: the original program's teacher trained on
+/// MNIST with seed 42, saved by `teacher_student --save-teacher` of that version.
+#[test]
+fn a_file_written_by_mimic_0_2_still_loads() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/teacher-0.2.0.safetensors"
+    );
+    let loaded: Network<Teacher, CrossEntropy> = persist::load(path).unwrap();
+    assert!(loaded.is_finite());
+    // Trained, not fresh: its weights are not the seeded initialisation's.
+    let fresh: Network<Teacher, CrossEntropy> = Network::seeded(42, CrossEntropy);
+    assert_ne!(bits(&loaded.layers), bits(&fresh.layers));
+    // A file saved now has the same tensors, and no learning rate.
+    let bytes = persist::to_bytes(&loaded, Some(42)).unwrap();
+    let again: Network<Teacher, CrossEntropy> = persist::from_bytes(&bytes, "again").unwrap();
+    assert_eq!(bits(&again.layers), bits(&loaded.layers));
+    assert!(!String::from_utf8_lossy(&bytes).contains("learning_rate"));
+    assert!(String::from_utf8_lossy(&std::fs::read(path).unwrap()).contains("\"learning_rate\""));
 }

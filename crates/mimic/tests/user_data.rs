@@ -1,7 +1,10 @@
 //! The library on data that is not MNIST, through the public API only: a
 //! user-defined network, dense and sparse rows, batch inference, long chains.
 
-use mimic::{CrossEntropy, Dense, Identity, Mse, Network, Parameters, ReLU, Schedule, SparseRows};
+use mimic::{
+    CrossEntropy, Dense, Identity, Momentum, Mse, Network, ReLU, Schedule, Sgd, SparseRows,
+    module::Parameters,
+};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64;
 
@@ -42,20 +45,22 @@ fn a_user_network_learns_ten_classes_and_sparse_rows_give_the_same_bits() {
     let (test, test_classes) = blobs(1, 500); // same centres: same seed
     let sparse = SparseRows::from_dense(&train);
     let schedules = [
-        Schedule::epochs(5).momentum(0.0),
-        Schedule::epochs(5).momentum(0.0).shuffled(3),
-        Schedule::epochs(5)
+        Schedule::new(Momentum::new(0.02).momentum(0.0)).epochs(5),
+        Schedule::new(Momentum::new(0.02).momentum(0.0))
+            .epochs(5)
+            .shuffled(3),
+        Schedule::new(Momentum::new(0.02))
+            .epochs(5)
             .batch_size(16)
-            .momentum(0.9)
             .decay(0.9)
             .shuffled(3),
-        Schedule::epochs(5)
+        Schedule::new(Momentum::new(0.02).nesterov())
+            .epochs(5)
             .batch_size(16)
-            .optimizer(mimic::Momentum::nesterov(0.9))
             .clip(1.0),
     ];
     for schedule in schedules {
-        let mut dense: Network<Classifier, _> = Network::seeded(9, CrossEntropy, 0.02);
+        let mut dense: Network<Classifier, _> = Network::seeded(9, CrossEntropy);
         let mut from_sparse = dense.clone();
         let before = dense.accuracy(&test, &test_classes);
         let dense_stats = dense.fit(&train, &classes, &schedule).unwrap();
@@ -85,11 +90,11 @@ fn the_default_initialisation_trains_where_the_seeds_stalls() {
         Dense<64, 64, ReLU>,
         Dense<64, 10, Identity>,
     );
-    let schedule = Schedule::epochs(20).shuffled(1);
-    let mut recommended: Network<Deep, _> = Network::seeded(4, CrossEntropy, 0.01);
+    let schedule = Schedule::new(Sgd::new(0.01)).epochs(20).shuffled(1);
+    let mut recommended: Network<Deep, _> = Network::seeded(4, CrossEntropy);
     recommended.fit(&train, &classes, &schedule).unwrap();
     let mut seed_scheme: Network<Deep, _> =
-        Network::seeded_with(mimic::Initializer::Seed, 4, CrossEntropy, 0.01);
+        Network::seeded_with(mimic::Initializer::Original, 4, CrossEntropy);
     seed_scheme.fit(&train, &classes, &schedule).unwrap();
     let (good, stalled) = (
         recommended.accuracy(&train, &classes),
@@ -104,12 +109,12 @@ fn the_default_initialisation_trains_where_the_seeds_stalls() {
 #[test]
 fn batch_inference_equals_per_sample_on_any_thread_count() {
     let (inputs, classes) = blobs(3, 999);
-    let net: Network<Classifier, _> = Network::seeded(5, CrossEntropy, 0.1);
+    let net: Network<Classifier, _> = Network::seeded(5, CrossEntropy);
     let one_by_one: Vec<[f32; 10]> = inputs.iter().map(|x| net.forward(x)).collect();
     let sparse = SparseRows::from_dense(&inputs);
     for threads in [1, 2, 3, 7] {
-        let dense = net.forward_batch_parallel(&inputs, threads);
-        let from_sparse = net.forward_batch_parallel(&sparse, threads);
+        let dense = net.forward_batch(&inputs, threads);
+        let from_sparse = net.forward_batch(&sparse, threads);
         for (k, expected) in one_by_one.iter().enumerate() {
             assert_eq!(
                 dense[k].map(f32::to_bits),
@@ -119,12 +124,12 @@ fn batch_inference_equals_per_sample_on_any_thread_count() {
             assert_eq!(from_sparse[k].map(f32::to_bits), expected.map(f32::to_bits));
         }
         assert_eq!(
-            net.predict_batch_parallel(&sparse, threads),
-            net.predict_batch(&inputs)
+            net.predict_batch(&sparse, threads),
+            net.predict_batch(&inputs, 1)
         );
     }
     let predicted: Vec<usize> = inputs.iter().map(|x| net.predict(x)).collect();
-    assert_eq!(net.predict_batch(&inputs), predicted);
+    assert_eq!(net.predict_batch(&inputs, 1), predicted);
     let confusion = net.confusion(&inputs, &classes);
     assert_eq!(confusion.total(), 999);
     assert_eq!(confusion.accuracy() as f32, net.accuracy(&inputs, &classes));
@@ -152,12 +157,18 @@ fn a_flat_chain_of_twelve_layers_trains() {
     );
     let inputs = [[1.0, 0.0, 0.0, 0.5], [0.0, 1.0, 0.5, 0.0]];
     let targets = [[1.0, -1.0], [-1.0, 1.0]];
-    let mut net: Network<Twelve, _> = Network::seeded(2, Mse, 0.01);
+    let mut net: Network<Twelve, _> = Network::seeded(2, Mse);
     assert_eq!(
-        mimic::Parameters::parameter_count(&net.layers),
+        mimic::module::Parameters::parameter_count(&net.layers),
         4 * 8 + 8 + 10 * (8 * 8 + 8) + 8 * 2 + 2
     );
-    let stats = net.fit(&inputs, &targets, &Schedule::epochs(3000)).unwrap();
+    let stats = net
+        .fit(
+            &inputs,
+            &targets,
+            &Schedule::new(Sgd::new(0.01)).epochs(3000),
+        )
+        .unwrap();
     assert!(
         stats[2999].mean_loss < stats[0].mean_loss / 10.0,
         "{:?} → {:?}",
@@ -170,12 +181,13 @@ fn a_flat_chain_of_twelve_layers_trains() {
         (Dense<8, 8>, Dense<8, 8>, Dense<8, 8>, Dense<8, 8>),
         (Dense<8, 8>, Dense<8, 8>, Dense<8, 8>, Dense<8, 2, Identity>),
     );
-    let mut flat: Network<Twelve, _> = Network::seeded(2, Mse, 0.01);
-    let mut nested: Network<Nested, _> = Network::seeded(2, Mse, 0.01);
+    let mut flat: Network<Twelve, _> = Network::seeded(2, Mse);
+    let mut nested: Network<Nested, _> = Network::seeded(2, Mse);
     assert_eq!(bits(&flat.layers), bits(&nested.layers));
-    flat.fit(&inputs, &targets, &Schedule::epochs(10)).unwrap();
+    flat.fit(&inputs, &targets, &Schedule::new(Sgd::new(0.01)).epochs(10))
+        .unwrap();
     nested
-        .fit(&inputs, &targets, &Schedule::epochs(10))
+        .fit(&inputs, &targets, &Schedule::new(Sgd::new(0.01)).epochs(10))
         .unwrap();
     assert_eq!(bits(&flat.layers), bits(&nested.layers));
 }
@@ -183,20 +195,78 @@ fn a_flat_chain_of_twelve_layers_trains() {
 #[test]
 fn mismatched_targets_are_an_error_not_a_panic() {
     let (inputs, mut classes) = blobs(4, 10);
-    let mut net: Network<Classifier, _> = Network::seeded(1, CrossEntropy, 0.1);
+    let mut net: Network<Classifier, _> = Network::seeded(1, CrossEntropy);
     let err = net
-        .fit(&inputs, &classes[..9], &Schedule::seed())
+        .fit(&inputs, &classes[..9], &Schedule::new(Sgd::new(0.1)))
         .unwrap_err();
     assert_eq!(
         err.to_string(),
         "10 inputs but 9 targets: expected one target per input"
     );
     classes[3] = 10;
-    let err = net.fit(&inputs, &classes, &Schedule::seed()).unwrap_err();
+    let err = net
+        .fit(&inputs, &classes, &Schedule::new(Sgd::new(0.1)))
+        .unwrap_err();
     assert_eq!(err.to_string(), "invalid target for sample 3");
     let cause = std::error::Error::source(&err).expect("the loss's error");
     assert_eq!(
         cause.to_string(),
         "class 10 is out of range: expected a class index in 0..10"
     );
+}
+
+/// Watching training after every epoch changes no bit of it (the Adam moments,
+/// the cosine schedule and the shuffle carry on across epochs as in one `fit`),
+/// and returning `Break` stops it early with the network of that epoch.
+#[test]
+fn a_per_epoch_callback_watches_and_stops_without_changing_training() {
+    use std::ops::ControlFlow;
+
+    let (train, classes) = blobs(6, 600);
+    let (valid, valid_classes) = blobs(6, 200);
+    let schedule = Schedule::new(mimic::Adam::new(1e-3))
+        .epochs(8)
+        .batch_size(16)
+        .rate_schedule(mimic::RateSchedule::Cosine {
+            warmup: 10,
+            floor: 0.05,
+        })
+        .shuffled(2);
+    let start: Network<Classifier, _> = Network::seeded(3, CrossEntropy);
+
+    let mut plain = start.clone();
+    let plain_stats = plain.fit(&train, &classes, &schedule).unwrap();
+    let mut watched = start.clone();
+    let mut seen = Vec::new();
+    let watched_stats = watched
+        .fit_with(&train, &classes, &schedule, |epoch, net, stats| {
+            seen.push((epoch, stats.steps, net.accuracy(&valid, &valid_classes)));
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(watched_stats, plain_stats);
+    assert_eq!(bits(&watched.layers), bits(&plain.layers));
+    assert_eq!(seen.len(), 8);
+    assert!(seen.iter().enumerate().all(|(k, s)| s.0 == k && s.1 == 600));
+
+    // Early stopping: stop at the first epoch whose validation accuracy reaches
+    // 80%; the network is the one that reached it.
+    let mut stopped = start.clone();
+    let mut kept = None;
+    let stats = stopped
+        .fit_with(&train, &classes, &schedule, |epoch, net, _| {
+            if net.accuracy(&valid, &valid_classes) >= 0.8 {
+                kept = Some((epoch, net.clone()));
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .unwrap();
+    let (epoch, kept) = kept.expect("reaches 80% within 8 epochs");
+    assert!(epoch < 7, "stopped at epoch {epoch}");
+    assert_eq!(stats.len(), epoch + 1);
+    assert_eq!(kept, stopped);
+    assert_eq!(&stats[..], &plain_stats[..=epoch]);
+    assert!(stopped.accuracy(&valid, &valid_classes) >= 0.8);
 }

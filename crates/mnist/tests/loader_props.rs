@@ -122,7 +122,7 @@ proptest! {
     #[test]
     fn safetensors_never_panics(random in proptest::collection::vec(any::<u8>(), 0..2000), edits in edits(), cut in proptest::option::of(any::<usize>()), tail in proptest::collection::vec(any::<u8>(), 0..8)) {
         let _ = persist::from_bytes::<Student, Mse>(&random, "random");
-        let network: Network<(mimic::Dense<4, 3>, mimic::Dense<3, 2>), CrossEntropy> = Network::seeded(1, CrossEntropy, 0.1);
+        let network: Network<(mimic::Dense<4, 3>, mimic::Dense<3, 2>), CrossEntropy> = Network::seeded(1, CrossEntropy);
         let bytes = persist::to_bytes(&network, Some(1)).unwrap();
         let mutated = mutate(bytes.clone(), &edits, cut, &tail);
         let loaded = persist::from_bytes::<(mimic::Dense<4, 3>, mimic::Dense<3, 2>), CrossEntropy>(&mutated, "mutated");

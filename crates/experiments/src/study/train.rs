@@ -2,8 +2,8 @@
 //! the run's outputs say on the validation split and the test set.
 
 use mimic::{
-    Adam, CrossEntropy, Distillation, Initialize, Initializer, LabelSmoothing, LearningRate, Loss,
-    Mse, Network, Schedule, SoftTarget, SparseRows, SparseTrain, TrainError,
+    Adam, CrossEntropy, Distillation, Initialize, Initializer, LabelSmoothing, Loss, Mse, Network,
+    RateSchedule, Schedule, Sgd, SoftTarget, SparseRows, TrainError, module::SparseTrain,
 };
 use mimic_mnist::PIXELS;
 use rand::SeedableRng;
@@ -136,17 +136,16 @@ where
     L: SparseTrain<PIXELS, Output = [f32; 10]> + Initialize + Sync,
 {
     let init = match recipe.optim {
-        Optim::SeedSgd => Initializer::Seed,
+        Optim::SeedSgd => Initializer::Original,
         Optim::Adam | Optim::AdamConstant => Initializer::He,
         Optim::AdamConstantFanIn => Initializer::FanInVariance,
     };
     // Boxed: the strong teacher, its gradient and Adam's moments are megabytes.
     let mut rng = Pcg64::seed_from_u64(stream_seed(seed, INIT_STREAM));
     let layers: Box<L> = mimic::boxed(init, &mut rng);
-    let lr = recipe.learning_rate;
     match recipe.teaching {
         Teaching::Labels { smoothing: 0.0 } => fit(
-            Network::new(layers, CrossEntropy, lr),
+            Network::new(layers, CrossEntropy),
             data,
             data.classes,
             recipe,
@@ -154,7 +153,7 @@ where
             seed,
         ),
         Teaching::Labels { smoothing } => fit(
-            Network::new(layers, LabelSmoothing::new(smoothing), lr),
+            Network::new(layers, LabelSmoothing::new(smoothing)),
             data,
             data.classes,
             recipe,
@@ -173,7 +172,7 @@ where
             let prepared = loss.prepare(&soft);
             drop(soft);
             fit(
-                Network::new(layers, loss.prepared(), lr),
+                Network::new(layers, loss.prepared()),
                 data,
                 &prepared,
                 recipe,
@@ -182,7 +181,7 @@ where
             )
         }
         Teaching::Mse => fit(
-            Network::new(layers, Mse, lr),
+            Network::new(layers, Mse),
             data,
             teacher(data)?,
             recipe,
@@ -216,30 +215,31 @@ where
 {
     match recipe.optim {
         Optim::SeedSgd => {
-            network.fit(data.inputs, targets, &Schedule::epochs(recipe.epochs))?;
+            let schedule = Schedule::new(Sgd::new(recipe.learning_rate)).epochs(recipe.epochs);
+            network.fit(data.inputs, targets, &schedule)?;
         }
         Optim::Adam | Optim::AdamConstant | Optim::AdamConstantFanIn => {
             let rate = if recipe.optim == Optim::Adam {
-                LearningRate::Cosine {
+                RateSchedule::Cosine {
                     warmup: 0,
                     floor: 0.0,
                 }
             } else {
-                LearningRate::Constant
+                RateSchedule::Constant
             };
-            let schedule = Schedule::epochs(recipe.epochs)
+            let schedule = Schedule::new(Adam::new(recipe.learning_rate))
+                .epochs(recipe.epochs)
                 .batch_size(64)
-                .optimizer(Adam::default())
-                .rate(rate)
+                .rate_schedule(rate)
                 .shuffled(stream_seed(seed, ORDER_STREAM));
             network.fit(data.inputs, targets, &schedule)?;
         }
     }
     Ok(Outputs {
-        validation: network.forward_batch(eval.validation),
-        test: network.forward_batch(eval.test),
+        validation: network.forward_batch(eval.validation, 1),
+        test: network.forward_batch(eval.test, 1),
         also: eval
             .also
-            .map_or_else(Vec::new, |x| network.forward_batch(x)),
+            .map_or_else(Vec::new, |x| network.forward_batch(x, 1)),
     })
 }

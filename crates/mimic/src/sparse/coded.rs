@@ -11,7 +11,7 @@
 /// and an `f32` value).
 ///
 /// ```
-/// use mimic::CodedEntry;
+/// use mimic::sparse::CodedEntry;
 ///
 /// let e = CodedEntry::new(783, 255).unwrap();
 /// assert_eq!((e.position(), e.code()), (783, 255));

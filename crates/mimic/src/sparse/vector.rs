@@ -84,7 +84,7 @@ impl<'a, const N: usize> SparseVector<'a, N> {
     /// `None` unless the positions are strictly increasing and below `N`.
     ///
     /// ```
-    /// use mimic::{CodedEntry, SparseVector};
+    /// use mimic::{sparse::CodedEntry, SparseVector};
     ///
     /// let table: [f32; 256] = core::array::from_fn(|p| p as f32 / 255.0);
     /// let entries = [CodedEntry::new(2, 255).unwrap()];

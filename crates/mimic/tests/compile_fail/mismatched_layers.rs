@@ -5,5 +5,5 @@ use mimic::{CrossEntropy, Dense, Network};
 
 fn main() {
     let _net: Network<(Dense<784, 16>, Dense<10, 10>), CrossEntropy> =
-        Network::seeded(0, CrossEntropy, 0.1);
+        Network::seeded(0, CrossEntropy);
 }

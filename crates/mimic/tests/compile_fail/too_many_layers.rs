@@ -9,6 +9,6 @@ type Thirteen = (
 );
 
 fn main() {
-    let net: Network<Thirteen, CrossEntropy> = Network::seeded(0, CrossEntropy, 0.1);
+    let net: Network<Thirteen, CrossEntropy> = Network::seeded(0, CrossEntropy);
     let _ = net.predict(&[0.0; 8]);
 }

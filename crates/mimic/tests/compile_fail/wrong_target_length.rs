@@ -5,6 +5,6 @@ use mimic::{Dense, Mse, Network};
 type Student = Dense<784, 10>;
 
 fn main() {
-    let mut student: Network<Student, Mse> = Network::seeded(0, Mse, 0.01);
-    let _ = student.train_step(&[0.0; 784], &[0.0; 16]);
+    let mut student: Network<Student, Mse> = Network::seeded(0, Mse);
+    let _ = student.train_step(&[0.0; 784], &[0.0; 16], 0.01);
 }

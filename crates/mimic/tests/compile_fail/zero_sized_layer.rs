@@ -5,6 +5,6 @@
 use mimic::{CrossEntropy, Dense, Network};
 
 fn main() {
-    let net: Network<Dense<0, 10>, CrossEntropy> = Network::seeded(0, CrossEntropy, 0.1);
+    let net: Network<Dense<0, 10>, CrossEntropy> = Network::seeded(0, CrossEntropy);
     let _ = net.predict(&[]);
 }

@@ -12,14 +12,14 @@ type Twelve = (
 type Fourteen = ((Dense<8, 8>, Dense<8, 8>), Twelve);
 
 fn main() {
-    let mut teacher: Network<Teacher, CrossEntropy> = Network::seeded(0, CrossEntropy, 0.03);
-    let mut student: Network<Student, Mse> = Network::seeded(0, Mse, 0.01);
-    let twelve: Network<Twelve, CrossEntropy> = Network::seeded(0, CrossEntropy, 0.1);
-    let fourteen: Network<Fourteen, CrossEntropy> = Network::seeded(0, CrossEntropy, 0.1);
-    let boxed: Network<Box<Teacher>, CrossEntropy> = Network::seeded(0, CrossEntropy, 0.1);
+    let mut teacher: Network<Teacher, CrossEntropy> = Network::seeded(0, CrossEntropy);
+    let mut student: Network<Student, Mse> = Network::seeded(0, Mse);
+    let twelve: Network<Twelve, CrossEntropy> = Network::seeded(0, CrossEntropy);
+    let fourteen: Network<Fourteen, CrossEntropy> = Network::seeded(0, CrossEntropy);
+    let boxed: Network<Box<Teacher>, CrossEntropy> = Network::seeded(0, CrossEntropy);
     let x = [0.0f32; 784];
     let target = teacher.forward(&x);
-    let _ = teacher.train_step(&x, &3);
-    let _ = student.train_step(&x, &target);
+    let _ = teacher.train_step(&x, &3, 0.03);
+    let _ = student.train_step(&x, &target, 0.01);
     let _ = (twelve.predict(&[0.0; 8]), fourteen.predict(&[0.0; 8]), boxed.predict(&x));
 }

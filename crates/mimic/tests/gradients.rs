@@ -20,7 +20,9 @@
 
 use mimic::{
     Activation, CrossEntropy, Dense, Identity, Initializer, LeakyReLU, Loss, Module, Mse, Network,
-    ReLU, Sigmoid, Train, Update, log_sum_exp, softmax,
+    ReLU, Sigmoid, log_sum_exp,
+    module::{Train, Update},
+    softmax,
 };
 
 /// The seed's teacher.
@@ -627,7 +629,7 @@ proptest! {
     /// every parameter is checked.
     #[test]
     fn small_teacher_every_parameter(seed in any::<u64>(), x in sparse_input::<12>(), class in 0usize..10) {
-        let net = Network::seeded_with(Initializer::He, seed, CrossEntropy, 0.03);
+        let net = Network::seeded_with(Initializer::He, seed, CrossEntropy);
         check_chain::<12>(net, &x, class, |_, _, _| true)?;
     }
 }
@@ -645,7 +647,7 @@ proptest! {
         let x = mnist_like(&mut rng, 1.0 / 255.0);
         let sampled: Vec<(usize, usize)> = (0..96).map(|_| (rng.random_range(0..16), rng.random_range(0..784))).collect();
         let keep = |l: usize, o: usize, i: usize| l > 0 || sampled.contains(&(o, i));
-        let net: Network<Teacher, _> = Network::seeded_with(Initializer::Seed, seed, CrossEntropy, 0.03);
+        let net: Network<Teacher, _> = Network::seeded_with(Initializer::Original, seed, CrossEntropy);
         check_chain::<784>(net, &x, class, keep)?;
     }
 }
@@ -772,9 +774,8 @@ fn raw_pixels_through_an_untrained_teacher() {
         let dense_raw: [f32; 784] = std::array::from_fn(|_| f32::from(rng.random::<u8>()));
         for image in [mnist_like(&mut rng, 1.0), dense_raw] {
             let seeded: Network<Teacher, _> =
-                Network::seeded_with(Initializer::Seed, seed, CrossEntropy, 0.03);
-            let he: Network<Teacher, _> =
-                Network::seeded_with(Initializer::He, seed, CrossEntropy, 0.03);
+                Network::seeded_with(Initializer::Original, seed, CrossEntropy);
+            let he: Network<Teacher, _> = Network::seeded_with(Initializer::He, seed, CrossEntropy);
             for mut net in [seeded, he] {
                 let logits = net.forward(&image);
                 assert!(logits.iter().all(|l| l.is_finite()), "{logits:?}");
@@ -790,7 +791,7 @@ fn raw_pixels_through_an_untrained_teacher() {
                         "seed {seed} class {class}: {g:?}"
                     );
                 }
-                let loss = net.train_step(&image, &(seed as usize % 10)).unwrap();
+                let loss = net.train_step(&image, &(seed as usize % 10), 0.03).unwrap();
                 assert!(loss.is_finite());
                 assert!(net.is_finite());
             }
