@@ -7,11 +7,11 @@ use std::path::Path;
 
 use super::StudyConfig;
 use super::analysis::{Comparison, Metric, comparisons, finals, interval};
+use super::plots::{Chart, Point, Series, render};
 use super::questions::STUDENTS;
 use super::recipe::Teaching;
 use super::search::{Phase, Run};
 use super::stats::Interval;
-use super::svg::{Chart, Point, Series, render};
 use super::train::Net;
 use crate::cli::write_atomically;
 
@@ -59,9 +59,9 @@ pub fn write_outputs(
     let compared = comparisons(runs, test_classes);
     write_atomically(&dir.join("results.csv"), &results_csv(runs)?)?;
     write_atomically(&dir.join("predictions.csv.gz"), &predictions(runs)?)?;
-    write_atomically(&dir.join(PLOTS[0]), compression_plot(runs).as_bytes())?;
-    write_atomically(&dir.join(PLOTS[1]), limited_plot(runs, config).as_bytes())?;
-    write_atomically(&dir.join(PLOTS[2]), search_plot(runs, config).as_bytes())?;
+    write_atomically(&dir.join(PLOTS[0]), compression_plot(runs)?.as_bytes())?;
+    write_atomically(&dir.join(PLOTS[1]), limited_plot(runs, config)?.as_bytes())?;
+    write_atomically(&dir.join(PLOTS[2]), search_plot(runs, config)?.as_bytes())?;
     let report = markdown(config, runs, &compared, seconds);
     write_atomically(&dir.join("report.md"), report.as_bytes())?;
     Ok(compared)
@@ -199,7 +199,7 @@ fn metric(runs: &[&Run], f: impl Fn(&super::score::Scores) -> Option<f64>) -> Op
     (!v.is_empty()).then(|| interval(&v))
 }
 
-fn point(x: f64, runs: &[&Run]) -> Option<Point> {
+fn point(x: usize, runs: &[&Run]) -> Option<Point> {
     let v = accuracies(runs);
     (!v.is_empty()).then(|| {
         let i = interval(&v);
@@ -212,7 +212,7 @@ fn point(x: f64, runs: &[&Run]) -> Option<Point> {
     })
 }
 
-fn compression_plot(runs: &[Run]) -> String {
+fn compression_plot(runs: &[Run]) -> std::io::Result<String> {
     let series = ["direct", "kd"]
         .iter()
         .map(|&arm| Series {
@@ -225,7 +225,7 @@ fn compression_plot(runs: &[Run]) -> String {
             points: STUDENTS
                 .iter()
                 .enumerate()
-                .filter_map(|(k, &net)| point(k as f64, &finals(runs, "compression", "", net, arm)))
+                .filter_map(|(k, &net)| point(k, &finals(runs, "compression", "", net, arm)))
                 .collect(),
         })
         .collect();
@@ -233,13 +233,12 @@ fn compression_plot(runs: &[Run]) -> String {
         title: "Students of the 784→256→256→10 teacher (mean, 95% t-interval over seeds)".into(),
         x_label: "student".into(),
         y_label: "test accuracy (%)".into(),
-        log_x: false,
+        categories: STUDENTS.iter().map(|n| n.name().to_string()).collect(),
         series,
-        x_categories: Some(STUDENTS.iter().map(|n| n.name().to_string()).collect()),
     })
 }
 
-fn limited_plot(runs: &[Run], config: &StudyConfig) -> String {
+fn limited_plot(runs: &[Run], config: &StudyConfig) -> std::io::Result<String> {
     let series = ["direct", "kd"]
         .iter()
         .map(|&arm| Series {
@@ -255,7 +254,7 @@ fn limited_plot(runs: &[Run], config: &StudyConfig) -> String {
                 .enumerate()
                 .filter_map(|(k, n)| {
                     point(
-                        k as f64,
+                        k,
                         &finals(
                             runs,
                             "limited labels",
@@ -272,16 +271,18 @@ fn limited_plot(runs: &[Run], config: &StudyConfig) -> String {
         title: "784→32→10 with few labels (mean, 95% t-interval over seeds)".into(),
         x_label: "labelled training images".into(),
         y_label: "test accuracy (%)".into(),
-        log_x: false,
+        categories: config.label_budgets.iter().map(|n| n.to_string()).collect(),
         series,
-        x_categories: Some(config.label_budgets.iter().map(|n| n.to_string()).collect()),
     })
 }
 
-/// Validation accuracy of every KD candidate of the compression question by
-/// temperature (best over rates, α = 1), with the binomial 95% interval of one
-/// validation split: what the choice was made on, and how close it was.
-fn search_plot(runs: &[Run], config: &StudyConfig) -> String {
+/// Validation accuracy of the compression question's KD candidates by
+/// temperature (best over rates; one line per student and α), with the binomial
+/// 95% interval of one validation split: what the choice was made on, and how
+/// close it was.
+fn search_plot(runs: &[Run], config: &StudyConfig) -> std::io::Result<String> {
+    // T = 16 is tried only past the grid's edge; a temperature that no candidate
+    // tried is left off the chart.
     let temperatures = [1.0_f32, 2.0, 4.0, 8.0, 16.0];
     let n = config.validation as f64;
     let series = STUDENTS
@@ -310,7 +311,7 @@ fn search_plot(runs: &[Run], config: &StudyConfig) -> String {
                     let p = best / 100.0;
                     let half = 100.0 * 1.96 * (p * (1.0 - p) / n).sqrt();
                     Some(Point {
-                        x: k as f64,
+                        x: k,
                         y: best,
                         low: best - half,
                         high: best + half,
@@ -324,9 +325,8 @@ fn search_plot(runs: &[Run], config: &StudyConfig) -> String {
         title: "KD candidates on the validation split (best rate; binomial 95% interval)".into(),
         x_label: "temperature T".into(),
         y_label: "validation accuracy (%)".into(),
-        log_x: false,
+        categories: temperatures.iter().map(|t| t.to_string()).collect(),
         series,
-        x_categories: Some(temperatures.iter().map(|t| t.to_string()).collect()),
     })
 }
 
