@@ -15,13 +15,13 @@ pub mod analysis;
 mod config;
 pub mod data;
 pub mod jobs;
+mod plots;
 pub mod questions;
 pub mod recipe;
 pub mod report;
 pub mod score;
 pub mod search;
 pub mod stats;
-mod svg;
 pub mod teachers;
 pub mod train;
 
