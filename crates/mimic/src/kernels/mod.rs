@@ -259,9 +259,9 @@ const LANES_AT_ONCE: usize = 64;
 /// `$block` (an expression of `$first`: lanes `$first..$first + LANES_AT_ONCE`,
 /// for `$out` above `LANES_AT_ONCE`), the last block ending at the last lane: it
 /// may redo some of the previous block's lanes, with the same result, as lanes
-/// are independent. (A macro, not a function taking a closure: the closure,
-/// a whole pass over the entries, was not inlined, and 784→256's sum and update
-/// took 4.1 → 5.9 µs.)
+/// are independent. (A macro, not a function taking a closure: a closure
+/// holding a whole pass over the entries is not reliably inlined, and a pass
+/// called out of line is much slower than one compiled into its loop.)
 macro_rules! in_blocks {
     ($out:expr, |$first:ident| $block:expr) => {{
         let mut total = [0.0; $out];
