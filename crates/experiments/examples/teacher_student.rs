@@ -338,11 +338,10 @@ mod tests {
         counts
     }
 
-    /// The numbers since mimic computes its own `exp` and `ln` (seed 42 is the
-    /// README's table), for the default seed and two more fixed in advance.
-    /// With the C library's, the same code gave 8687, 8104, 8143, 7959, 7719,
-    /// 6735, 1816, 9015 for seed 42: one pass of per-sample SGD carries a
-    /// last-bit difference in a softmax as far as another seed would.
+    /// The experiment's numbers (seed 42 is the README's table), for the default
+    /// seed and two more fixed in advance. They are exact: one pass of
+    /// per-sample SGD carries a last-bit difference in a softmax as far as
+    /// another seed would, so any change of rounding shows here.
     #[test]
     fn the_seed_experiment_numbers_are_unchanged() {
         let expected = [

@@ -14,3 +14,9 @@ pub mod experiment;
 pub mod json;
 pub mod models;
 pub mod study;
+
+/// The README's code, compiled as doctests so that it cannot drift from the API:
+/// blocks that need MNIST (`no_run`) are compiled, the rest also run.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

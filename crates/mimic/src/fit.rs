@@ -497,10 +497,9 @@ where
 
 /// In file order the samples' entries follow each other in memory, but MNIST's
 /// lists (36 MB) come from memory again every epoch, and the hardware's own
-/// prefetching did not keep ahead of a stream read a few lines per step: `perf`
-/// put the waits in the first layer's sum, on the entry loads. Asking for sample
-/// `k + 2`'s entries measured −6% on a 784→10 epoch and −12% on a distillation
-/// epoch (alternating runs); four samples ahead was no better.
+/// prefetching does not keep ahead of a stream read a few lines per step (the
+/// waits are in the first layer's sum, on the entry loads): ask for sample
+/// `k + 2`'s entries. The gain is in docs/performance.md.
 #[inline(always)]
 fn prefetch_in_order<L, X>(inputs: &X, k: usize)
 where

@@ -56,9 +56,11 @@
 //! Parameters live inline in their arrays: a `Dense<IN, OUT>` is `4·(IN·OUT + OUT)`
 //! bytes, and a `Network<L, F>` held by value sits wherever you put it — on the
 //! stack for a local variable. Training puts its gradient and optimizer buffers
-//! on the heap, so a network trains wherever it fits: a 2 MiB thread (Rust's
-//! default for spawned threads) holds and trains 784→256→256→10 (1.07 MB) by
-//! value. Beyond about a third of the stack use `Network<Box<L>, F>`: it is
+//! on the heap, so a network trains wherever it fits: in an optimised build a
+//! 2 MiB thread (Rust's default for spawned threads) holds and trains
+//! 784→256→256→10 (1.07 MB) by value (a debug build copies moved values through
+//! the stack, two or three times the network). Beyond about a third of the stack
+//! (or in debug builds) use `Network<Box<L>, F>`: it is
 //! built, trained and loaded directly on the heap, and only one sample's
 //! activations are on the stack.
 //!
