@@ -2,10 +2,7 @@
 //! heap (`Network<Box<L>, F>`). CI also runs this test in a debug build, where
 //! nothing is optimised away and every temporary would be a real stack copy.
 
-use mimic::{
-    Adam, CrossEntropy, Dense, Identity, Momentum, Network, Schedule, SparseRows,
-    module::Parameters,
-};
+use mimic::{CrossEntropy, Dense, Momentum, Network, Schedule, SparseRows, module::Parameters};
 
 type Big = (Dense<784, 1024>, Dense<1024, 1024>, Dense<1024, 10>);
 
@@ -49,6 +46,8 @@ fn a_784_1024_1024_10_network_trains_in_a_default_test_thread() {
 #[cfg(not(debug_assertions))]
 #[test]
 fn a_784_256_256_10_network_by_value_trains_in_a_default_test_thread() {
+    use mimic::{Adam, Identity};
+
     type Wide = (Dense<784, 256>, Dense<256, 256>, Dense<256, 10, Identity>);
     let worker = std::thread::Builder::new()
         .stack_size(2 << 20)

@@ -14,7 +14,7 @@ fn cargo() -> Command {
 
 #[test]
 fn builds_alone_without_std_or_alloc() {
-    let source = include_str!("../src/lib.rs");
+    let source = include_str!("../../src/lib.rs");
     assert!(source.contains("#![no_std]"));
     assert!(!source.contains("extern crate alloc") && !source.contains("extern crate std"));
 

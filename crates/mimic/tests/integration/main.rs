@@ -1,0 +1,12 @@
+//! mimic's integration tests: shapes that must not compile, determinism, gradients against f64 finite differences, large networks, optimizers, persistence, user data.
+//! (One test binary per crate, not one per file: each binary links the crate and
+//! monomorphises its networks again, which is most of a fresh build's time.)
+
+mod compile_fail;
+mod determinism;
+mod distillation_gradients;
+mod gradients;
+mod large_network;
+mod optimizers;
+mod persist;
+mod user_data;
