@@ -310,7 +310,7 @@ fn run_child_in_512_mib(dir: &Path) {
     // runs only `hostile_child`, on one thread.
     let output = std::process::Command::new("sh")
         .arg("-c")
-        .arg("ulimit -v 524288 && exec \"$0\" hostile_child --exact --test-threads=1 --nocapture")
+        .arg("ulimit -v 524288 && exec \"$0\" hostile_inputs::hostile_child --exact --test-threads=1 --nocapture")
         .arg(&exe)
         .env("MIMIC_HOSTILE_DIR", dir)
         .output()
