@@ -1,6 +1,6 @@
 //! int8 inference: post-training quantisation and integer-only forward passes.
 //!
-//! A [`QuantizedDense<IN, OUT, X>`] is a [`Dense`](crate::Dense) whose weights are
+//! A [`QuantizedDense<IN, OUT, X>`] is a [`Dense`] whose weights are
 //! `i8` with one scale per output channel (symmetric: zero point 0, range ±127),
 //! whose bias is an `i32` in the accumulator's scale, and whose input is `X`: `u8`
 //! for raw pixels (scale 1/255 for MNIST, which represents `p / 255` exactly) or
@@ -151,7 +151,7 @@ impl QuantizedInput for u8 {
 }
 
 /// A dense layer in int8: `i8` weights stored transposed (`weights_t[i][o]` is
-/// `W[o][i]`, as in [`Dense`](crate::Dense)), `i32` bias, and per output channel
+/// `W[o][i]`, as in [`Dense`]), `i32` bias, and per output channel
 /// the fixed-point multipliers for positive and for non-positive accumulators.
 #[derive(Clone, PartialEq, Eq)]
 pub struct QuantizedDense<const IN: usize, const OUT: usize, X = i8> {

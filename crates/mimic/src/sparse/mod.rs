@@ -5,7 +5,7 @@
 //! skip the rest in both the forward pass and the update (on MNIST, where 19.1% of
 //! pixels are nonzero, a fifth of the dense work), with bit-identical results.
 //!
-//! Entries are kept in one of two layouts ([`vector::Entries`]): any values as a
+//! Entries are kept in one of two layouts (`Entries`, internal): any values as a
 //! `u32` position and an `f32` (8 bytes an entry), or — for rows of bytes such as
 //! images — a [`CodedEntry`]: the position and the byte itself in 32 bits, the
 //! byte mapped to its value by a 256-entry table (4 bytes an entry). The kernels read either; the values, and so
