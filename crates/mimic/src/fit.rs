@@ -372,11 +372,13 @@ where
                     order: &order,
                     epoch,
                     steps_before,
-                    schedule,
+                    batch_size: batch,
+                    clip_norm: schedule.clip_norm,
                     rates,
                     gradients,
                     first,
                     second,
+                    update: &mut update_with(schedule.optimizer),
                 }),
             }?;
             steps_before += epoch_stats.steps;
@@ -519,9 +521,45 @@ fn mean(total: f64, count: usize) -> f64 {
     }
 }
 
+/// One batch's update of every parameter: `(parameters, summed gradient, the
+/// optimizer's two state buffers, what the update is scaled by)`.
+type UpdateAll<'a, L> = dyn FnMut(&mut L, &mut L, &mut L, &mut L, Factors) + 'a;
+
+/// What one batch's update is scaled by, and its number.
+#[derive(Clone, Copy)]
+struct Factors {
+    scale: f32,
+    clip: f32,
+    rate: f32,
+    t: u32,
+}
+
+/// The optimizer's update of a whole network, behind a `dyn` call made once per
+/// batch: the epoch's loop ([`Batches`]) is then compiled — three times, once
+/// per ISA — for each network, loss and kind of input, but not again for every
+/// optimizer, while the update itself is dispatched to the widest vectors per
+/// parameter slice as before. The same operations in the same order: the same
+/// bits.
+fn update_with<L: Train, O: Optimizer>(
+    optimizer: O,
+) -> impl FnMut(&mut L, &mut L, &mut L, &mut L, Factors) {
+    move |layers, gradients, first, second, f| {
+        layers.zip_mut(gradients, first, second, &mut |(w, g, s1, s2)| {
+            dispatch(BatchUpdate {
+                optimizer,
+                parameters: (w, g, s1, s2),
+                scale: f.scale,
+                clip: f.clip,
+                rate: f.rate,
+                t: f.t,
+            });
+        });
+    }
+}
+
 /// One epoch of mini-batches: gradients summed over each batch, averaged,
 /// clipped, and applied by the optimizer, as [`Work`].
-struct Batches<'a, L, F: Loss<L::Output>, X: ?Sized, O>
+struct Batches<'a, L, F: Loss<L::Output>, X: ?Sized>
 where
     L: Train,
     F::Target: Sized,
@@ -532,22 +570,23 @@ where
     order: &'a [usize],
     epoch: usize,
     steps_before: usize,
-    schedule: &'a Schedule<O>,
+    batch_size: usize,
+    clip_norm: Option<f32>,
     rates: Rates,
     /// Zero between batches: each update zeroes what it read.
     gradients: &'a mut L,
     first: &'a mut L,
     second: &'a mut L,
+    update: &'a mut UpdateAll<'a, L>,
 }
 
-impl<L, F, X, O> Work for Batches<'_, L, F, X, O>
+impl<L, F, X> Work for Batches<'_, L, F, X>
 where
     L: Train,
     L::Output: AsRef<[f32]>,
     F: Loss<L::Output>,
     F::Target: Sized,
     X: InputsOf<L> + ?Sized,
-    O: Optimizer,
 {
     type Output = Result<EpochStats, TrainError>;
 
@@ -560,15 +599,15 @@ where
             order,
             epoch,
             steps_before,
-            schedule,
+            batch_size,
+            clip_norm,
             rates,
             gradients,
             first,
             second,
+            update,
         } = self;
         let (mut total, mut steps) = (0.0f64, 0);
-        let optimizer = schedule.optimizer;
-        let batch_size = schedule.batch_size.max(1);
         for (b, batch) in order.chunks(batch_size).enumerate() {
             let mut in_batch = 0usize;
             for (j, &sample) in batch.iter().enumerate() {
@@ -583,7 +622,7 @@ where
                 in_batch += 1;
             }
             let scale = 1.0 / in_batch.max(1) as f32;
-            let clip = match schedule.clip_norm {
+            let clip = match clip_norm {
                 Some(limit) => clip_factor(gradients, scale, limit),
                 None => 1.0,
             };
@@ -591,20 +630,18 @@ where
             // The update number `t` counts from 1 over all of training (Adam's
             // bias correction).
             let t = u32::try_from(rates.first_update + b + 1).unwrap_or(u32::MAX);
-            network
-                .layers
-                .zip_mut(gradients, first, second, &mut |(w, g, s1, s2)| {
-                    // A closure is compiled on its own, without the epoch's wide
-                    // vectors: dispatch again so that the update loop gets them.
-                    dispatch(BatchUpdate {
-                        optimizer,
-                        parameters: (w, g, s1, s2),
-                        scale,
-                        clip,
-                        rate,
-                        t,
-                    });
-                });
+            update(
+                &mut network.layers,
+                gradients,
+                first,
+                second,
+                Factors {
+                    scale,
+                    clip,
+                    rate,
+                    t,
+                },
+            );
         }
         if !network.is_finite() {
             return Err(TrainError::Diverged(Divergence {

@@ -1,6 +1,5 @@
 // expect: error[E0080]
 // expect: a layer needs at least one input and one output
-// mode: build
 // A layer with no inputs is a build error, not a network that runs.
 use mimic::{CrossEntropy, Dense, Network};
 
