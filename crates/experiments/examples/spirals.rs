@@ -3,15 +3,16 @@
 use clap::Parser;
 use mimic::{CrossEntropy, Dense, Identity, Momentum, Network, ReLU, Schedule};
 use std::f32::consts::PI;
+use std::num::NonZeroUsize;
 /// Train a small network to tell two spirals apart.
 #[derive(Parser)]
 struct Settings {
     /// Seed of the initialisation and the shuffling
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Passes over the 400 points
-    #[arg(long, default_value_t = 300)]
-    epochs: usize,
+    /// Passes over the 400 points (at least one)
+    #[arg(long, default_value = "300")]
+    epochs: NonZeroUsize,
 }
 type Classifier = (
     Dense<2, 32, ReLU>,
@@ -29,11 +30,16 @@ fn main() -> Result<(), mimic::TrainError> {
         (0..400).map(|k| (point(k), k % 2)).unzip();
     let mut net: Network<Classifier, _> = Network::seeded(settings.seed, CrossEntropy);
     let schedule = Schedule::new(Momentum::new(0.05).momentum(0.9))
-        .epochs(settings.epochs)
+        .epochs(settings.epochs.get())
         .batch_size(8);
     let stats = net.fit(&points, &classes, &schedule.shuffled(settings.seed))?;
     let accuracy = 100.0 * net.accuracy(&points, &classes);
-    let (first, last) = (stats[0].mean_loss, stats[stats.len() - 1].mean_loss);
+    // At least one epoch ran (`epochs` is nonzero, and `fit` stops early only
+    // when asked to by `fit_with`'s callback).
+    let (first, last) = match (stats.first(), stats.last()) {
+        (Some(first), Some(last)) => (first.mean_loss, last.mean_loss),
+        _ => (f64::NAN, f64::NAN),
+    };
     println!("loss {first:.3} → {last:.3}, training accuracy {accuracy:.1}%");
     Ok(())
 }

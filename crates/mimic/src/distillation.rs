@@ -172,7 +172,7 @@ impl Distillation {
         let soft_loss = t * t * kl.max(0.0);
         let soft_part = if alpha > 0.0 { alpha * soft_loss } else { 0.0 }; // never 0 · ∞
         let loss = soft_part + (1.0 - alpha) * f64::from(hard_loss);
-        Ok(((loss as f32).min(f32::MAX), gradient))
+        Ok((crate::loss::saturate(loss as f32), gradient))
     }
 }
 

@@ -20,7 +20,7 @@ use crate::inputs::{Input, InputsOf};
 use crate::kernels::{Work, dispatch};
 use crate::loss::{Loss, LossError};
 use crate::module::{Train, Update, Zipped};
-use crate::network::{Network, StepError};
+use crate::network::{Network, StepError, valid_rate};
 use crate::optimizer::Optimizer;
 use crate::rate::RateSchedule;
 
@@ -166,6 +166,16 @@ pub enum TrainError {
         /// Number of targets.
         targets: usize,
     },
+    /// A setting of the [`Schedule`] that training cannot use; nothing was
+    /// trained.
+    Setting {
+        /// The setting, e.g. `"learning rate"`.
+        name: &'static str,
+        /// Its value.
+        value: f32,
+        /// What it must be.
+        expected: &'static str,
+    },
 }
 
 /// The step at which training diverged. Per-sample SGD keeps the weights it had
@@ -198,6 +208,11 @@ impl fmt::Display for TrainError {
                 f,
                 "{inputs} inputs but {targets} targets: expected one target per input"
             ),
+            TrainError::Setting {
+                name,
+                value,
+                expected,
+            } => write!(f, "{name} {value}: expected {expected}"),
         }
     }
 }
@@ -227,6 +242,11 @@ fn locate(
             loss,
         }),
         StepError::Target(source) => TrainError::Target { sample, source },
+        StepError::LearningRate(value) => TrainError::Setting {
+            name: "learning rate",
+            value,
+            expected: "a finite number ≥ 0",
+        },
     })
 }
 
@@ -323,6 +343,22 @@ where
             });
         }
         let base_rate = schedule.optimizer.learning_rate();
+        if !valid_rate(base_rate) {
+            return Err(TrainError::Setting {
+                name: "learning rate",
+                value: base_rate,
+                expected: "a finite number ≥ 0",
+            });
+        }
+        if let Some(norm) = schedule.clip_norm
+            && !(norm.is_finite() && norm > 0.0)
+        {
+            return Err(TrainError::Setting {
+                name: "clipping norm",
+                value: norm,
+                expected: "a finite number > 0",
+            });
+        }
         let per_sample = schedule.per_sample_sgd();
         let batch = if per_sample {
             1

@@ -150,8 +150,17 @@ impl<const N: usize> Loss<[f32; N]> for LabelSmoothing {
             *g -= share;
         }
         let loss = (1.0 - epsilon) * hard_loss + epsilon * uniform_loss;
-        Ok((loss.min(f32::MAX), gradient))
+        Ok((saturate(loss), gradient))
     }
+}
+
+/// A loss too large for f32 saturates at `f32::MAX` rather than becoming
+/// infinite; a NaN stays NaN (`f32::min` would turn it into `f32::MAX`, and a
+/// diverged step would be reported with a finite loss). Finite losses are
+/// returned unchanged.
+#[inline(always)]
+pub(crate) fn saturate(loss: f32) -> f32 {
+    if loss > f32::MAX { f32::MAX } else { loss }
 }
 
 /// `exp(y − max)`: the exponent is ≤ 0, so the result is in `[0, 1]`.
@@ -232,7 +241,7 @@ impl<const N: usize> Shifted<N> {
         // logsumexp − y[class] = ln(sum) + (max − y[class]); both terms are ≥ 0.
         // The true loss can exceed f32's range only for logits near ±f32::MAX; it
         // saturates there rather than becoming infinite.
-        let loss = (ln32(sum) + (self.max - output[class])).min(f32::MAX);
+        let loss = saturate(ln32(sum) + (self.max - output[class]));
         Ok((loss, gradient))
     }
 }
@@ -392,5 +401,20 @@ mod tests {
             let theirs = computed(&xs);
             assert_eq!(ours.map(f32::to_bits), theirs.map(f32::to_bits), "{xs:?}");
         }
+    }
+
+    #[test]
+    fn a_nan_loss_stays_nan_and_an_overflowing_one_saturates() {
+        assert_eq!(saturate(f32::INFINITY), f32::MAX);
+        assert_eq!(saturate(1.5), 1.5);
+        assert!(saturate(f32::NAN).is_nan());
+        let (loss, _) = CrossEntropy
+            .loss_and_gradient(&[f32::NAN, 0.0, 0.0], &1)
+            .unwrap();
+        assert!(loss.is_nan(), "{loss}");
+        let (loss, _) = LabelSmoothing::new(0.1)
+            .loss_and_gradient(&[f32::NAN, 0.0, 0.0], &1)
+            .unwrap();
+        assert!(loss.is_nan(), "{loss}");
     }
 }

@@ -43,6 +43,8 @@ pub enum StepError {
         /// The loss this step computed.
         loss: f32,
     },
+    /// The learning rate is NaN, infinite or negative; nothing was computed.
+    LearningRate(f32),
 }
 
 impl fmt::Display for StepError {
@@ -53,6 +55,9 @@ impl fmt::Display for StepError {
                 f,
                 "training diverged: the loss or its gradient is not finite (loss = {loss})"
             ),
+            StepError::LearningRate(rate) => {
+                write!(f, "learning rate {rate}: expected a finite number ≥ 0")
+            }
         }
     }
 }
@@ -61,7 +66,7 @@ impl core::error::Error for StepError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             StepError::Target(e) => Some(e),
-            StepError::NonFinite { .. } => None,
+            StepError::NonFinite { .. } | StepError::LearningRate(_) => None,
         }
     }
 }
@@ -143,8 +148,9 @@ where
     /// `W -= lr·db·xᵀ`, `b -= lr·db`. The input is dense or sparse, as for
     /// [`Network::forward`]; the update is the same bits either way.
     ///
-    /// Returns the loss before the update. A non-finite loss or gradient is an
-    /// error, and then nothing is updated. (Mini-batches, momentum, Adam and
+    /// Returns the loss before the update. A non-finite loss or gradient, or a
+    /// learning rate that is not a finite number ≥ 0, is an error, and then
+    /// nothing is updated. (Mini-batches, momentum, Adam and
     /// rate schedules are [`Network::fit`]'s.)
     ///
     /// ```
@@ -163,6 +169,9 @@ where
         target: &F::Target,
         learning_rate: f32,
     ) -> Result<f32, StepError> {
+        if !valid_rate(learning_rate) {
+            return Err(StepError::LearningRate(learning_rate));
+        }
         dispatch(Step {
             network: self,
             input,
@@ -335,4 +344,9 @@ mod tests {
         let (inputs, classes): (Vec<[f32; 2]>, Vec<usize>) = samples.iter().copied().unzip();
         assert_eq!(net.accuracy(&inputs, &classes), 1.0);
     }
+}
+
+/// A learning rate training can use: finite and not negative (0 trains nothing).
+pub(crate) fn valid_rate(rate: f32) -> bool {
+    rate.is_finite() && rate >= 0.0
 }

@@ -270,3 +270,47 @@ fn a_per_epoch_callback_watches_and_stops_without_changing_training() {
     assert_eq!(&stats[..], &plain_stats[..=epoch]);
     assert!(stopped.accuracy(&valid, &valid_classes) >= 0.8);
 }
+
+/// A learning rate or clipping norm that cannot train is an error naming the
+/// setting, before anything changes — not `Ok` with NaN weights.
+#[test]
+fn unusable_rates_and_clipping_norms_are_errors_and_change_nothing() {
+    let (inputs, classes) = blobs(4, 40);
+    let mut net: Network<Classifier, _> = Network::seeded(1, CrossEntropy);
+    let before = net.layers.clone();
+    for rate in [f32::NAN, f32::INFINITY, -0.1] {
+        let err = net
+            .fit(&inputs, &classes, &Schedule::new(Sgd::new(rate)))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("learning rate {rate}: expected a finite number ≥ 0")
+        );
+        let err = net
+            .fit(
+                &inputs,
+                &classes,
+                &Schedule::new(mimic::Adam::new(rate)).batch_size(8),
+            )
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            mimic::TrainError::Setting {
+                name: "learning rate",
+                ..
+            }
+        ));
+        let err = net.train_step(&inputs[0], &classes[0], rate).unwrap_err();
+        assert!(matches!(err, mimic::StepError::LearningRate(r) if r.to_bits() == rate.to_bits()));
+    }
+    for norm in [0.0, -1.0, f32::NAN] {
+        let err = net
+            .fit(&inputs, &classes, &Schedule::new(Sgd::new(0.1)).clip(norm))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("clipping norm {norm}: expected a finite number > 0")
+        );
+    }
+    assert_eq!(bits(&net.layers), bits(&before));
+}
