@@ -130,6 +130,7 @@ impl<L: Initialize> Initialize for Box<L> {
 #[cfg(feature = "persist")]
 impl<L: crate::persist::Layers> crate::persist::Layers for Box<L> {
     const COUNT: usize = L::COUNT;
+    const PARAMETERS: usize = L::PARAMETERS;
 
     fn export(&self, out: &mut Vec<crate::persist::LayerTensors>) {
         (**self).export(out)

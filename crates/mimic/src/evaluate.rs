@@ -22,7 +22,8 @@ where
     F: Loss<L::Output> + Sync,
 {
     /// The output for every input, in order, computed on `threads` threads
-    /// (1 = this one): the same bits for any thread count, each row by the same
+    /// (1 = this one; more than the rows or the cores the system reports are
+    /// not started): the same bits for any thread count, each row by the same
     /// code as [`Network::forward`].
     pub fn forward_batch<X: InputsOf<L> + ?Sized>(
         &self,
@@ -147,7 +148,10 @@ pub fn accuracy(predicted: &[usize], truth: &[usize]) -> f32 {
     }
 }
 
-/// Every output of `network` on `inputs`, split over `threads` contiguous ranges.
+/// Every output of `network` on `inputs`, split over `threads` contiguous ranges
+/// — at most one per row and one per core the system reports, since the results
+/// are the same for any count. A thread the system cannot start is no error: its
+/// range is computed on the calling thread instead.
 fn outputs<L, F, X>(network: &Network<L, F>, inputs: &X, threads: usize) -> Vec<L::Output>
 where
     L: Train + Sync,
@@ -155,37 +159,43 @@ where
     X: InputsOf<L> + ?Sized,
 {
     let count = inputs.len();
-    let threads = threads.clamp(1, count.max(1));
-    if threads == 1 {
-        return dispatch(Outputs {
-            layers: &network.layers,
+    let cores = std::thread::available_parallelism().map_or(1, core::num::NonZeroUsize::get);
+    let threads = threads.min(cores).clamp(1, count.max(1));
+    let layers = &network.layers;
+    let rows = move |range| {
+        dispatch(Outputs {
+            layers,
             inputs,
-            range: 0..count,
-        });
+            range,
+        })
+    };
+    if threads == 1 {
+        return rows(0..count);
     }
     let chunk = count.div_ceil(threads);
     std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
+        let parts: Vec<_> = (0..threads)
             .map(|t| {
                 let range = (t * chunk).min(count)..((t + 1) * chunk).min(count);
-                let layers = &network.layers;
-                scope.spawn(move || {
-                    dispatch(Outputs {
-                        layers,
-                        inputs,
-                        range,
+                std::thread::Builder::new()
+                    .spawn_scoped(scope, {
+                        let range = range.clone();
+                        move || rows(range)
                     })
-                })
+                    .map_err(|_| range)
             })
             .collect();
         let mut all = Vec::with_capacity(count);
-        for worker in workers {
-            // A worker panics only if the network's own code does; re-raise it here.
-            all.extend(
-                worker
-                    .join()
-                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
-            );
+        for part in parts {
+            match part {
+                // A worker panics only if the network's own code does; re-raise it here.
+                Ok(worker) => all.extend(
+                    worker
+                        .join()
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                ),
+                Err(range) => all.extend(rows(range)),
+            }
         }
         all
     })

@@ -387,8 +387,8 @@ where
                 schedule: schedule.rate_schedule,
                 base: base_rate,
                 epoch,
-                first_update: epoch * updates_per_epoch,
-                updates: schedule.epochs * updates_per_epoch,
+                first_update: epoch.saturating_mul(updates_per_epoch),
+                updates: schedule.epochs.saturating_mul(updates_per_epoch),
             };
             let ordered = schedule.shuffle_seed.map(|_| order.as_slice());
             let epoch_stats = match &mut buffers {

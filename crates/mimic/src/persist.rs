@@ -51,6 +51,9 @@ pub type ReadLayer<'a> =
 pub trait Layers: Initialize + Parameters {
     /// How many dense layers.
     const COUNT: usize;
+    /// How many parameters (weights and biases): with the header, what bounds
+    /// the size of a file [`load`] will read.
+    const PARAMETERS: usize;
     /// Appends each layer's tensors, first to last.
     fn export(&self, out: &mut Vec<LayerTensors>);
     /// Overwrites every layer, numbered from `first`, with what `read` returns.
@@ -70,6 +73,7 @@ pub struct Imported {
 
 impl<const IN: usize, const OUT: usize, A: Activation> Layers for Dense<IN, OUT, A> {
     const COUNT: usize = 1;
+    const PARAMETERS: usize = IN * OUT + OUT;
 
     fn export(&self, out: &mut Vec<LayerTensors>) {
         let weights = (0..OUT)
@@ -618,12 +622,14 @@ pub fn save<L: Layers, F: StoredLoss>(
     };
     check_writable(path).map_err(io)?;
     let bytes = to_bytes(network, seed)?;
-    let name = path
-        .file_name()
-        .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
-    let temporary = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let temporary = unique_temporary(path);
     let written = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
+        // `create_new`: never share a temporary with another save, nor write
+        // through something that appeared under its name.
+        let mut file = std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)?;
         file.write_all(&bytes)?;
         file.sync_all()?;
         std::fs::rename(&temporary, path)
@@ -669,10 +675,71 @@ pub fn check_writable(path: &Path) -> std::io::Result<()> {
             format!("the directory {} does not exist", parent.display()),
         ));
     }
-    // Writable: the only sure test is to create a file there (removed at once).
-    let probe = parent.join(format!(".mimic-probe.{}.tmp", std::process::id()));
-    std::fs::File::create(&probe)?;
+    // Writable: the only sure test is to create a file there (removed at once),
+    // named as `save`'s temporary would be.
+    let probe = unique_temporary(path);
+    std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(&probe)?;
     std::fs::remove_file(&probe)
+}
+
+/// A name for a temporary file beside `path`, unique in this process (process
+/// id and a counter) and short whatever `path`'s own name is: saves from many
+/// threads never share one, and a file name near the system's limit does not
+/// make the temporary's name too long after the work is done.
+fn unique_temporary(path: &Path) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!(".mimic-{}-{n}.tmp", std::process::id()))
+}
+
+/// The header a file written by [`save`] may have at most: its JSON lists each
+/// layer's tensors and a few metadata keys, a few kilobytes for the deepest
+/// chain; a file claiming more is not one of mimic's.
+const HEADER_LIMIT: u64 = 1 << 20;
+
+/// Reads `path` whole if it is a regular file no larger than a network of
+/// `parameters` parameters can be saved as: a FIFO or a device is refused
+/// before it is opened (opening a FIFO waits for a writer), and a file too
+/// large is refused before it is read.
+fn read_bounded(path: &Path, parameters: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "not a regular file: refusing to read it",
+        ));
+    }
+    let limit = (parameters as u64)
+        .saturating_mul(4)
+        .saturating_add(HEADER_LIMIT);
+    if meta.len() > limit {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "{} bytes: more than a network of {parameters} parameters is saved as (at most {limit})",
+                meta.len()
+            ),
+        ));
+    }
+    let mut bytes = Vec::new();
+    // Bounded again while reading: the file may have grown since.
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "more than {limit} bytes: more than a network of {parameters} parameters is saved as"
+            ),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Loads a network of type `L` saved by [`save`], with the loss
@@ -681,7 +748,7 @@ pub fn load<L: Layers, F: StoredLoss>(
     path: impl AsRef<Path>,
 ) -> Result<Network<L, F>, PersistError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| PersistError::Io {
+    let bytes = read_bounded(path, L::PARAMETERS).map_err(|source| PersistError::Io {
         path: path.to_path_buf(),
         source,
     })?;

@@ -165,6 +165,7 @@ macro_rules! chain {
         #[cfg(feature = "persist")]
         impl<$A: crate::persist::Layers, $($T: crate::persist::Layers),+> crate::persist::Layers for ($A, $($T),+) {
             const COUNT: usize = $A::COUNT $(+ $T::COUNT)+;
+            const PARAMETERS: usize = $A::PARAMETERS $(+ $T::PARAMETERS)+;
 
             fn export(&self, out: &mut Vec<crate::persist::LayerTensors>) {
                 self.$ai.export(out);

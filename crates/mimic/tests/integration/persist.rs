@@ -347,3 +347,82 @@ fn a_file_written_by_mimic_0_2_still_loads() {
     assert!(!String::from_utf8_lossy(&bytes).contains("learning_rate"));
     assert!(String::from_utf8_lossy(&std::fs::read(path).unwrap()).contains("\"learning_rate\""));
 }
+
+fn load_file(
+    path: &std::path::Path,
+) -> Result<Network<(Dense<4, 3>, Dense<3, 2>), CrossEntropy>, PersistError> {
+    persist::load(path)
+}
+
+/// Saves from many threads at once — to different files of one directory and
+/// to one shared path — all succeed, and every file loads: each save has its
+/// own temporary file.
+#[test]
+fn saves_from_many_threads_never_share_a_temporary_file() {
+    let dir = scratch("threads");
+    let shared = dir.join("shared.safetensors");
+    std::thread::scope(|s| {
+        for t in 0..6u64 {
+            let (dir, shared) = (&dir, &shared);
+            s.spawn(move || {
+                let net = small();
+                for k in 0..25 {
+                    let own = dir.join(format!("own-{t}.safetensors"));
+                    persist::save(&net, &own, Some(t)).unwrap();
+                    persist::save(&net, shared, Some(k)).unwrap();
+                    load_file(&own).unwrap();
+                    load_file(shared).unwrap();
+                }
+            });
+        }
+    });
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+}
+
+/// A file name near the system's limit saves: the temporary's name does not
+/// grow with it.
+#[test]
+fn a_long_file_name_saves() {
+    let dir = scratch("long-name");
+    let path = dir.join(format!("{}.safetensors", "n".repeat(240)));
+    persist::save(&small(), &path, None).unwrap();
+    load_file(&path).unwrap();
+}
+
+/// `load` refuses what is not a regular file before opening it (a FIFO would
+/// block until a writer came), and a file larger than the network could be
+/// saved as before reading it.
+#[test]
+fn load_refuses_fifos_and_files_too_large_before_reading() {
+    let dir = scratch("kinds");
+    #[cfg(unix)]
+    {
+        let fifo = dir.join("fifo");
+        let _ = std::fs::remove_file(&fifo);
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let err = load_file(&fifo).unwrap_err();
+            assert!(
+                err.to_string().contains("fifo") && matches!(err, PersistError::Io { .. }),
+                "{err}"
+            );
+            let cause = std::error::Error::source(&err).unwrap().to_string();
+            assert_eq!(cause, "not a regular file: refusing to read it");
+        }
+    }
+    let large = dir.join("large.safetensors");
+    let file = std::fs::File::create(&large).unwrap();
+    file.set_len(64 << 30).unwrap(); // 64 GiB, sparse: nothing is written
+    let err = load_file(&large).unwrap_err();
+    let cause = std::error::Error::source(&err).unwrap().to_string();
+    assert!(
+        cause.starts_with("68719476736 bytes: more than a network of 23 parameters is saved as"),
+        "{cause}"
+    );
+    std::fs::remove_file(&large).unwrap();
+}

@@ -314,3 +314,58 @@ fn unusable_rates_and_clipping_norms_are_errors_and_change_nothing() {
     }
     assert_eq!(bits(&net.layers), bits(&before));
 }
+
+/// Any thread count gives the same outputs: counts beyond the rows or the cores
+/// are capped, so 100,000 threads neither fail to start nor abort.
+#[test]
+fn absurd_thread_counts_in_batch_inference_give_the_same_outputs() {
+    let (inputs, _) = blobs(5, 3000);
+    let net: Network<Classifier, _> = Network::seeded(1, CrossEntropy);
+    let one = net.forward_batch(&inputs, 1);
+    for threads in [0, 2, 3, 64, 100_000, usize::MAX] {
+        let many = net.forward_batch(&inputs, threads);
+        assert_eq!(many.len(), one.len());
+        assert!(
+            many.iter()
+                .zip(&one)
+                .all(|(a, b)| a.map(f32::to_bits) == b.map(f32::to_bits)),
+            "{threads} threads"
+        );
+    }
+}
+
+/// An epoch count near `usize::MAX` is a schedule like any other: nothing is
+/// sized by it (no per-epoch allocation up front, no overflowing product of
+/// epochs and updates), and a callback can stop it.
+#[test]
+fn an_enormous_epoch_count_trains_until_the_callback_stops_it() {
+    use std::ops::ControlFlow;
+    let (inputs, classes) = blobs(7, 64);
+    let mut net: Network<Classifier, _> = Network::seeded(1, CrossEntropy);
+    for schedule in [
+        Schedule::new(Sgd::new(0.05)).epochs(usize::MAX),
+        Schedule::new(Sgd::new(0.05))
+            .epochs(usize::MAX)
+            .batch_size(8)
+            .rate_schedule(mimic::RateSchedule::Cosine {
+                warmup: 3,
+                floor: 0.0,
+            }),
+    ] {
+        let stats = net
+            .fit_with(&inputs, &classes, &schedule, |epoch, _, _| {
+                if epoch == 1 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .unwrap();
+        assert_eq!(stats.len(), 2);
+        assert!(
+            stats
+                .iter()
+                .all(|s| s.mean_loss.is_finite() && s.steps == 64)
+        );
+    }
+}
