@@ -159,8 +159,12 @@ where
     X: InputsOf<L> + ?Sized,
 {
     let count = inputs.len();
-    let cores = std::thread::available_parallelism().map_or(1, core::num::NonZeroUsize::get);
-    let threads = threads.min(cores).clamp(1, count.max(1));
+    let mut threads = threads.clamp(1, count.max(1));
+    if threads > 1 {
+        // Asked only when it matters: on Linux it reads the process's limits.
+        let cores = std::thread::available_parallelism().map_or(1, core::num::NonZeroUsize::get);
+        threads = threads.min(cores);
+    }
     let layers = &network.layers;
     let rows = move |range| {
         dispatch(Outputs {

@@ -20,7 +20,7 @@ use crate::inputs::{Input, InputsOf};
 use crate::kernels::{Work, dispatch};
 use crate::loss::{Loss, LossError};
 use crate::module::{Train, Update, Zipped};
-use crate::network::{Network, StepError, valid_rate};
+use crate::network::{Network, StepError, VALID_RATE, valid_rate};
 use crate::optimizer::Optimizer;
 use crate::rate::RateSchedule;
 
@@ -245,7 +245,7 @@ fn locate(
         StepError::LearningRate(value) => TrainError::Setting {
             name: "learning rate",
             value,
-            expected: "a finite number ≥ 0",
+            expected: VALID_RATE,
         },
     })
 }
@@ -347,7 +347,7 @@ where
             return Err(TrainError::Setting {
                 name: "learning rate",
                 value: base_rate,
-                expected: "a finite number ≥ 0",
+                expected: VALID_RATE,
             });
         }
         if let Some(norm) = schedule.clip_norm

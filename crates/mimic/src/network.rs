@@ -56,7 +56,7 @@ impl fmt::Display for StepError {
                 "training diverged: the loss or its gradient is not finite (loss = {loss})"
             ),
             StepError::LearningRate(rate) => {
-                write!(f, "learning rate {rate}: expected a finite number ≥ 0")
+                write!(f, "learning rate {rate}: expected {VALID_RATE}")
             }
         }
     }
@@ -345,6 +345,9 @@ mod tests {
         assert_eq!(net.accuracy(&inputs, &classes), 1.0);
     }
 }
+
+/// What [`valid_rate`] accepts, as error messages say it.
+pub(crate) const VALID_RATE: &str = "a finite number ≥ 0";
 
 /// A learning rate training can use: finite and not negative (0 trains nothing).
 pub(crate) fn valid_rate(rate: f32) -> bool {
