@@ -37,7 +37,9 @@ pub trait Input<L: Train>: Copy {
     fn prefetch_start(self) {}
 }
 
-impl<const N: usize, L: Train<Input = [f32; N]>> Input<L> for &[f32; N] {
+/// A dense input: exactly what the first layer takes (`[f32; N]`, an
+/// [`Image`](crate::Image), …).
+impl<X, L: Train<Input = X>> Input<L> for &X {
     #[inline(always)]
     fn forward(self, layers: &L) -> L::Output {
         layers.forward(self)
@@ -61,7 +63,7 @@ impl<const N: usize, L: Train<Input = [f32; N]>> Input<L> for &[f32; N] {
 
     #[inline(always)]
     fn prefetch(self) {
-        crate::kernels::prefetch(self);
+        crate::kernels::prefetch(core::slice::from_ref(self));
     }
 }
 
@@ -136,22 +138,29 @@ pub trait Inputs: Sync {
     }
 }
 
-impl<const N: usize> Inputs for [[f32; N]] {
-    type Row<'a> = &'a [f32; N];
+/// Rows of any dense input type: `[f32; N]`, [`Image`](crate::Image)s, …
+impl<X: Sync> Inputs for [X] {
+    type Row<'a>
+        = &'a X
+    where
+        X: 'a;
 
     #[inline(always)]
     fn len(&self) -> usize {
-        <[[f32; N]]>::len(self)
+        <[X]>::len(self)
     }
 
     #[inline(always)]
-    fn row(&self, k: usize) -> Option<&[f32; N]> {
+    fn row(&self, k: usize) -> Option<&X> {
         self.get(k)
     }
 }
 
-impl<const N: usize, const M: usize> Inputs for [[f32; N]; M] {
-    type Row<'a> = &'a [f32; N];
+impl<X: Sync, const M: usize> Inputs for [X; M] {
+    type Row<'a>
+        = &'a X
+    where
+        X: 'a;
 
     #[inline(always)]
     fn len(&self) -> usize {
@@ -159,14 +168,17 @@ impl<const N: usize, const M: usize> Inputs for [[f32; N]; M] {
     }
 
     #[inline(always)]
-    fn row(&self, k: usize) -> Option<&[f32; N]> {
+    fn row(&self, k: usize) -> Option<&X> {
         self.get(k)
     }
 }
 
 #[cfg(feature = "std")]
-impl<const N: usize> Inputs for Vec<[f32; N]> {
-    type Row<'a> = &'a [f32; N];
+impl<X: Sync> Inputs for Vec<X> {
+    type Row<'a>
+        = &'a X
+    where
+        X: 'a;
 
     #[inline(always)]
     fn len(&self) -> usize {
@@ -174,7 +186,7 @@ impl<const N: usize> Inputs for Vec<[f32; N]> {
     }
 
     #[inline(always)]
-    fn row(&self, k: usize) -> Option<&[f32; N]> {
+    fn row(&self, k: usize) -> Option<&X> {
         self.get(k)
     }
 }

@@ -262,7 +262,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
 /// straddling two.
 #[derive(Clone, Copy, PartialEq)]
 #[repr(C, align(64))]
-struct CacheAligned<T>(T);
+pub(crate) struct CacheAligned<T>(pub(crate) T);
 
 impl<T> core::ops::Deref for CacheAligned<T> {
     type Target = T;

@@ -80,6 +80,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod activation;
+mod conv;
 #[cfg(feature = "std")]
 mod boxed;
 mod distillation;
@@ -89,6 +90,8 @@ mod evaluate;
 pub mod export;
 #[cfg(feature = "std")]
 mod fit;
+mod flatten;
+pub mod image;
 mod init;
 mod inputs;
 mod kernels;
@@ -101,6 +104,7 @@ mod network;
 mod optimizer;
 #[cfg(feature = "persist")]
 pub mod persist;
+pub mod pool;
 pub mod quantized;
 #[cfg(feature = "std")]
 mod rate;
@@ -109,7 +113,11 @@ mod tuples;
 
 // Define: layers, activations, chains.
 pub use activation::{Activation, Identity, LeakyReLU, ReLU, Sigmoid};
+pub use conv::Conv2d;
+pub use flatten::Flatten;
+pub use image::{Image, images};
 pub use layer::Dense;
+pub use pool::{AvgPool2d, MaxPool2d};
 pub use module::Module;
 pub use network::{Network, StepError, argmax};
 // Initialise.

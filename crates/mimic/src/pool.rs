@@ -1,0 +1,349 @@
+//! Pooling layers: the largest value ([`MaxPool2d`]) or the mean ([`AvgPool2d`])
+//! of each `K × K` window, channel by channel. They have no parameters.
+
+use core::fmt;
+use core::marker::PhantomData;
+#[cfg(feature = "std")]
+use core::mem::MaybeUninit;
+
+#[cfg(feature = "std")]
+use rand::Rng;
+
+use crate::image::Image;
+#[cfg(feature = "std")]
+use crate::init::{Initialize, Initializer};
+use crate::module::{Module, Parameters, Train, Update, Zipped};
+
+/// How a window's values become one — [`Max`] or [`Mean`] — forward and
+/// backward, for any shape (a [`Pool2d`] checks its shape before calling these).
+pub trait Pooling: Copy + Default + fmt::Debug + PartialEq + Send + Sync + 'static {
+    /// The layer's name in messages.
+    const NAME: &'static str;
+
+    /// Each `K × K` window, in steps of `S`, pooled into one value.
+    fn pool<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize>(
+        x: &Image<C, H, W>,
+    ) -> Image<C, OH, OW>;
+
+    /// The gradient at the input `x` from the gradient `dy` at the output.
+    fn unpool<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize>(
+        x: &Image<C, H, W>,
+        dy: &Image<C, OH, OW>,
+    ) -> Image<C, H, W>;
+}
+
+/// Pooling by the largest value of each window. A NaN in a window is its
+/// maximum, so it is never hidden; the backward pass sends each output's
+/// gradient to the first position (in reading order) holding the maximum.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Max;
+
+/// Pooling by the mean of each window: summed row by row, divided by `K·K`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Mean;
+
+/// The window of output `(oh, ow)` in channel `x`: its maximum and where it is
+/// (row, column), the first in reading order; a NaN beats everything.
+#[inline(always)]
+fn window_max<const H: usize, const W: usize, const K: usize, const S: usize>(
+    x: &[[f32; W]; H],
+    oh: usize,
+    ow: usize,
+) -> (f32, usize, usize) {
+    let (h0, w0) = (oh * S, ow * S);
+    let mut best = (x[h0][w0], h0, w0);
+    for (h, row) in x.iter().enumerate().skip(h0).take(K) {
+        for (w, &v) in row.iter().enumerate().skip(w0).take(K) {
+            if !best.0.is_nan() && (v > best.0 || v.is_nan()) {
+                best = (v, h, w);
+            }
+        }
+    }
+    best
+}
+
+impl Pooling for Max {
+    const NAME: &'static str = "MaxPool2d";
+
+    #[inline(always)]
+    fn pool<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize>(
+        x: &Image<C, H, W>,
+    ) -> Image<C, OH, OW> {
+        core::array::from_fn(|c| {
+            core::array::from_fn(|oh| core::array::from_fn(|ow| window_max::<H, W, K, S>(&x[c], oh, ow).0))
+        })
+    }
+
+    #[inline(always)]
+    fn unpool<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize>(
+        x: &Image<C, H, W>,
+        dy: &Image<C, OH, OW>,
+    ) -> Image<C, H, W> {
+        let mut dx = [[[0.0; W]; H]; C];
+        for ((dx, x), dy) in dx.iter_mut().zip(x).zip(dy) {
+            for (oh, dy) in dy.iter().enumerate() {
+                for (ow, &g) in dy.iter().enumerate() {
+                    let (_, h, w) = window_max::<H, W, K, S>(x, oh, ow);
+                    dx[h][w] += g;
+                }
+            }
+        }
+        dx
+    }
+}
+
+impl Pooling for Mean {
+    const NAME: &'static str = "AvgPool2d";
+
+    #[inline(always)]
+    fn pool<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize>(
+        x: &Image<C, H, W>,
+    ) -> Image<C, OH, OW> {
+        let n = (K * K) as f32;
+        core::array::from_fn(|c| {
+            core::array::from_fn(|oh| {
+                core::array::from_fn(|ow| {
+                    let (h0, w0) = (oh * S, ow * S);
+                    let mut sum = 0.0;
+                    for row in &x[c][h0..h0 + K] {
+                        for &v in &row[w0..w0 + K] {
+                            sum += v;
+                        }
+                    }
+                    sum / n
+                })
+            })
+        })
+    }
+
+    #[inline(always)]
+    fn unpool<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize>(
+        _: &Image<C, H, W>,
+        dy: &Image<C, OH, OW>,
+    ) -> Image<C, H, W> {
+        let n = (K * K) as f32;
+        let mut dx = [[[0.0; W]; H]; C];
+        for (dx, dy) in dx.iter_mut().zip(dy) {
+            for (oh, dy) in dy.iter().enumerate() {
+                for (ow, &g) in dy.iter().enumerate() {
+                    let (h0, w0) = (oh * S, ow * S);
+                    let g = g / n;
+                    for row in &mut dx[h0..h0 + K] {
+                        for v in &mut row[w0..w0 + K] {
+                            *v += g;
+                        }
+                    }
+                }
+            }
+        }
+        dx
+    }
+}
+
+/// Pools each `K × K` window, in steps of `S`, of a `C × H × W` image into one
+/// value of a `C × OH × OW` image. Use it as [`MaxPool2d`] or [`AvgPool2d`].
+///
+/// The windows must cover the input exactly — `(H − K)` and `(W − K)` multiples
+/// of `S` — and `OH = (H − K) / S + 1`, `OW` likewise; both are **checked when
+/// the program is built**, so a pool that would silently drop the input's last
+/// rows, or whose declared output size is wrong, does not build.
+pub struct Pool2d<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    F,
+>(PhantomData<F>);
+
+/// The largest value of each `K × K` window, in steps of `S` (by default `K`:
+/// windows side by side). `MaxPool2d<C, H, W, OH, OW, K, S>`; LeNet-5's first
+/// pool halves 6 × 28 × 28:
+///
+/// ```
+/// use mimic::{MaxPool2d, Module};
+///
+/// let pool = MaxPool2d::<6, 28, 28, 14, 14, 2>::new();
+/// let mut x = [[[0.0; 28]; 28]; 6];
+/// x[1][3][2] = 5.0;
+/// assert_eq!(pool.forward(&x)[1][1][1], 5.0);
+/// ```
+///
+/// See [`Max`] for NaNs and ties.
+pub type MaxPool2d<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize = K,
+> = Pool2d<C, H, W, OH, OW, K, S, Max>;
+
+/// The mean of each `K × K` window, in steps of `S` (by default `K`).
+/// `AvgPool2d<C, H, W, OH, OW, K, S>`; see [`Mean`].
+pub type AvgPool2d<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize = K,
+> = Pool2d<C, H, W, OH, OW, K, S, Mean>;
+
+impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F: Pooling>
+    Pool2d<C, H, W, OH, OW, K, S, F>
+{
+    /// Evaluated wherever a layer is made: a shape that does not add up is a
+    /// build error naming this type, and so every size.
+    const SHAPE: () = {
+        assert!(
+            C > 0 && K > 0 && S > 0 && K <= H && K <= W,
+            "Pool2d<C, H, W, OH, OW, K, S>: sizes must be at least 1 and the window K no larger than the input"
+        );
+        assert!(
+            (H - K) % S == 0 && (W - K) % S == 0,
+            "Pool2d<C, H, W, OH, OW, K, S>: the windows must cover the input exactly: (H − K) and (W − K) multiples of the stride S"
+        );
+        assert!(
+            OH == (H - K) / S + 1 && OW == (W - K) / S + 1,
+            "Pool2d<C, H, W, OH, OW, K, S>: the output must be OH = (H − K) / S + 1 by OW = (W − K) / S + 1"
+        );
+    };
+
+    /// The layer (it has no parameters).
+    pub const fn new() -> Self {
+        let () = Self::SHAPE;
+        Self(PhantomData)
+    }
+}
+
+impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F>
+    Clone for Pool2d<C, H, W, OH, OW, K, S, F>
+{
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F>
+    Copy for Pool2d<C, H, W, OH, OW, K, S, F>
+{
+}
+
+impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F>
+    PartialEq for Pool2d<C, H, W, OH, OW, K, S, F>
+{
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F: Pooling>
+    Default for Pool2d<C, H, W, OH, OW, K, S, F>
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F: Pooling>
+    fmt::Debug for Pool2d<C, H, W, OH, OW, K, S, F>
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}<{C}×{H}×{W} → {C}×{OH}×{OW}, {K}×{K}, stride {S}>", F::NAME)
+    }
+}
+
+impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F: Pooling>
+    Module for Pool2d<C, H, W, OH, OW, K, S, F>
+{
+    type Input = Image<C, H, W>;
+    type Output = Image<C, OH, OW>;
+
+    #[inline(always)]
+    fn forward(&self, x: &Image<C, H, W>) -> Image<C, OH, OW> {
+        F::pool::<C, H, W, OH, OW, K, S>(x)
+    }
+}
+
+impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F>
+    Parameters for Pool2d<C, H, W, OH, OW, K, S, F>
+{
+    fn visit(&self, _: &mut dyn FnMut(&[f32])) {}
+    fn visit_mut(&mut self, _: &mut dyn FnMut(&mut [f32])) {}
+    #[inline(always)]
+    fn zip_mut(&mut self, _: &mut Self, _: &mut Self, _: &mut Self, _: &mut impl FnMut(Zipped<'_>)) {}
+}
+
+impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F: Pooling>
+    Train for Pool2d<C, H, W, OH, OW, K, S, F>
+{
+    /// The output; the backward pass finds each window's maximum again in the input.
+    type Trace = Image<C, OH, OW>;
+
+    #[inline(always)]
+    fn forward_trace(&self, x: &Image<C, H, W>) -> Image<C, OH, OW> {
+        F::pool::<C, H, W, OH, OW, K, S>(x)
+    }
+
+    #[inline(always)]
+    fn traced_output(trace: &Image<C, OH, OW>) -> &Image<C, OH, OW> {
+        trace
+    }
+
+    #[inline(always)]
+    fn backward(&mut self, x: &Image<C, H, W>, _: &Image<C, OH, OW>, dy: &Image<C, OH, OW>, _: Update<'_, Self>) -> Image<C, H, W> {
+        F::unpool::<C, H, W, OH, OW, K, S>(x, dy)
+    }
+
+    #[inline(always)]
+    fn backward_without_input_gradient(&mut self, _: &Image<C, H, W>, _: &Image<C, OH, OW>, _: &Image<C, OH, OW>, _: Update<'_, Self>) {}
+}
+
+#[cfg(feature = "std")]
+impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F: Pooling>
+    Initialize for Pool2d<C, H, W, OH, OW, K, S, F>
+{
+    /// Nothing to draw.
+    fn initialize_in_place<'s, R: Rng + ?Sized>(slot: &'s mut MaybeUninit<Self>, _: Initializer, _: &mut R) -> &'s mut Self {
+        slot.write(Self::new())
+    }
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_pool_takes_each_windows_largest_and_routes_its_gradient_there() {
+        let x = [[[1.0, 5.0, 2.0, 2.0], [3.0, 0.0, 2.0, 1.0], [-1.0, -2.0, 7.0, 7.0], [-3.0, -4.0, 0.0, 0.0]]];
+        let mut pool = MaxPool2d::<1, 4, 4, 2, 2, 2>::new();
+        let y = pool.forward(&x);
+        assert_eq!(y, [[[5.0, 2.0], [-1.0, 7.0]]]);
+        let dx = pool.backward(&x, &y, &[[[1.0, 2.0], [3.0, 4.0]]], Update::Sgd { learning_rate: 0.1 });
+        // Ties go to the first position in reading order.
+        assert_eq!(dx, [[[0.0, 1.0, 2.0, 0.0], [0.0, 0.0, 0.0, 0.0], [3.0, 0.0, 4.0, 0.0], [0.0; 4]]]);
+    }
+
+    #[test]
+    fn a_nan_is_a_windows_maximum() {
+        let x = [[[1.0, f32::NAN], [3.0, 0.0]]];
+        assert!(MaxPool2d::<1, 2, 2, 1, 1, 2>::new().forward(&x)[0][0][0].is_nan());
+        let x = [[[f32::NAN, 9.0], [3.0, 0.0]]];
+        assert!(MaxPool2d::<1, 2, 2, 1, 1, 2>::new().forward(&x)[0][0][0].is_nan());
+    }
+
+    #[test]
+    fn average_pool_takes_means_and_spreads_gradients_over_overlapping_windows() {
+        let x = [[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]];
+        let mut pool = AvgPool2d::<1, 3, 3, 2, 2, 2, 1>::new();
+        let y = pool.forward(&x);
+        assert_eq!(y, [[[3.0, 4.0], [6.0, 7.0]]]);
+        let dx = pool.backward(&x, &y, &[[[4.0, 4.0], [4.0, 4.0]]], Update::Sgd { learning_rate: 0.1 });
+        assert_eq!(dx, [[[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]]);
+    }
+}
