@@ -57,26 +57,34 @@ fn main() -> ExitCode {
         train.dense_inputs(Scaling::Divide255),
         test.dense_inputs(Scaling::Divide255),
     );
-    let (train_images, test_images) = (images::<1, 28, 28, 784>(&train_rows), images::<1, 28, 28, 784>(&test_rows));
+    let (train_images, test_images) = (
+        images::<1, 28, 28, 784>(&train_rows),
+        images::<1, 28, 28, 784>(&test_rows),
+    );
     let mut network: Network<Box<LeNet5>, _> = Network::seeded(settings.seed, CrossEntropy);
     let schedule = Schedule::new(Adam::new(settings.rate))
         .epochs(settings.epochs.get())
         .batch_size(settings.batch.get())
         .shuffled(settings.seed);
     let mut started = Instant::now();
-    let result = network.fit_with(train_images, &train.classes(), &schedule, |epoch, net, stats| {
-        let seconds = started.elapsed().as_secs_f64();
-        let accuracy = net.accuracy(test_images, &test.classes());
-        println!(
-            "epoch {:>2}: loss {:.4}, {:.1} s, test accuracy {:.2}%",
-            epoch + 1,
-            stats.mean_loss,
-            seconds,
-            100.0 * accuracy
-        );
-        started = Instant::now();
-        std::ops::ControlFlow::Continue(())
-    });
+    let result = network.fit_with(
+        train_images,
+        &train.classes(),
+        &schedule,
+        |epoch, net, stats| {
+            let seconds = started.elapsed().as_secs_f64();
+            let accuracy = net.accuracy(test_images, &test.classes());
+            println!(
+                "epoch {:>2}: loss {:.4}, {:.1} s, test accuracy {:.2}%",
+                epoch + 1,
+                stats.mean_loss,
+                seconds,
+                100.0 * accuracy
+            );
+            started = Instant::now();
+            std::ops::ControlFlow::Continue(())
+        },
+    );
     if let Err(e) = result {
         return cli::report_error(&e);
     }

@@ -83,7 +83,10 @@ impl<
             C > 0 && H > 0 && W > 0 && CO > 0 && K > 0,
             "Conv2d<C, H, W, CO, OH, OW, K, S, P>: every size must be at least 1"
         );
-        assert!(S > 0, "Conv2d<C, H, W, CO, OH, OW, K, S, P>: the stride S must be at least 1");
+        assert!(
+            S > 0,
+            "Conv2d<C, H, W, CO, OH, OW, K, S, P>: the stride S must be at least 1"
+        );
         assert!(
             K <= H + 2 * P && K <= W + 2 * P,
             "Conv2d<C, H, W, CO, OH, OW, K, S, P>: the kernel K is larger than the padded input"
@@ -110,7 +113,11 @@ impl<
 
     /// A layer from its weights (`[CO][C][K][K]`, PyTorch's order), biases and
     /// activation, in a `const` context (weights compiled into a program).
-    pub const fn from_parts(weights: [[[[f32; K]; K]; C]; CO], bias: [f32; CO], activation: A) -> Self {
+    pub const fn from_parts(
+        weights: [[[[f32; K]; K]; C]; CO],
+        bias: [f32; CO],
+        activation: A,
+    ) -> Self {
         let () = Self::SHAPE;
         Self {
             weights: CacheAligned(weights),
@@ -155,31 +162,105 @@ impl<
         &mut self.bias
     }
 
+    /// Every input row as each kernel column sees it: `shifted[ci][kw][ih][ow]`
+    /// is `x[ci][ih][ow·S + kw − P]`, or 0 where that is padding. With it, a
+    /// kernel weight meets a whole output row as one contiguous, full-length
+    /// array (what vectorises) for every stride and padding.
+    #[inline(always)]
+    fn shifted(x: &Image<C, H, W>) -> [[[[f32; OW]; H]; K]; C] {
+        let mut shifted = [[[[0.0; OW]; H]; K]; C];
+        for (shifted, x) in shifted.iter_mut().zip(x) {
+            for (kw, shifted) in shifted.iter_mut().enumerate() {
+                let (w0, w1) = valid_outputs(kw, W, OW, S, P);
+                for (shifted, x) in shifted.iter_mut().zip(x) {
+                    for (ow, v) in shifted.iter_mut().enumerate().take(w1).skip(w0) {
+                        *v = x[ow * S + kw - P];
+                    }
+                }
+            }
+        }
+        shifted
+    }
+
     /// `W ⋆ x + b`, before the activation.
+    ///
+    /// Each output sums `w · x` over input channel, kernel row and kernel
+    /// column in that order, then adds the bias. Kernel rows that fall in the
+    /// padding are skipped; kernel columns in it add `w · 0`, which leaves a
+    /// sum started at `+0` unchanged (for finite weights): the same number
+    /// as skipping them.
     #[inline(always)]
     pub fn pre_activation(&self, x: &Image<C, H, W>) -> Image<CO, OH, OW> {
+        let shifted = Self::shifted(x);
         let mut z = [[[0.0; OW]; OH]; CO];
-        for ((z, filter), &b) in z.iter_mut().zip(self.weights.iter()).zip(&self.bias) {
-            for (x, kernel) in x.iter().zip(filter) {
-                for (kh, kernel_row) in kernel.iter().enumerate() {
-                    let (h0, h1) = valid_outputs(kh, H, OH, S, P);
-                    for (kw, &w) in kernel_row.iter().enumerate() {
-                        let (w0, w1) = valid_outputs(kw, W, OW, S, P);
-                        if w0 == w1 {
-                            continue;
-                        }
-                        for oh in h0..h1 {
-                            let ih = oh * S + kh - P;
-                            add_scaled::<S>(&mut z[oh][w0..w1], w, &x[ih], w0 * S + kw - P);
+        // Narrow rows (one vector register each): four output channels at a
+        // time, four independent sums in flight so the adds do not wait on
+        // each other. Wide rows already fill several registers per channel,
+        // and four channels of them would not fit. Either way each output's
+        // own order of terms is the same, and so are the bits.
+        if OW <= 16 {
+            Self::correlate_blocks::<4>(&self.weights, &self.bias, &shifted, &mut z);
+        } else {
+            Self::correlate_blocks::<1>(&self.weights, &self.bias, &shifted, &mut z);
+        }
+        z
+    }
+
+    /// The pre-activations of all output channels, `B` at a time.
+    #[inline(always)]
+    fn correlate_blocks<const B: usize>(
+        weights: &[[[[f32; K]; K]; C]; CO],
+        bias: &[f32; CO],
+        shifted: &[[[[f32; OW]; H]; K]; C],
+        z: &mut Image<CO, OH, OW>,
+    ) {
+        let (blocks, rest) = weights.as_chunks::<B>();
+        let (z_blocks, z_rest) = z.as_chunks_mut::<B>();
+        let (b_blocks, b_rest) = bias.as_chunks::<B>();
+        for ((filters, z), b) in blocks.iter().zip(z_blocks).zip(b_blocks) {
+            Self::correlate(filters, shifted, z, b);
+        }
+        for ((filter, z), b) in rest.iter().zip(z_rest).zip(b_rest) {
+            Self::correlate::<1>(
+                core::array::from_ref(filter),
+                shifted,
+                core::array::from_mut(z),
+                core::array::from_ref(b),
+            );
+        }
+    }
+
+    /// The pre-activations of `B` output channels (see [`Conv2d::pre_activation`]).
+    #[inline(always)]
+    fn correlate<const B: usize>(
+        filters: &[[[[f32; K]; K]; C]; B],
+        shifted: &[[[[f32; OW]; H]; K]; C],
+        z: &mut [[[f32; OW]; OH]; B],
+        bias: &[f32; B],
+    ) {
+        for oh in 0..OH {
+            let mut sums = [[0.0f32; OW]; B];
+            for (ci, shifted) in shifted.iter().enumerate() {
+                for kh in 0..K {
+                    let Some(ih) = input_row::<H, S, P>(oh, kh) else {
+                        continue;
+                    };
+                    for (kw, shifted) in shifted.iter().enumerate() {
+                        for (sum, filter) in sums.iter_mut().zip(filters) {
+                            let w = filter[ci][kh][kw];
+                            for (s, &x) in sum.iter_mut().zip(&shifted[ih]) {
+                                *s += w * x;
+                            }
                         }
                     }
                 }
             }
-            for z in z.as_flattened_mut() {
-                *z += b;
+            for ((z, sum), &b) in z.iter_mut().zip(sums).zip(bias) {
+                for (z, s) in z[oh].iter_mut().zip(sum) {
+                    *z = s + b;
+                }
             }
         }
-        z
     }
 
     /// `dz = f'(y) ⊙ dy`: the gradient at the pre-activation.
@@ -187,31 +268,43 @@ impl<
     pub fn output_delta(&self, y: &Image<CO, OH, OW>, dy: &Image<CO, OH, OW>) -> Image<CO, OH, OW> {
         let mut dz = [[[0.0; OW]; OH]; CO];
         let flat = dz.as_flattened_mut().as_flattened_mut();
-        let (y, dy) = (y.as_flattened().as_flattened(), dy.as_flattened().as_flattened());
+        let (y, dy) = (
+            y.as_flattened().as_flattened(),
+            dy.as_flattened().as_flattened(),
+        );
         for ((d, &y), &g) in flat.iter_mut().zip(y).zip(dy) {
             *d = self.activation.derivative_at_output(y) * g;
         }
         dz
     }
 
-    /// `dx`, the gradient passed back to the input: each filter weight times
-    /// each output gradient it touched, summed for every input position in the
-    /// order output channel, kernel row, kernel column.
+    /// `dx`, the gradient passed back to the input. For each input channel,
+    /// kernel column and input row, the output gradients reaching it are summed
+    /// over output channel and kernel row in that order; the kernel columns'
+    /// sums are then added into each input position in order of the column.
     #[inline(always)]
     pub fn input_gradient(&self, dz: &Image<CO, OH, OW>) -> Image<C, H, W> {
         let mut dx = [[[0.0; W]; H]; C];
-        for (dz, filter) in dz.iter().zip(self.weights.iter()) {
-            for (dx, kernel) in dx.iter_mut().zip(filter) {
-                for (kh, kernel_row) in kernel.iter().enumerate() {
-                    let (h0, h1) = valid_outputs(kh, H, OH, S, P);
-                    for (kw, &w) in kernel_row.iter().enumerate() {
-                        let (w0, w1) = valid_outputs(kw, W, OW, S, P);
-                        if w0 == w1 {
-                            continue;
+        for (ci, dx) in dx.iter_mut().enumerate() {
+            for kw in 0..K {
+                let (w0, w1) = valid_outputs(kw, W, OW, S, P);
+                for oh in 0..OH {
+                    // One sum per kernel row, all in flight together.
+                    let mut sums = [[0.0f32; OW]; K];
+                    for (dz, filter) in dz.iter().zip(self.weights.iter()) {
+                        for (sum, kernel_row) in sums.iter_mut().zip(&filter[ci]) {
+                            let w = kernel_row[kw];
+                            for (s, &g) in sum.iter_mut().zip(&dz[oh]) {
+                                *s += w * g;
+                            }
                         }
-                        for oh in h0..h1 {
-                            let ih = oh * S + kh - P;
-                            scatter_scaled::<S>(&mut dx[ih], w0 * S + kw - P, w, &dz[oh][w0..w1]);
+                    }
+                    for (kh, sum) in sums.iter().enumerate() {
+                        let Some(ih) = input_row::<H, S, P>(oh, kh) else {
+                            continue;
+                        };
+                        for (ow, &s) in sum.iter().enumerate().take(w1).skip(w0) {
+                            dx[ih][ow * S + kw - P] += s;
                         }
                     }
                 }
@@ -228,21 +321,23 @@ impl<
     /// (`ow`) down the rows, then across the columns in order; a bias's likewise
     /// over `dz` alone.
     #[inline(always)]
-    fn apply_gradient(&mut self, x: &Image<C, H, W>, dz: &Image<CO, OH, OW>, f: impl Fn(f32, f32) -> f32) {
+    fn apply_gradient(
+        &mut self,
+        x: &Image<C, H, W>,
+        dz: &Image<CO, OH, OW>,
+        f: impl Fn(f32, f32) -> f32,
+    ) {
+        let shifted = Self::shifted(x);
         for ((filter, b), dz) in self.weights.iter_mut().zip(&mut self.bias).zip(dz) {
-            for (kernel, x) in filter.iter_mut().zip(x) {
+            for (kernel, shifted) in filter.iter_mut().zip(&shifted) {
                 for (kh, kernel_row) in kernel.iter_mut().enumerate() {
-                    let (h0, h1) = valid_outputs(kh, H, OH, S, P);
-                    for (kw, w) in kernel_row.iter_mut().enumerate() {
-                        let (w0, w1) = valid_outputs(kw, W, OW, S, P);
-                        let mut columns = [0.0f32; OW];
-                        if w0 < w1 {
-                            for oh in h0..h1 {
-                                let ih = oh * S + kh - P;
-                                multiply_add::<S>(&mut columns[w0..w1], &dz[oh][w0..w1], &x[ih], w0 * S + kw - P);
-                            }
-                        }
-                        *w = f(*w, columns[w0..w1].iter().fold(0.0, |sum, &c| sum + c));
+                    let totals = if OW > 16 {
+                        Self::kernel_row_gradient_interleaved(dz, shifted, kh)
+                    } else {
+                        Self::kernel_row_gradient(dz, shifted, kh)
+                    };
+                    for (w, total) in kernel_row.iter_mut().zip(totals) {
+                        *w = f(*w, total);
                     }
                 }
             }
@@ -256,55 +351,81 @@ impl<
         }
     }
 
+    /// The gradients of one kernel row's `K` weights: for each, the products
+    /// summed down each output column, then across the columns in order.
     #[inline(always)]
-    fn apply_update(&mut self, x: &Image<C, H, W>, dz: &Image<CO, OH, OW>, update: Update<'_, Self>) {
+    fn kernel_row_gradient(
+        dz: &[[f32; OW]; OH],
+        shifted: &[[[f32; OW]; H]; K],
+        kh: usize,
+    ) -> [f32; K] {
+        core::array::from_fn(|kw| {
+            let mut columns = [0.0f32; OW];
+            for (oh, dz) in dz.iter().enumerate() {
+                let Some(ih) = input_row::<H, S, P>(oh, kh) else {
+                    continue;
+                };
+                for ((c, &g), &x) in columns.iter_mut().zip(dz).zip(&shifted[kw][ih]) {
+                    *c += g * x;
+                }
+            }
+            columns.iter().fold(0.0, |sum, &c| sum + c)
+        })
+    }
+
+    /// [`Conv2d::kernel_row_gradient`] with the `K` weights' sums advancing
+    /// together (independent adds in flight), for rows wide enough to fill
+    /// several vector registers: the same sums in the same order, the same bits.
+    #[inline(always)]
+    fn kernel_row_gradient_interleaved(
+        dz: &[[f32; OW]; OH],
+        shifted: &[[[f32; OW]; H]; K],
+        kh: usize,
+    ) -> [f32; K] {
+        let mut columns = [[0.0f32; OW]; K];
+        for (oh, dz) in dz.iter().enumerate() {
+            let Some(ih) = input_row::<H, S, P>(oh, kh) else {
+                continue;
+            };
+            for (columns, shifted) in columns.iter_mut().zip(shifted) {
+                for ((c, &g), &x) in columns.iter_mut().zip(dz).zip(&shifted[ih]) {
+                    *c += g * x;
+                }
+            }
+        }
+        let mut totals = [0.0f32; K];
+        for ow in 0..OW {
+            for (total, columns) in totals.iter_mut().zip(&columns) {
+                *total += columns[ow];
+            }
+        }
+        totals
+    }
+
+    #[inline(always)]
+    fn apply_update(
+        &mut self,
+        x: &Image<C, H, W>,
+        dz: &Image<CO, OH, OW>,
+        update: Update<'_, Self>,
+    ) {
         match update {
-            Update::Sgd { learning_rate } => self.apply_gradient(x, dz, |p, g| p - learning_rate * g),
+            Update::Sgd { learning_rate } => {
+                self.apply_gradient(x, dz, |p, g| p - learning_rate * g)
+            }
             Update::Accumulate(gradients) => gradients.apply_gradient(x, dz, |p, g| p + g),
         }
     }
 }
 
-/// `out[j] += w · x[start + j·S]` for every `j` of `out`.
+/// The input row that output row `oh` reads with kernel row `kh`, or `None`
+/// where that is padding.
 #[inline(always)]
-fn add_scaled<const S: usize>(out: &mut [f32], w: f32, x: &[f32], start: usize) {
-    if S == 1 {
-        for (o, &x) in out.iter_mut().zip(&x[start..]) {
-            *o += w * x;
-        }
-    } else {
-        for (o, &x) in out.iter_mut().zip(x[start..].iter().step_by(S)) {
-            *o += w * x;
-        }
-    }
-}
-
-/// `out[start + j·S] += w · g[j]` for every `j` of `g`.
-#[inline(always)]
-fn scatter_scaled<const S: usize>(out: &mut [f32], start: usize, w: f32, g: &[f32]) {
-    if S == 1 {
-        for (o, &g) in out[start..].iter_mut().zip(g) {
-            *o += w * g;
-        }
-    } else {
-        for (o, &g) in out[start..].iter_mut().step_by(S).zip(g) {
-            *o += w * g;
-        }
-    }
-}
-
-/// `sums[j] += g[j] · x[start + j·S]` for every `j` of `sums`.
-#[inline(always)]
-fn multiply_add<const S: usize>(sums: &mut [f32], g: &[f32], x: &[f32], start: usize) {
-    if S == 1 {
-        for ((s, &g), &x) in sums.iter_mut().zip(g).zip(&x[start..]) {
-            *s += g * x;
-        }
-    } else {
-        for ((s, &g), &x) in sums.iter_mut().zip(g).zip(x[start..].iter().step_by(S)) {
-            *s += g * x;
-        }
-    }
+fn input_row<const H: usize, const S: usize, const P: usize>(
+    oh: usize,
+    kh: usize,
+) -> Option<usize> {
+    (oh * S + kh).checked_sub(P).filter(|&ih| ih < H)
 }
 
 impl<
@@ -393,13 +514,25 @@ impl<
     }
 
     fn visit_mut(&mut self, f: &mut dyn FnMut(&mut [f32])) {
-        f(self.weights.as_flattened_mut().as_flattened_mut().as_flattened_mut());
+        f(self
+            .weights
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .as_flattened_mut());
         f(&mut self.bias);
     }
 
     #[inline(always)]
-    fn zip_mut(&mut self, a: &mut Self, b: &mut Self, c: &mut Self, f: &mut impl FnMut(Zipped<'_>)) {
-        fn flat<const CO: usize, const C: usize, const K: usize>(w: &mut [[[[f32; K]; K]; C]; CO]) -> &mut [f32] {
+    fn zip_mut(
+        &mut self,
+        a: &mut Self,
+        b: &mut Self,
+        c: &mut Self,
+        f: &mut impl FnMut(Zipped<'_>),
+    ) {
+        fn flat<const CO: usize, const C: usize, const K: usize>(
+            w: &mut [[[[f32; K]; K]; C]; CO],
+        ) -> &mut [f32] {
             w.as_flattened_mut().as_flattened_mut().as_flattened_mut()
         }
         f((
@@ -490,7 +623,13 @@ impl<
         let () = Self::SHAPE;
         let (weight_sd, bias_sd) = init.deviations(C * K * K, CO * K * K, A::RECOMMENDED);
         let mut normal = Normal::new();
-        let mut draw = |sd: f64| if sd > 0.0 { (sd * normal.sample(rng)) as f32 } else { 0.0 };
+        let mut draw = |sd: f64| {
+            if sd > 0.0 {
+                (sd * normal.sample(rng)) as f32
+            } else {
+                0.0
+            }
+        };
         let layer = slot.as_mut_ptr();
         // SAFETY: `layer` points to memory valid for a `Self`. `CacheAligned` is
         // `repr(C)` with one field, so the weights are `CO·C·K·K` contiguous f32
@@ -516,7 +655,18 @@ mod tests {
     use crate::activation::Identity;
 
     /// The convolution computed as its definition, in f64.
-    fn reference<const C: usize, const H: usize, const W: usize, const CO: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, const P: usize>(
+    #[allow(clippy::needless_range_loop)] // indices are the definition
+    fn reference<
+        const C: usize,
+        const H: usize,
+        const W: usize,
+        const CO: usize,
+        const OH: usize,
+        const OW: usize,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+    >(
         layer: &Conv2d<C, H, W, CO, OH, OW, K, S, P, Identity>,
         x: &Image<C, H, W>,
     ) -> Vec<f64> {
@@ -528,9 +678,13 @@ mod tests {
                     for ci in 0..C {
                         for kh in 0..K {
                             for kw in 0..K {
-                                let (ih, iw) = ((oh * S + kh) as isize - P as isize, (ow * S + kw) as isize - P as isize);
+                                let (ih, iw) = (
+                                    (oh * S + kh) as isize - P as isize,
+                                    (ow * S + kw) as isize - P as isize,
+                                );
                                 if ih >= 0 && iw >= 0 && (ih as usize) < H && (iw as usize) < W {
-                                    sum += f64::from(layer.weights()[co][ci][kh][kw]) * f64::from(x[ci][ih as usize][iw as usize]);
+                                    sum += f64::from(layer.weights()[co][ci][kh][kw])
+                                        * f64::from(x[ci][ih as usize][iw as usize]);
                                 }
                             }
                         }
@@ -543,18 +697,46 @@ mod tests {
     }
 
     fn filled<const C: usize, const H: usize, const W: usize>(seed: usize) -> Image<C, H, W> {
-        core::array::from_fn(|c| core::array::from_fn(|h| core::array::from_fn(|w| (((c * 31 + h * 7 + w * 3 + seed) % 13) as f32 - 6.0) / 8.0)))
+        core::array::from_fn(|c| {
+            core::array::from_fn(|h| {
+                core::array::from_fn(|w| {
+                    (((c * 31 + h * 7 + w * 3 + seed) % 13) as f32 - 6.0) / 8.0
+                })
+            })
+        })
     }
 
-    fn check<const C: usize, const H: usize, const W: usize, const CO: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, const P: usize>() {
+    fn check<
+        const C: usize,
+        const H: usize,
+        const W: usize,
+        const CO: usize,
+        const OH: usize,
+        const OW: usize,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+    >() {
         let mut layer = Conv2d::<C, H, W, CO, OH, OW, K, S, P, Identity>::zeros();
-        for (i, w) in layer.weights_mut().as_flattened_mut().as_flattened_mut().as_flattened_mut().iter_mut().enumerate() {
+        for (i, w) in layer
+            .weights_mut()
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .iter_mut()
+            .enumerate()
+        {
             *w = ((i * 5 % 11) as f32 - 5.0) / 16.0;
         }
         *layer.bias_mut() = core::array::from_fn(|c| c as f32 / 4.0);
         let x = filled::<C, H, W>(1);
         let y = layer.forward(&x);
-        for (got, want) in y.as_flattened().as_flattened().iter().zip(reference(&layer, &x)) {
+        for (got, want) in y
+            .as_flattened()
+            .as_flattened()
+            .iter()
+            .zip(reference(&layer, &x))
+        {
             assert!((f64::from(*got) - want).abs() < 1e-4, "{got} vs {want}");
         }
     }
@@ -575,7 +757,8 @@ mod tests {
             [0.5, -0.5],
             Identity,
         );
-        let dense = crate::Dense::<2, 2, Identity>::from_rows(&[[1.0, 2.0], [-1.0, 0.5]], [0.5, -0.5]);
+        let dense =
+            crate::Dense::<2, 2, Identity>::from_rows(&[[1.0, 2.0], [-1.0, 0.5]], [0.5, -0.5]);
         let y = layer.forward(&[[[3.0]], [[-2.0]]]);
         assert_eq!([y[0][0][0], y[1][0][0]], dense.forward(&[3.0, -2.0]));
     }

@@ -41,19 +41,25 @@ impl<const C: usize, const H: usize, const W: usize, const N: usize> Flatten<C, 
     }
 }
 
-impl<const C: usize, const H: usize, const W: usize, const N: usize> Default for Flatten<C, H, W, N> {
+impl<const C: usize, const H: usize, const W: usize, const N: usize> Default
+    for Flatten<C, H, W, N>
+{
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const C: usize, const H: usize, const W: usize, const N: usize> fmt::Debug for Flatten<C, H, W, N> {
+impl<const C: usize, const H: usize, const W: usize, const N: usize> fmt::Debug
+    for Flatten<C, H, W, N>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Flatten<{C}×{H}×{W} → {N}>")
     }
 }
 
-impl<const C: usize, const H: usize, const W: usize, const N: usize> Module for Flatten<C, H, W, N> {
+impl<const C: usize, const H: usize, const W: usize, const N: usize> Module
+    for Flatten<C, H, W, N>
+{
     type Input = Image<C, H, W>;
     type Output = [f32; N];
 
@@ -66,11 +72,20 @@ impl<const C: usize, const H: usize, const W: usize, const N: usize> Module for 
     }
 }
 
-impl<const C: usize, const H: usize, const W: usize, const N: usize> Parameters for Flatten<C, H, W, N> {
+impl<const C: usize, const H: usize, const W: usize, const N: usize> Parameters
+    for Flatten<C, H, W, N>
+{
     fn visit(&self, _: &mut dyn FnMut(&[f32])) {}
     fn visit_mut(&mut self, _: &mut dyn FnMut(&mut [f32])) {}
     #[inline(always)]
-    fn zip_mut(&mut self, _: &mut Self, _: &mut Self, _: &mut Self, _: &mut impl FnMut(Zipped<'_>)) {}
+    fn zip_mut(
+        &mut self,
+        _: &mut Self,
+        _: &mut Self,
+        _: &mut Self,
+        _: &mut impl FnMut(Zipped<'_>),
+    ) {
+    }
 }
 
 impl<const C: usize, const H: usize, const W: usize, const N: usize> Train for Flatten<C, H, W, N> {
@@ -88,20 +103,39 @@ impl<const C: usize, const H: usize, const W: usize, const N: usize> Train for F
     }
 
     #[inline(always)]
-    fn backward(&mut self, _: &Image<C, H, W>, _: &[f32; N], dy: &[f32; N], _: Update<'_, Self>) -> Image<C, H, W> {
+    fn backward(
+        &mut self,
+        _: &Image<C, H, W>,
+        _: &[f32; N],
+        dy: &[f32; N],
+        _: Update<'_, Self>,
+    ) -> Image<C, H, W> {
         let mut dx = [[[0.0; W]; H]; C];
         dx.as_flattened_mut().as_flattened_mut().copy_from_slice(dy);
         dx
     }
 
     #[inline(always)]
-    fn backward_without_input_gradient(&mut self, _: &Image<C, H, W>, _: &[f32; N], _: &[f32; N], _: Update<'_, Self>) {}
+    fn backward_without_input_gradient(
+        &mut self,
+        _: &Image<C, H, W>,
+        _: &[f32; N],
+        _: &[f32; N],
+        _: Update<'_, Self>,
+    ) {
+    }
 }
 
 #[cfg(feature = "std")]
-impl<const C: usize, const H: usize, const W: usize, const N: usize> Initialize for Flatten<C, H, W, N> {
+impl<const C: usize, const H: usize, const W: usize, const N: usize> Initialize
+    for Flatten<C, H, W, N>
+{
     /// Nothing to draw.
-    fn initialize_in_place<'s, R: Rng + ?Sized>(slot: &'s mut MaybeUninit<Self>, _: Initializer, _: &mut R) -> &'s mut Self {
+    fn initialize_in_place<'s, R: Rng + ?Sized>(
+        slot: &'s mut MaybeUninit<Self>,
+        _: Initializer,
+        _: &mut R,
+    ) -> &'s mut Self {
         slot.write(Self::new())
     }
 }

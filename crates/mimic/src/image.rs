@@ -89,7 +89,11 @@ pub(crate) const fn valid_outputs(
     } else {
         0
     };
-    if end > first { (first, end) } else { (first, first) }
+    if end > first {
+        (first, end)
+    } else {
+        (first, first)
+    }
 }
 
 #[cfg(test)]
@@ -128,6 +132,9 @@ mod tests {
         let views: &[Image<3, 2, 2>] = images(&rows);
         assert_eq!(views[1][2][1][0], 22.0);
         assert_eq!(image::<1, 3, 4, 12>(&rows[0])[0][2][3], 11.0);
-        assert!(core::ptr::eq(views.as_ptr().cast::<f32>(), rows.as_ptr().cast()));
+        assert!(core::ptr::eq(
+            views.as_ptr().cast::<f32>(),
+            rows.as_ptr().cast()
+        ));
     }
 }

@@ -80,9 +80,9 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod activation;
-mod conv;
 #[cfg(feature = "std")]
 mod boxed;
+mod conv;
 mod distillation;
 #[cfg(feature = "std")]
 mod evaluate;
@@ -117,9 +117,9 @@ pub use conv::Conv2d;
 pub use flatten::Flatten;
 pub use image::{Image, images};
 pub use layer::Dense;
-pub use pool::{AvgPool2d, MaxPool2d};
 pub use module::Module;
 pub use network::{Network, StepError, argmax};
+pub use pool::{AvgPool2d, MaxPool2d};
 // Initialise.
 pub use init::Initializer;
 #[cfg(feature = "std")]

@@ -1,7 +1,11 @@
 //! Trained networks on disk, in the safetensors format.
 //!
-//! Layer `i`'s weights are the tensor `i.weight`, shape `[OUT, IN]` (the original program's
-//! orientation), and its bias `i.bias`, shape `[OUT]`, both f32 little-endian. The
+//! Layer `i`'s weights are the tensor `i.weight` — shape `[OUT, IN]` for a dense
+//! layer (the original program's orientation, PyTorch's `Linear.weight`),
+//! `[CO, C, K, K]` for a convolution (PyTorch's `Conv2d.weight`) — and its bias
+//! `i.bias`, shape `[OUT]` or `[CO]`, both f32 little-endian. Layers are numbered
+//! first to last among those with parameters (pooling and flattening have
+//! none). The
 //! metadata records the crate version, each layer's activation and slope, the
 //! loss, the seed if known, and a SHA-256 checksum over every tensor and every
 //! other metadata entry: a flipped bit anywhere — tensor data or header — is an
@@ -19,19 +23,23 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use sha2::{Digest, Sha256};
 
 use crate::activation::Activation;
+use crate::conv::Conv2d;
 use crate::distillation::Distillation;
+use crate::flatten::Flatten;
 use crate::init::{Initialize, Initializer};
 use crate::layer::Dense;
 use crate::loss::{CrossEntropy, LabelSmoothing, Mse};
 use crate::module::Parameters;
 use crate::network::Network;
+use crate::pool::{Pool2d, Pooling};
 
 /// One layer's parameters in the file's orientation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerTensors {
-    /// `[OUT, IN]`.
-    pub shape: [usize; 2],
-    /// `W`, row-major `OUT × IN`.
+    /// The weights' shape: `[OUT, IN]` for a dense layer, `[CO, C, K, K]` for a
+    /// convolution; its first entry is the bias's length.
+    pub shape: Vec<usize>,
+    /// `W`, row-major in that shape.
     pub weights: Vec<f32>,
     /// `b`.
     pub bias: Vec<f32>,
@@ -41,15 +49,16 @@ pub struct LayerTensors {
     pub parameter: Option<f32>,
 }
 
-/// Reads layer `i`'s tensors after checking them: `read(i, rows, cols, activation)`
-/// returns its weights (`rows × cols`), bias and activation parameter.
+/// Reads layer `i`'s tensors after checking them: `read(i, shape, activation)`
+/// returns its weights (row-major in `shape`), bias (`shape[0]` values) and
+/// activation parameter.
 pub type ReadLayer<'a> =
-    dyn FnMut(usize, usize, usize, &'static str) -> Result<Imported, PersistError> + 'a;
+    dyn FnMut(usize, &[usize], &'static str) -> Result<Imported, PersistError> + 'a;
 
 /// Networks whose layers can be written to and read from tensors: [`Dense`],
 /// tuples of layers (numbered first to last) and boxed networks.
 pub trait Layers: Initialize + Parameters {
-    /// How many dense layers.
+    /// How many layers with parameters (dense and convolution layers).
     const COUNT: usize;
     /// How many parameters (weights and biases): with the header, what bounds
     /// the size of a file [`load`] will read.
@@ -81,7 +90,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> Layers for Dense<IN, OUT,
             .map(|(o, i)| self.weight(o, i))
             .collect();
         out.push(LayerTensors {
-            shape: [OUT, IN],
+            shape: vec![OUT, IN],
             weights,
             bias: self.bias().to_vec(),
             activation: A::NAME,
@@ -94,7 +103,7 @@ impl<const IN: usize, const OUT: usize, A: Activation> Layers for Dense<IN, OUT,
             weights,
             bias,
             parameter,
-        } = read(first, OUT, IN, A::NAME)?;
+        } = read(first, &[OUT, IN], A::NAME)?;
         for (k, &w) in weights.iter().enumerate().take(OUT * IN) {
             self.set_weight(k / IN, k % IN, w);
         }
@@ -103,6 +112,98 @@ impl<const IN: usize, const OUT: usize, A: Activation> Layers for Dense<IN, OUT,
         }
         let activation = parameter.map_or(A::default(), |p| A::default().with_parameter(p));
         self.set_activation(activation);
+        Ok(())
+    }
+}
+
+/// A convolution's filters are the tensor `i.weight` of shape `[CO, C, K, K]`
+/// (PyTorch's `Conv2d.weight`), its biases `i.bias` of shape `[CO]`.
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const CO: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+    A: Activation,
+> Layers for Conv2d<C, H, W, CO, OH, OW, K, S, P, A>
+{
+    const COUNT: usize = 1;
+    const PARAMETERS: usize = CO * C * K * K + CO;
+
+    fn export(&self, out: &mut Vec<LayerTensors>) {
+        out.push(LayerTensors {
+            shape: vec![CO, C, K, K],
+            weights: self
+                .weights()
+                .as_flattened()
+                .as_flattened()
+                .as_flattened()
+                .to_vec(),
+            bias: self.bias().to_vec(),
+            activation: A::NAME,
+            parameter: self.activation().parameter(),
+        });
+    }
+
+    fn import(&mut self, first: usize, read: &mut ReadLayer<'_>) -> Result<(), PersistError> {
+        let Imported {
+            weights,
+            bias,
+            parameter,
+        } = read(first, &[CO, C, K, K], A::NAME)?;
+        let flat = self
+            .weights_mut()
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .as_flattened_mut();
+        for (w, &v) in flat.iter_mut().zip(&weights) {
+            *w = v;
+        }
+        for (b, &v) in self.bias_mut().iter_mut().zip(&bias) {
+            *b = v;
+        }
+        let activation = parameter.map_or(A::default(), |p| A::default().with_parameter(p));
+        self.set_activation(activation);
+        Ok(())
+    }
+}
+
+/// Pooling has no parameters: nothing in the file.
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    F: Pooling,
+> Layers for Pool2d<C, H, W, OH, OW, K, S, F>
+{
+    const COUNT: usize = 0;
+    const PARAMETERS: usize = 0;
+
+    fn export(&self, _: &mut Vec<LayerTensors>) {}
+
+    fn import(&mut self, _: usize, _: &mut ReadLayer<'_>) -> Result<(), PersistError> {
+        Ok(())
+    }
+}
+
+/// Flattening has no parameters: nothing in the file.
+impl<const C: usize, const H: usize, const W: usize, const N: usize> Layers
+    for Flatten<C, H, W, N>
+{
+    const COUNT: usize = 0;
+    const PARAMETERS: usize = 0;
+
+    fn export(&self, _: &mut Vec<LayerTensors>) {}
+
+    fn import(&mut self, _: usize, _: &mut ReadLayer<'_>) -> Result<(), PersistError> {
         Ok(())
     }
 }
@@ -363,7 +464,7 @@ pub fn to_bytes<L: Layers, F: StoredLoss>(
         let le = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
         bytes.push((
             format!("{i}.weight"),
-            layer.shape.to_vec(),
+            layer.shape.clone(),
             le(&layer.weights),
         ));
         bytes.push((format!("{i}.bias"), vec![layer.shape[0]], le(&layer.bias)));
@@ -510,9 +611,9 @@ pub fn from_bytes<L: Layers, F: StoredLoss>(
     // Built in place (on the heap for a boxed network), then overwritten.
     // `Zeros` draws no random numbers; the generator is only there for the type.
     let mut layers = L::initialize(Initializer::Zeros, &mut Pcg64::seed_from_u64(0));
-    layers.import(0, &mut |i, rows, cols, activation| {
-        let weights = tensor(&format!("{i}.weight"), vec![rows, cols])?;
-        let bias = tensor(&format!("{i}.bias"), vec![rows])?;
+    layers.import(0, &mut |i, shape, activation| {
+        let weights = tensor(&format!("{i}.weight"), shape.to_vec())?;
+        let bias = tensor(&format!("{i}.bias"), shape[..1].to_vec())?;
         let key = format!("{i}.activation");
         let stored = get(&key)?;
         if stored != activation {

@@ -21,12 +21,28 @@ pub trait Pooling: Copy + Default + fmt::Debug + PartialEq + Send + Sync + 'stat
     const NAME: &'static str;
 
     /// Each `K × K` window, in steps of `S`, pooled into one value.
-    fn pool<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize>(
+    fn pool<
+        const C: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+        const K: usize,
+        const S: usize,
+    >(
         x: &Image<C, H, W>,
     ) -> Image<C, OH, OW>;
 
     /// The gradient at the input `x` from the gradient `dy` at the output.
-    fn unpool<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize>(
+    fn unpool<
+        const C: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+        const K: usize,
+        const S: usize,
+    >(
         x: &Image<C, H, W>,
         dy: &Image<C, OH, OW>,
     ) -> Image<C, H, W>;
@@ -66,16 +82,34 @@ impl Pooling for Max {
     const NAME: &'static str = "MaxPool2d";
 
     #[inline(always)]
-    fn pool<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize>(
+    fn pool<
+        const C: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+        const K: usize,
+        const S: usize,
+    >(
         x: &Image<C, H, W>,
     ) -> Image<C, OH, OW> {
         core::array::from_fn(|c| {
-            core::array::from_fn(|oh| core::array::from_fn(|ow| window_max::<H, W, K, S>(&x[c], oh, ow).0))
+            core::array::from_fn(|oh| {
+                core::array::from_fn(|ow| window_max::<H, W, K, S>(&x[c], oh, ow).0)
+            })
         })
     }
 
     #[inline(always)]
-    fn unpool<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize>(
+    fn unpool<
+        const C: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+        const K: usize,
+        const S: usize,
+    >(
         x: &Image<C, H, W>,
         dy: &Image<C, OH, OW>,
     ) -> Image<C, H, W> {
@@ -96,7 +130,15 @@ impl Pooling for Mean {
     const NAME: &'static str = "AvgPool2d";
 
     #[inline(always)]
-    fn pool<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize>(
+    fn pool<
+        const C: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+        const K: usize,
+        const S: usize,
+    >(
         x: &Image<C, H, W>,
     ) -> Image<C, OH, OW> {
         let n = (K * K) as f32;
@@ -117,7 +159,15 @@ impl Pooling for Mean {
     }
 
     #[inline(always)]
-    fn unpool<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize>(
+    fn unpool<
+        const C: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+        const K: usize,
+        const S: usize,
+    >(
         _: &Image<C, H, W>,
         dy: &Image<C, OH, OW>,
     ) -> Image<C, H, W> {
@@ -194,8 +244,16 @@ pub type AvgPool2d<
     const S: usize = K,
 > = Pool2d<C, H, W, OH, OW, K, S, Mean>;
 
-impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F: Pooling>
-    Pool2d<C, H, W, OH, OW, K, S, F>
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    F: Pooling,
+> Pool2d<C, H, W, OH, OW, K, S, F>
 {
     /// Evaluated wherever a layer is made: a shape that does not add up is a
     /// build error naming this type, and so every size.
@@ -205,7 +263,7 @@ impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: 
             "Pool2d<C, H, W, OH, OW, K, S>: sizes must be at least 1 and the window K no larger than the input"
         );
         assert!(
-            (H - K) % S == 0 && (W - K) % S == 0,
+            (H - K).is_multiple_of(S) && (W - K).is_multiple_of(S),
             "Pool2d<C, H, W, OH, OW, K, S>: the windows must cover the input exactly: (H − K) and (W − K) multiples of the stride S"
         );
         assert!(
@@ -221,45 +279,97 @@ impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: 
     }
 }
 
-impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F>
-    Clone for Pool2d<C, H, W, OH, OW, K, S, F>
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    F,
+> Clone for Pool2d<C, H, W, OH, OW, K, S, F>
 {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F>
-    Copy for Pool2d<C, H, W, OH, OW, K, S, F>
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    F,
+> Copy for Pool2d<C, H, W, OH, OW, K, S, F>
 {
 }
 
-impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F>
-    PartialEq for Pool2d<C, H, W, OH, OW, K, S, F>
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    F,
+> PartialEq for Pool2d<C, H, W, OH, OW, K, S, F>
 {
     fn eq(&self, _: &Self) -> bool {
         true
     }
 }
 
-impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F: Pooling>
-    Default for Pool2d<C, H, W, OH, OW, K, S, F>
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    F: Pooling,
+> Default for Pool2d<C, H, W, OH, OW, K, S, F>
 {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F: Pooling>
-    fmt::Debug for Pool2d<C, H, W, OH, OW, K, S, F>
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    F: Pooling,
+> fmt::Debug for Pool2d<C, H, W, OH, OW, K, S, F>
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}<{C}×{H}×{W} → {C}×{OH}×{OW}, {K}×{K}, stride {S}>", F::NAME)
+        write!(
+            f,
+            "{}<{C}×{H}×{W} → {C}×{OH}×{OW}, {K}×{K}, stride {S}>",
+            F::NAME
+        )
     }
 }
 
-impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F: Pooling>
-    Module for Pool2d<C, H, W, OH, OW, K, S, F>
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    F: Pooling,
+> Module for Pool2d<C, H, W, OH, OW, K, S, F>
 {
     type Input = Image<C, H, W>;
     type Output = Image<C, OH, OW>;
@@ -270,17 +380,40 @@ impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: 
     }
 }
 
-impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F>
-    Parameters for Pool2d<C, H, W, OH, OW, K, S, F>
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    F,
+> Parameters for Pool2d<C, H, W, OH, OW, K, S, F>
 {
     fn visit(&self, _: &mut dyn FnMut(&[f32])) {}
     fn visit_mut(&mut self, _: &mut dyn FnMut(&mut [f32])) {}
     #[inline(always)]
-    fn zip_mut(&mut self, _: &mut Self, _: &mut Self, _: &mut Self, _: &mut impl FnMut(Zipped<'_>)) {}
+    fn zip_mut(
+        &mut self,
+        _: &mut Self,
+        _: &mut Self,
+        _: &mut Self,
+        _: &mut impl FnMut(Zipped<'_>),
+    ) {
+    }
 }
 
-impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F: Pooling>
-    Train for Pool2d<C, H, W, OH, OW, K, S, F>
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    F: Pooling,
+> Train for Pool2d<C, H, W, OH, OW, K, S, F>
 {
     /// The output; the backward pass finds each window's maximum again in the input.
     type Trace = Image<C, OH, OW>;
@@ -296,20 +429,45 @@ impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: 
     }
 
     #[inline(always)]
-    fn backward(&mut self, x: &Image<C, H, W>, _: &Image<C, OH, OW>, dy: &Image<C, OH, OW>, _: Update<'_, Self>) -> Image<C, H, W> {
+    fn backward(
+        &mut self,
+        x: &Image<C, H, W>,
+        _: &Image<C, OH, OW>,
+        dy: &Image<C, OH, OW>,
+        _: Update<'_, Self>,
+    ) -> Image<C, H, W> {
         F::unpool::<C, H, W, OH, OW, K, S>(x, dy)
     }
 
     #[inline(always)]
-    fn backward_without_input_gradient(&mut self, _: &Image<C, H, W>, _: &Image<C, OH, OW>, _: &Image<C, OH, OW>, _: Update<'_, Self>) {}
+    fn backward_without_input_gradient(
+        &mut self,
+        _: &Image<C, H, W>,
+        _: &Image<C, OH, OW>,
+        _: &Image<C, OH, OW>,
+        _: Update<'_, Self>,
+    ) {
+    }
 }
 
 #[cfg(feature = "std")]
-impl<const C: usize, const H: usize, const W: usize, const OH: usize, const OW: usize, const K: usize, const S: usize, F: Pooling>
-    Initialize for Pool2d<C, H, W, OH, OW, K, S, F>
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    F: Pooling,
+> Initialize for Pool2d<C, H, W, OH, OW, K, S, F>
 {
     /// Nothing to draw.
-    fn initialize_in_place<'s, R: Rng + ?Sized>(slot: &'s mut MaybeUninit<Self>, _: Initializer, _: &mut R) -> &'s mut Self {
+    fn initialize_in_place<'s, R: Rng + ?Sized>(
+        slot: &'s mut MaybeUninit<Self>,
+        _: Initializer,
+        _: &mut R,
+    ) -> &'s mut Self {
         slot.write(Self::new())
     }
 }
@@ -320,13 +478,31 @@ mod tests {
 
     #[test]
     fn max_pool_takes_each_windows_largest_and_routes_its_gradient_there() {
-        let x = [[[1.0, 5.0, 2.0, 2.0], [3.0, 0.0, 2.0, 1.0], [-1.0, -2.0, 7.0, 7.0], [-3.0, -4.0, 0.0, 0.0]]];
+        let x = [[
+            [1.0, 5.0, 2.0, 2.0],
+            [3.0, 0.0, 2.0, 1.0],
+            [-1.0, -2.0, 7.0, 7.0],
+            [-3.0, -4.0, 0.0, 0.0],
+        ]];
         let mut pool = MaxPool2d::<1, 4, 4, 2, 2, 2>::new();
         let y = pool.forward(&x);
         assert_eq!(y, [[[5.0, 2.0], [-1.0, 7.0]]]);
-        let dx = pool.backward(&x, &y, &[[[1.0, 2.0], [3.0, 4.0]]], Update::Sgd { learning_rate: 0.1 });
+        let dx = pool.backward(
+            &x,
+            &y,
+            &[[[1.0, 2.0], [3.0, 4.0]]],
+            Update::Sgd { learning_rate: 0.1 },
+        );
         // Ties go to the first position in reading order.
-        assert_eq!(dx, [[[0.0, 1.0, 2.0, 0.0], [0.0, 0.0, 0.0, 0.0], [3.0, 0.0, 4.0, 0.0], [0.0; 4]]]);
+        assert_eq!(
+            dx,
+            [[
+                [0.0, 1.0, 2.0, 0.0],
+                [0.0, 0.0, 0.0, 0.0],
+                [3.0, 0.0, 4.0, 0.0],
+                [0.0; 4]
+            ]]
+        );
     }
 
     #[test]
@@ -343,7 +519,12 @@ mod tests {
         let mut pool = AvgPool2d::<1, 3, 3, 2, 2, 2, 1>::new();
         let y = pool.forward(&x);
         assert_eq!(y, [[[3.0, 4.0], [6.0, 7.0]]]);
-        let dx = pool.backward(&x, &y, &[[[4.0, 4.0], [4.0, 4.0]]], Update::Sgd { learning_rate: 0.1 });
+        let dx = pool.backward(
+            &x,
+            &y,
+            &[[[4.0, 4.0], [4.0, 4.0]]],
+            Update::Sgd { learning_rate: 0.1 },
+        );
         assert_eq!(dx, [[[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]]);
     }
 }

@@ -6,11 +6,22 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use mimic::{
-    CrossEntropy, Dense, Mse, Network, QuantizedDense, QuantizedModule, SparseVector, quantize,
+    Conv2d, CrossEntropy, Dense, Flatten, Identity, MaxPool2d, Mse, Network, QuantizedDense,
+    QuantizedModule, ReLU, SparseVector, quantize,
 };
 
 type Teacher = (Dense<784, 16>, Dense<16, 16>, Dense<16, 10>);
 type Student = Dense<784, 10>;
+type LeNet5 = (
+    Conv2d<1, 28, 28, 6, 28, 28, 5, 1, 2, ReLU>,
+    MaxPool2d<6, 28, 28, 14, 14, 2>,
+    Conv2d<6, 14, 14, 16, 10, 10, 5, 1, 0, ReLU>,
+    MaxPool2d<16, 10, 10, 5, 5, 2>,
+    Flatten<16, 5, 5, 400>,
+    Dense<400, 120, ReLU>,
+    Dense<120, 84, ReLU>,
+    Dense<84, 10, Identity>,
+);
 type TeacherInt8 = (
     QuantizedDense<784, 16, u8>,
     QuantizedDense<16, 16>,
@@ -60,6 +71,9 @@ fn hot_paths_allocate_nothing() {
         Box::new(Network::seeded(1, CrossEntropy));
     let mut student: Box<Network<Student, Mse>> = Box::new(Network::seeded(2, Mse));
     let mut gradients = Box::new(teacher.layers.clone());
+    let mut lenet: Box<Network<Box<LeNet5>, CrossEntropy>> =
+        Box::new(Network::seeded(3, CrossEntropy));
+    let mut lenet_gradients = Box::new(lenet.layers.clone());
     let image: [f32; 784] = core::array::from_fn(|i| {
         if i % 5 == 0 {
             (i % 255) as f32 / 255.0
@@ -84,6 +98,12 @@ fn hot_paths_allocate_nothing() {
             teacher.train_step(sparse, &(k % 10), 0.03).unwrap();
             std::hint::black_box(teacher.forward(sparse));
             student.train_step(sparse, &target, 0.01).unwrap();
+            let picture = mimic::image::image::<1, 28, 28, 784>(&image);
+            std::hint::black_box(lenet.predict(picture));
+            lenet.train_step(picture, &(k % 10), 0.01).unwrap();
+            lenet
+                .accumulate_gradient(picture, &(k % 10), &mut lenet_gradients)
+                .unwrap();
         }
     });
     assert_eq!(count, 0, "heap allocations in forward/train_step");

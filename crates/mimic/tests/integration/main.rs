@@ -2,7 +2,9 @@
 //! (One test binary per crate, not one per file: each binary links the crate and
 //! monomorphises its networks again, which is most of a fresh build's time.)
 
+mod cnn;
 mod compile_fail;
+mod conv_gradients;
 mod determinism;
 mod distillation_gradients;
 mod gradients;
