@@ -13,13 +13,13 @@ use std::time::Duration;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mimic::{
-    Adam, CrossEntropy, Dense, Distillation, Initializer, Module, Momentum, Mse, Network, Schedule,
-    Sgd, SoftTarget, SparseRows,
+    Adam, Conv2d, CrossEntropy, Dense, Distillation, Image, Initializer, MaxPool2d, Module,
+    Momentum, Mse, Network, ReLU, Schedule, Sgd, SoftTarget, SparseRows, images,
     module::{Train, Update},
 };
 use mimic_experiments::cli::mnist;
 use mimic_experiments::experiment::Samples;
-use mimic_experiments::models::{Student, Teacher};
+use mimic_experiments::models::{LeNet5, Student, Teacher, TinyCnn};
 use mimic_mnist::{Dataset, Scaling, SparseDataset, Split};
 use rand::{RngExt, SeedableRng};
 
@@ -204,6 +204,94 @@ fn first_layers<M: Measurement<Value = f64>>(c: &mut Criterion<M>, train: &Sampl
     group.finish();
 }
 
+/// A random `C × H × W` image.
+fn random_image<const C: usize, const H: usize, const W: usize>(seed: u64) -> Image<C, H, W> {
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
+    core::array::from_fn(|_| {
+        core::array::from_fn(|_| core::array::from_fn(|_| rng.random::<f32>()))
+    })
+}
+
+/// Forward, the weights' gradient alone (a first layer's backward pass) and
+/// the whole backward pass (with the input's gradient) of a layer, accumulating
+/// into a gradient buffer as mini-batch training does. `flop` is the forward
+/// pass's count; the weights' gradient costs as much, the whole backward pass
+/// twice as much.
+fn layer_passes<L: Train + Clone>(
+    group: &mut criterion::BenchmarkGroup<'_, impl Measurement<Value = f64>>,
+    name: &str,
+    layer: &L,
+    x: &L::Input,
+    flop: usize,
+) where
+    L::Output: Clone,
+{
+    let mut layer = layer.clone();
+    let mut gradients = layer.clone();
+    group.bench_function(
+        BenchmarkId::new(format!("{name} forward"), format!("{flop} FLOP")),
+        |b| b.iter(|| layer.forward(x)),
+    );
+    let trace = layer.forward_trace(x);
+    let dy = L::traced_output(&trace).clone();
+    group.bench_function(
+        BenchmarkId::new(
+            format!("{name} backward, weights only"),
+            format!("{flop} FLOP"),
+        ),
+        |b| {
+            b.iter(|| {
+                layer.backward_without_input_gradient(
+                    x,
+                    &trace,
+                    &dy,
+                    Update::Accumulate(&mut gradients),
+                )
+            })
+        },
+    );
+    group.bench_function(
+        BenchmarkId::new(format!("{name} backward"), format!("{} FLOP", 2 * flop)),
+        |b| b.iter(|| layer.backward(x, &trace, &dy, Update::Accumulate(&mut gradients))),
+    );
+}
+
+/// LeNet-5's convolution and pooling layers, one image each. A convolution's
+/// forward pass is 2·CO·OH·OW·C·K² FLOP (padding included); the weights'
+/// gradient as many, the input's gradient as many again.
+fn convolutions<M: Measurement<Value = f64>>(c: &mut Criterion<M>) {
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(8);
+    let mut group = c.benchmark_group("convolution");
+    group.throughput(Throughput::Elements(1));
+    let conv1: Conv2d<1, 28, 28, 6, 28, 28, 5, 1, 2, ReLU> =
+        mimic::Initialize::initialize(Initializer::He, &mut rng);
+    layer_passes(
+        &mut group,
+        "conv 1→6 @5×5 pad 2, 28×28",
+        &conv1,
+        &random_image(9),
+        2 * 6 * 784 * 25,
+    );
+    let conv2: Conv2d<6, 14, 14, 16, 10, 10, 5, 1, 0, ReLU> =
+        mimic::Initialize::initialize(Initializer::He, &mut rng);
+    layer_passes(
+        &mut group,
+        "conv 6→16 @5×5, 14×14",
+        &conv2,
+        &random_image(10),
+        2 * 16 * 100 * 150,
+    );
+    let pool1 = MaxPool2d::<6, 28, 28, 14, 14, 2>::new();
+    layer_passes(
+        &mut group,
+        "max pool 2, 6×28×28",
+        &pool1,
+        &random_image(11),
+        6 * 784,
+    );
+    group.finish();
+}
+
 fn layers(c: &mut Criterion) {
     layer::<784, 16>(c);
     layer::<16, 16>(c);
@@ -248,7 +336,11 @@ fn passes(c: &mut Criterion, train_data: &Dataset, train: &Samples, test: &Sampl
 /// One epoch of every training schedule on the 60,000 real images, teacher and
 /// 784→10 student (cross-entropy, He initialisation), in one group so that the
 /// ratios between schedules come from one run.
-fn schedules<M: Measurement<Value = f64>>(c: &mut Criterion<M>, train: &Samples) {
+fn schedules<M: Measurement<Value = f64>>(
+    c: &mut Criterion<M>,
+    train: &Samples,
+    dense_rows: &[[f32; 784]],
+) {
     let mut group = c.benchmark_group("epoch");
     group.sample_size(10);
     group.throughput(Throughput::Elements(train.len() as u64));
@@ -381,6 +473,25 @@ fn schedules<M: Measurement<Value = f64>>(c: &mut Criterion<M>, train: &Samples)
         classes,
         study(s)
     );
+    // Convolutional networks on the images as 1 × 28 × 28 (the same memory).
+    let rows = dense_rows;
+    let pictures = images::<1, 28, 28, 784>(rows);
+    let lenet = Network::<Box<LeNet5>, _>::seeded(1, CrossEntropy);
+    group.bench_function("LeNet-5, batch 64, Adam, shuffled", |b| {
+        b.iter_batched_ref(
+            || lenet.clone(),
+            |net| net.fit(pictures, classes, &study(1e-3)).unwrap(),
+            BatchSize::LargeInput,
+        )
+    });
+    let tiny = Network::<Box<TinyCnn>, _>::seeded(1, CrossEntropy);
+    group.bench_function("tiny CNN, batch 64, Adam, shuffled", |b| {
+        b.iter_batched_ref(
+            || tiny.clone(),
+            |net| net.fit(pictures, classes, &study(1e-3)).unwrap(),
+            BatchSize::LargeInput,
+        )
+    });
     let kd = Network::<Student, _>::seeded(1, Distillation::new(4.0, 0.5));
     epoch!(
         "student, KD T=4 α=0.5, per-sample SGD, file order",
@@ -461,7 +572,12 @@ fn all(c: &mut Criterion) {
     first_layers(&mut cpu, &train);
     layers(c);
     passes(c, &train_data, &train, &test);
-    schedules(&mut cpu, &train);
+    convolutions(&mut cpu);
+    schedules(
+        &mut cpu,
+        &train,
+        &train_data.dense_inputs(Scaling::Divide255),
+    );
     loading(c, &train_data);
 }
 

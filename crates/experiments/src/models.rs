@@ -1,6 +1,6 @@
-//! The seed's networks, each one line that the compiler shape-checks.
+//! The experiments' networks, each one type that the compiler shape-checks.
 
-use mimic::{Dense, Identity, ReLU};
+use mimic::{Conv2d, Dense, Flatten, Identity, MaxPool2d, ReLU};
 
 /// The seed's teacher: 784→16→16→10, LeakyReLU(0.1) after every layer.
 pub type Teacher = (Dense<784, 16>, Dense<16, 16>, Dense<16, 10>);
@@ -34,3 +34,26 @@ pub type Hidden32Student = (Dense<784, 32, ReLU>, Dense<32, 10, Identity>);
 /// The seed's teacher shape with logits out: 784→16→16→10, LeakyReLU(0.1) hidden
 /// layers, no activation on the output (what a PyTorch `nn.Linear` head gives).
 pub type TeacherLogits = (Dense<784, 16>, Dense<16, 16>, Dense<16, 10, Identity>);
+
+/// LeNet-5 (61,706 parameters): a 1×28×28 image → conv 6@5×5, padding 2 → max
+/// pool 2 → conv 16@5×5 → max pool 2 → 120 → 84 → 10, ReLU throughout, logits
+/// out (PyTorch's usual LeNet-5 for MNIST).
+pub type LeNet5 = (
+    Conv2d<1, 28, 28, 6, 28, 28, 5, 1, 2, ReLU>,
+    MaxPool2d<6, 28, 28, 14, 14, 2>,
+    Conv2d<6, 14, 14, 16, 10, 10, 5, 1, 0, ReLU>,
+    MaxPool2d<16, 10, 10, 5, 5, 2>,
+    Flatten<16, 5, 5, 400>,
+    Dense<400, 120, ReLU>,
+    Dense<120, 84, ReLU>,
+    Dense<84, 10, Identity>,
+);
+
+/// A tiny CNN (7,018 parameters): conv 8@3×3 stride 2 → conv 16@3×3 stride 2 →
+/// 10, ReLU, logits out.
+pub type TinyCnn = (
+    Conv2d<1, 28, 28, 8, 13, 13, 3, 2, 0, ReLU>,
+    Conv2d<8, 13, 13, 16, 6, 6, 3, 2, 0, ReLU>,
+    Flatten<16, 6, 6, 576>,
+    Dense<576, 10, Identity>,
+);

@@ -68,8 +68,8 @@ fn window_max<const H: usize, const W: usize, const K: usize, const S: usize>(
 ) -> (f32, usize, usize) {
     let (h0, w0) = (oh * S, ow * S);
     let mut best = (x[h0][w0], h0, w0);
-    for (h, row) in x.iter().enumerate().skip(h0).take(K) {
-        for (w, &v) in row.iter().enumerate().skip(w0).take(K) {
+    for (h, row) in (h0..).zip(&x[h0..h0 + K]) {
+        for (w, &v) in (w0..).zip(&row[w0..w0 + K]) {
             if !best.0.is_nan() && (v > best.0 || v.is_nan()) {
                 best = (v, h, w);
             }
