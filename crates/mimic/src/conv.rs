@@ -8,7 +8,7 @@ use core::mem::MaybeUninit;
 use rand::Rng;
 
 use crate::activation::{Activation, LeakyReLU};
-use crate::image::{Image, valid_outputs};
+use crate::image::{Image, input_row, shifted_rows, valid_outputs};
 #[cfg(feature = "std")]
 use crate::init::{Initialize, Initializer, Normal};
 use crate::layer::CacheAligned;
@@ -162,26 +162,6 @@ impl<
         &mut self.bias
     }
 
-    /// Every input row as each kernel column sees it: `shifted[ci][kw][ih][ow]`
-    /// is `x[ci][ih][ow·S + kw − P]`, or 0 where that is padding. With it, a
-    /// kernel weight meets a whole output row as one contiguous, full-length
-    /// array (what vectorises) for every stride and padding.
-    #[inline(always)]
-    fn shifted(x: &Image<C, H, W>) -> [[[[f32; OW]; H]; K]; C] {
-        let mut shifted = [[[[0.0; OW]; H]; K]; C];
-        for (shifted, x) in shifted.iter_mut().zip(x) {
-            for (kw, shifted) in shifted.iter_mut().enumerate() {
-                let (w0, w1) = valid_outputs(kw, W, OW, S, P);
-                for (shifted, x) in shifted.iter_mut().zip(x) {
-                    for (ow, v) in shifted.iter_mut().enumerate().take(w1).skip(w0) {
-                        *v = x[ow * S + kw - P];
-                    }
-                }
-            }
-        }
-        shifted
-    }
-
     /// `W ⋆ x + b`, before the activation.
     ///
     /// Each output sums `w · x` over input channel, kernel row and kernel
@@ -191,7 +171,7 @@ impl<
     /// as skipping them.
     #[inline(always)]
     pub fn pre_activation(&self, x: &Image<C, H, W>) -> Image<CO, OH, OW> {
-        let shifted = Self::shifted(x);
+        let shifted = shifted_rows::<C, H, W, OW, K, S, P>(x);
         let mut z = [[[0.0; OW]; OH]; CO];
         // Narrow rows (one vector register each): four output channels at a
         // time, four independent sums in flight so the adds do not wait on
@@ -327,7 +307,7 @@ impl<
         dz: &Image<CO, OH, OW>,
         f: impl Fn(f32, f32) -> f32,
     ) {
-        let shifted = Self::shifted(x);
+        let shifted = shifted_rows::<C, H, W, OW, K, S, P>(x);
         for ((filter, b), dz) in self.weights.iter_mut().zip(&mut self.bias).zip(dz) {
             for (kernel, shifted) in filter.iter_mut().zip(&shifted) {
                 for (kh, kernel_row) in kernel.iter_mut().enumerate() {
@@ -416,16 +396,6 @@ impl<
             Update::Accumulate(gradients) => gradients.apply_gradient(x, dz, |p, g| p + g),
         }
     }
-}
-
-/// The input row that output row `oh` reads with kernel row `kh`, or `None`
-/// where that is padding.
-#[inline(always)]
-fn input_row<const H: usize, const S: usize, const P: usize>(
-    oh: usize,
-    kh: usize,
-) -> Option<usize> {
-    (oh * S + kh).checked_sub(P).filter(|&ih| ih < H)
 }
 
 impl<

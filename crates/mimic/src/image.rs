@@ -96,6 +96,47 @@ pub(crate) const fn valid_outputs(
     }
 }
 
+/// Every input row as each kernel column of a `K × K` window in steps of `S`
+/// with padding `P` sees it: `shifted[c][kw][ih][ow]` is `x[c][ih][ow·S + kw − P]`,
+/// or 0 where that is padding. With it, a kernel weight meets a whole output row
+/// as one contiguous, full-length array (what vectorises) for every stride and
+/// padding.
+#[inline(always)]
+pub(crate) fn shifted_rows<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+>(
+    x: &Image<C, H, W>,
+) -> [[[[f32; OW]; H]; K]; C] {
+    let mut shifted = [[[[0.0; OW]; H]; K]; C];
+    for (shifted, x) in shifted.iter_mut().zip(x) {
+        for (kw, shifted) in shifted.iter_mut().enumerate() {
+            let (w0, w1) = valid_outputs(kw, W, OW, S, P);
+            for (shifted, x) in shifted.iter_mut().zip(x) {
+                for (ow, v) in shifted.iter_mut().enumerate().take(w1).skip(w0) {
+                    *v = x[ow * S + kw - P];
+                }
+            }
+        }
+    }
+    shifted
+}
+
+/// The input row that output row `oh` reads with kernel row `kh` (stride `S`,
+/// padding `P`), or `None` where that is padding.
+#[inline(always)]
+pub(crate) fn input_row<const H: usize, const S: usize, const P: usize>(
+    oh: usize,
+    kh: usize,
+) -> Option<usize> {
+    (oh * S + kh).checked_sub(P).filter(|&ih| ih < H)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,7 +84,7 @@ mod seeded {
     #[diagnostic::on_unimplemented(
         message = "`{Self}` is not a chain of layers whose shapes fit",
         label = "cannot be initialised as a network",
-        note = "a network is a layer such as `Dense<IN, OUT>`, or a tuple of 2 to 12 of them whose sizes chain (each layer's IN is the previous layer's OUT)",
+        note = "a network is a layer such as `Dense<IN, OUT>` or `Conv2d<…>`, or a tuple of 2 to 12 of them whose shapes chain (each layer's input is the previous layer's output)",
         note = "for more than 12 layers, nest tuples: `((A, B, C), (D, E, F), …)` is a chain of chains"
     )]
     pub trait Initialize: Sized {

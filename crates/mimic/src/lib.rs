@@ -32,8 +32,11 @@
 //!   (slope 0.1, the original program's, and the default), [`ReLU`], [`Sigmoid`],
 //!   [`Identity`] (raw logits: the usual output layer before cross-entropy), or
 //!   your own [`Activation`]. Chains are tuples of 2 to 12 layers; nest tuples
-//!   for more. A network too big for the stack is a `Network<Box<L>, F>` (see
-//!   [`boxed`]). The traits every layer and chain implements are in [`module`].
+//!   for more. Convolutional networks: [`Conv2d`], [`MaxPool2d`], [`AvgPool2d`]
+//!   and [`Flatten`] over [`Image`]s (rows viewed as images in place by
+//!   [`images`]), every size checked when the program is built. A network too
+//!   big for the stack is a `Network<Box<L>, F>` (see [`boxed`]). The traits
+//!   every layer and chain implements are in [`module`].
 //! - Losses: [`CrossEntropy`] (stable softmax), [`LabelSmoothing`], [`Mse`], and
 //!   Hinton's [`Distillation`] towards a teacher's logits.
 //! - Train: [`Network::train_step`] per sample, or [`Network::fit`] /
@@ -83,6 +86,7 @@ mod activation;
 #[cfg(feature = "std")]
 mod boxed;
 mod conv;
+mod depthwise;
 mod distillation;
 #[cfg(feature = "std")]
 mod evaluate;
@@ -114,6 +118,7 @@ mod tuples;
 // Define: layers, activations, chains.
 pub use activation::{Activation, Identity, LeakyReLU, ReLU, Sigmoid};
 pub use conv::Conv2d;
+pub use depthwise::DepthwiseConv2d;
 pub use flatten::Flatten;
 pub use image::{Image, images};
 pub use layer::Dense;

@@ -2,15 +2,15 @@
 //!
 //! Layer `i`'s weights are the tensor `i.weight` — shape `[OUT, IN]` for a dense
 //! layer (the original program's orientation, PyTorch's `Linear.weight`),
-//! `[CO, C, K, K]` for a convolution (PyTorch's `Conv2d.weight`) — and its bias
-//! `i.bias`, shape `[OUT]` or `[CO]`, both f32 little-endian. Layers are numbered
-//! first to last among those with parameters (pooling and flattening have
-//! none). The
-//! metadata records the crate version, each layer's activation and slope, the
-//! loss, the seed if known, and a SHA-256 checksum over every tensor and every
-//! other metadata entry: a flipped bit anywhere — tensor data or header — is an
-//! error on loading, never a silently different network. Any such file loads in
-//! Python with `safetensors.numpy.load_file`.
+//! `[CO, C, K, K]` for a convolution (PyTorch's `Conv2d.weight`), `[C, 1, K, K]`
+//! for a depthwise one — and its bias `i.bias`, shape `[OUT]` or `[CO]`, both f32
+//! little-endian. Layers are numbered first to last among those with parameters
+//! (pooling and flattening have none). The metadata records the crate version,
+//! each layer's activation and slope, the loss, the seed if known, and a SHA-256
+//! checksum over every tensor and every other metadata entry: a flipped bit
+//! anywhere — tensor data or header — is an error on loading, never a silently
+//! different network. Any such file loads in Python with
+//! `safetensors.numpy.load_file`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::activation::Activation;
 use crate::conv::Conv2d;
+use crate::depthwise::DepthwiseConv2d;
 use crate::distillation::Distillation;
 use crate::flatten::Flatten;
 use crate::init::{Initialize, Initializer};
@@ -160,6 +161,53 @@ impl<
             .as_flattened_mut()
             .as_flattened_mut()
             .as_flattened_mut();
+        for (w, &v) in flat.iter_mut().zip(&weights) {
+            *w = v;
+        }
+        for (b, &v) in self.bias_mut().iter_mut().zip(&bias) {
+            *b = v;
+        }
+        let activation = parameter.map_or(A::default(), |p| A::default().with_parameter(p));
+        self.set_activation(activation);
+        Ok(())
+    }
+}
+
+/// A depthwise convolution's filters are the tensor `i.weight` of shape
+/// `[C, 1, K, K]` (PyTorch's `Conv2d(C, C, K, groups=C).weight`), its biases
+/// `i.bias` of shape `[C]`.
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+    A: Activation,
+> Layers for DepthwiseConv2d<C, H, W, OH, OW, K, S, P, A>
+{
+    const COUNT: usize = 1;
+    const PARAMETERS: usize = C * K * K + C;
+
+    fn export(&self, out: &mut Vec<LayerTensors>) {
+        out.push(LayerTensors {
+            shape: vec![C, 1, K, K],
+            weights: self.weights().as_flattened().as_flattened().to_vec(),
+            bias: self.bias().to_vec(),
+            activation: A::NAME,
+            parameter: self.activation().parameter(),
+        });
+    }
+
+    fn import(&mut self, first: usize, read: &mut ReadLayer<'_>) -> Result<(), PersistError> {
+        let Imported {
+            weights,
+            bias,
+            parameter,
+        } = read(first, &[C, 1, K, K], A::NAME)?;
+        let flat = self.weights_mut().as_flattened_mut().as_flattened_mut();
         for (w, &v) in flat.iter_mut().zip(&weights) {
             *w = v;
         }

@@ -4,15 +4,20 @@
 
 use mimic::module::Parameters;
 use mimic::{
-    Adam, AdamW, AvgPool2d, Conv2d, CrossEntropy, Dense, Distillation, Flatten, Identity, Image,
-    LabelSmoothing, MaxPool2d, Momentum, Network, Optimizer, ReLU, Schedule, Sgd, SoftTarget,
-    persist,
+    Adam, AdamW, AvgPool2d, Conv2d, CrossEntropy, Dense, DepthwiseConv2d, Distillation, Flatten,
+    Identity, Image, LabelSmoothing, MaxPool2d, Momentum, Network, Optimizer, ReLU, Schedule, Sgd,
+    SoftTarget, persist,
 };
 
-/// 1 × 8 × 8 → conv 4@3×3 pad 1 → max pool 2 → conv 6@3×3 → average pool 2 → 3.
+/// 1 × 8 × 8 → conv 4@3×3 pad 1 → max pool 2 → depthwise 3×3 pad 1 →
+/// pointwise to 6 → conv 6@3×3 → average pool 2 → 3.
 type Cnn = (
     Conv2d<1, 8, 8, 4, 8, 8, 3, 1, 1, ReLU>,
     MaxPool2d<4, 8, 8, 4, 4, 2>,
+    (
+        DepthwiseConv2d<4, 4, 4, 4, 4, 3, 1, 1, ReLU>,
+        Conv2d<4, 4, 4, 4, 4, 4, 1, 1, 0, ReLU>,
+    ),
     Conv2d<4, 4, 4, 6, 2, 2, 3, 1, 0, ReLU>,
     AvgPool2d<6, 2, 2, 1, 1, 2>,
     Flatten<6, 1, 1, 6>,
@@ -138,13 +143,19 @@ fn a_cnn_saves_and_loads_in_pytorch_layout() {
     let at = ((co + c) * 3 + kh) * 3 + kw;
     let stored = f32::from_le_bytes(conv.data()[4 * at..4 * at + 4].try_into().unwrap());
     assert_eq!(stored, net.layers.0.weights()[1][0][2][1]);
-    assert_eq!(file.tensor("1.weight").unwrap().shape(), [6, 4, 3, 3]);
-    assert_eq!(file.tensor("2.weight").unwrap().shape(), [3, 6]);
-    // A network whose second convolution has another kernel size is refused.
+    assert_eq!(file.tensor("1.weight").unwrap().shape(), [4, 1, 3, 3]);
+    assert_eq!(file.tensor("2.weight").unwrap().shape(), [4, 4, 1, 1]);
+    assert_eq!(file.tensor("3.weight").unwrap().shape(), [6, 4, 3, 3]);
+    assert_eq!(file.tensor("4.weight").unwrap().shape(), [3, 6]);
+    // A network whose depthwise convolution has another kernel size is refused.
     type Other = (
         Conv2d<1, 8, 8, 4, 8, 8, 3, 1, 1, ReLU>,
         MaxPool2d<4, 8, 8, 4, 4, 2>,
-        Conv2d<4, 4, 4, 6, 3, 3, 2, 1, 0, ReLU>,
+        (
+            DepthwiseConv2d<4, 4, 4, 3, 3, 2, 1, 0, ReLU>,
+            Conv2d<4, 3, 3, 4, 3, 3, 1, 1, 0, ReLU>,
+        ),
+        Conv2d<4, 3, 3, 6, 3, 3, 1, 1, 0, ReLU>,
         Flatten<6, 3, 3, 54>,
         Dense<54, 3, Identity>,
     );

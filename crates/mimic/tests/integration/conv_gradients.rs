@@ -6,7 +6,7 @@
 
 use mimic::module::{Parameters, Train, Update};
 use mimic::pool::{Max, Mean, Pool2d, Pooling};
-use mimic::{Conv2d, Dense, Flatten, Identity, Image, Loss, Mse, Sigmoid};
+use mimic::{Conv2d, Dense, DepthwiseConv2d, Flatten, Identity, Image, Loss, Mse, Sigmoid};
 use proptest::prelude::*;
 
 /// The network under test.
@@ -50,6 +50,8 @@ struct Sizes {
     pk: usize,
     ps: usize,
     max: bool,
+    /// One filter per channel (`co = c`) instead of `co` filters over every channel.
+    depthwise: bool,
 }
 
 /// The convolution's pre-activation, by its definition (padding reads 0).
@@ -64,8 +66,11 @@ fn ref_conv(z: Sizes, weights: &[f64], bias: &[f64], x: &[f64]) -> Vec<f64> {
                         for kw in 0..z.k {
                             let ih = (oh * z.s + kh) as isize - z.p as isize;
                             let iw = (ow * z.s + kw) as isize - z.p as isize;
-                            if (0..z.h as isize).contains(&ih) && (0..z.w as isize).contains(&iw) {
-                                let w = weights[((co * z.c + ci) * z.k + kh) * z.k + kw];
+                            let inside =
+                                (0..z.h as isize).contains(&ih) && (0..z.w as isize).contains(&iw);
+                            if inside && (!z.depthwise || ci == co) {
+                                let filter = if z.depthwise { co } else { co * z.c + ci };
+                                let w = weights[(filter * z.k + kh) * z.k + kw];
                                 sum += w * x[(ci * z.h + ih as usize) * z.w + iw as usize];
                             }
                         }
@@ -108,7 +113,7 @@ fn ref_pool(z: Sizes, y: &[f64]) -> (Vec<f64>, f64) {
 /// The loss of the whole network from its flat parameters (mimic's order:
 /// conv weights, conv biases, dense `Wᵀ`, dense bias) and the pools' gap.
 fn ref_loss(z: Sizes, params: &[f64], x: &[f64], target: &[f64; 3]) -> (f64, f64) {
-    let conv_weights = z.co * z.c * z.k * z.k;
+    let conv_weights = if z.depthwise { z.co } else { z.co * z.c } * z.k * z.k;
     let (weights, rest) = params.split_at(conv_weights);
     let (bias, rest) = rest.split_at(z.co);
     let y: Vec<f64> = ref_conv(z, weights, bias, x)
@@ -173,8 +178,90 @@ fn check<
         pk: PK,
         ps: PS,
         max: F::NAME == "MaxPool2d",
+        depthwise: false,
     };
-    let mut net: Net<C, H, W, CO, OH, OW, K, S, P, PH, PW, PK, PS, N, F> = Default::default();
+    check_network::<Net<C, H, W, CO, OH, OW, K, S, P, PH, PW, PK, PS, N, F>, C, H, W>(
+        sizes, values, pixels, target,
+    )
+}
+
+/// As [`check`], with a depthwise convolution first.
+#[allow(clippy::too_many_arguments)]
+fn check_depthwise<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+    const PH: usize,
+    const PW: usize,
+    const PK: usize,
+    const PS: usize,
+    const N: usize,
+    F: Pooling,
+>(
+    values: &[f32],
+    pixels: &[f32],
+    target: [f32; 3],
+) -> Result<(), TestCaseError> {
+    let sizes = Sizes {
+        c: C,
+        h: H,
+        w: W,
+        co: C,
+        oh: OH,
+        ow: OW,
+        k: K,
+        s: S,
+        p: P,
+        ph: PH,
+        pw: PW,
+        pk: PK,
+        ps: PS,
+        max: F::NAME == "MaxPool2d",
+        depthwise: true,
+    };
+    type Depthwise<
+        const C: usize,
+        const H: usize,
+        const W: usize,
+        const OH: usize,
+        const OW: usize,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+        const PH: usize,
+        const PW: usize,
+        const PK: usize,
+        const PS: usize,
+        const N: usize,
+        F,
+    > = (
+        DepthwiseConv2d<C, H, W, OH, OW, K, S, P, Sigmoid>,
+        Pool2d<C, OH, OW, PH, PW, PK, PS, F>,
+        Flatten<C, PH, PW, N>,
+        Dense<N, 3, Identity>,
+    );
+    check_network::<Depthwise<C, H, W, OH, OW, K, S, P, PH, PW, PK, PS, N, F>, C, H, W>(
+        sizes, values, pixels, target,
+    )
+}
+
+/// Checks every gradient of `Net` (a convolution, a pool, a flatten and a
+/// dense layer of `sizes`) against the f64 reference.
+fn check_network<Net, const C: usize, const H: usize, const W: usize>(
+    sizes: Sizes,
+    values: &[f32],
+    pixels: &[f32],
+    target: [f32; 3],
+) -> Result<(), TestCaseError>
+where
+    Net: Train<Input = Image<C, H, W>, Output = [f32; 3]> + Default + Clone + PartialEq,
+{
+    let mut net: Net = Default::default();
     let mut next = values.iter().cycle();
     net.visit_mut(&mut |p| p.iter_mut().for_each(|v| *v = *next.next().unwrap()));
     let mut next = pixels.iter().cycle();
@@ -184,10 +271,9 @@ fn check<
 
     // mimic's gradients.
     let trace = net.forward_trace(&x);
-    let output =
-        <Net<C, H, W, CO, OH, OW, K, S, P, PH, PW, PK, PS, N, F> as Train>::traced_output(&trace);
+    let output = Net::traced_output(&trace);
     let (loss, dy) = Mse.loss_and_gradient(output, &target).unwrap();
-    let mut gradients: Net<C, H, W, CO, OH, OW, K, S, P, PH, PW, PK, PS, N, F> = Default::default();
+    let mut gradients: Net = Default::default();
     let before = net.clone();
     let dx = net.backward(&x, &trace, &dy, Update::Accumulate(&mut gradients));
     prop_assert!(net == before, "accumulating changed the network");
@@ -313,5 +399,17 @@ proptest! {
     #[test]
     fn stride_three(v in values(), x in pixels(), t in target()) {
         check::<2, 9, 7, 2, 3, 2, 4, 3, 1, 3, 2, 1, 1, 12, Mean>(&v, &x, t)?;
+    }
+
+    /// A depthwise convolution, padding 1; separate max windows.
+    #[test]
+    fn depthwise_padded(v in values(), x in pixels(), t in target()) {
+        check_depthwise::<3, 6, 6, 6, 6, 3, 1, 1, 3, 3, 2, 2, 27, Max>(&v, &x, t)?;
+    }
+
+    /// A depthwise convolution, stride 2, non-square; overlapping average windows.
+    #[test]
+    fn depthwise_strided(v in values(), x in pixels(), t in target()) {
+        check_depthwise::<2, 9, 7, 4, 3, 3, 2, 0, 3, 2, 2, 1, 12, Mean>(&v, &x, t)?;
     }
 }
