@@ -26,12 +26,11 @@ use std::time::Instant;
 use clap::Parser;
 use mimic::export::{Item, c_header, rust_source};
 use mimic::persist::{self, Layers};
-use mimic::pool::Max;
-use mimic::quantized::{QuantizedConv2d, QuantizedFlatten, QuantizedPool2d, quantized_image};
+use mimic::quantized::quantized_image;
 use mimic::{
     Adam, Conv2d, CrossEntropy, Distillation, Flatten, Identity, MaxPool2d, Network,
-    QuantizedDense, QuantizedModule, RateSchedule, ReLU, Schedule, SoftTarget, images,
-    module::Parameters, quantize,
+    QuantizedModule, RateSchedule, ReLU, Schedule, SoftTarget, images, module::Parameters,
+    quantize,
 };
 use mimic_experiments::cli::{self, DataArgs};
 use mimic_experiments::experiment::stream_seed;
@@ -47,24 +46,10 @@ type Teacher = (
     mimic::Dense<800, 10, Identity>,
 );
 
+/// The student: the firmware crate's type (half the teacher's filters).
+type Student = mimic_firmware::Cnn;
 /// The student in int8.
-type StudentInt8 = (
-    QuantizedConv2d<1, 28, 28, 8, 28, 28, 5, 1, 2, u8>,
-    QuantizedPool2d<8, 28, 28, 14, 14, 2, 2, Max>,
-    QuantizedConv2d<8, 14, 14, 16, 10, 10, 5, 1, 0>,
-    QuantizedPool2d<16, 10, 10, 5, 5, 2, 2, Max>,
-    QuantizedFlatten<16, 5, 5, 400>,
-    QuantizedDense<400, 10>,
-);
-/// The student (half the teacher's filters).
-type Student = (
-    Conv2d<1, 28, 28, 8, 28, 28, 5, 1, 2, ReLU>,
-    MaxPool2d<8, 28, 28, 14, 14, 2>,
-    Conv2d<8, 14, 14, 16, 10, 10, 5, 1, 0, ReLU>,
-    MaxPool2d<16, 10, 10, 5, 5, 2>,
-    Flatten<16, 5, 5, 400>,
-    mimic::Dense<400, 10, Identity>,
-);
+type StudentInt8 = mimic_firmware::CnnInt8;
 
 /// A pixel `p` stands for `p / 255`: the int8 networks' input scale.
 const PIXEL_SCALE: f32 = 1.0 / 255.0;
@@ -319,10 +304,26 @@ fn run(train: &Dataset, test: &Dataset, settings: &Settings) -> Result<Export, S
             percent(accuracy(predictions, &test_classes))
         );
     }
+    // 5. The firmware crate (the committed export) on the same images.
+    let firmware: Vec<usize> = test
+        .images()
+        .iter()
+        .map(mimic_firmware::classify_cnn)
+        .collect();
+    let firmware_q: Vec<usize> = test
+        .images()
+        .iter()
+        .map(mimic_firmware::classify_cnn_int8)
+        .collect();
     println!(
-        "\nint8 predicts the f32 class on {} (teacher) and {} (student) of 10,000 images; {:.1} s",
+        "\nint8 predicts the f32 class on {} (teacher) and {} (student) of 10,000 images;",
         agreement(&teacher_f32, &teacher_q),
         agreement(&student_f32, &student_q),
+    );
+    println!(
+        "the firmware crate predicts this run's student's class on {} (f32) and {} (int8); {:.1} s",
+        agreement(&firmware, &student_f32),
+        agreement(&firmware_q, &student_q),
         start.elapsed().as_secs_f64()
     );
     Ok(Export {
