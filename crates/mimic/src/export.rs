@@ -18,8 +18,14 @@
 use std::fmt::Write as _;
 
 use crate::activation::Activation;
+use crate::conv::Conv2d;
+use crate::flatten::Flatten;
 use crate::layer::Dense;
-use crate::quantized::{PiecewiseLinear, QuantizedDense, QuantizedInput, Requantize};
+use crate::pool::Pool2d;
+use crate::quantized::{
+    IntegerPooling, PiecewiseLinear, QuantizedConv2d, QuantizedDense, QuantizedFlatten,
+    QuantizedInput, QuantizedPool2d, Requantize,
+};
 
 /// Why a network could not be written as source.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,31 +59,30 @@ impl core::fmt::Display for ExportError {
 
 impl std::error::Error for ExportError {}
 
-/// One layer as the C header describes it.
-#[derive(Clone, Debug, PartialEq)]
-pub enum CLayer {
-    /// A float layer: weights `[inputs][outputs]`, bias, LeakyReLU slope.
-    Float {
-        /// Inputs.
-        inputs: usize,
-        /// Outputs.
-        outputs: usize,
-        /// Array definitions (weights, bias), named by the prefix given.
-        definitions: String,
-        /// The slope for non-positive pre-activations (1 = identity).
-        slope: f32,
-    },
-    /// An int8 layer.
-    Int8 {
-        /// Inputs.
-        inputs: usize,
-        /// Outputs.
-        outputs: usize,
-        /// Array definitions (weights, bias, multipliers, shifts).
-        definitions: String,
-        /// The input's C type, `uint8_t` or `int8_t`.
-        input: &'static str,
-    },
+/// One layer as the C header runs it: its arrays and the C statements of its
+/// forward pass, written with the placeholders `$x` (the input array), `$y` (the
+/// output array), `$sums` (float scratch) and `$acc` (`int32_t` scratch).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CLayer {
+    /// Array definitions (weights, bias, multipliers), named `{prefix}_l{index}_…`.
+    pub definitions: String,
+    /// The C type of one input value: `float`, `uint8_t` or `int8_t`.
+    pub input: &'static str,
+    /// The C type of one output value.
+    pub output: &'static str,
+    /// How many values it outputs.
+    pub outputs: usize,
+    /// Statements computing `$y` from `$x`; `None` when the output is the input
+    /// itself, read differently (a flatten).
+    pub forward: Option<String>,
+    /// For an int8 layer: statements computing the `int32_t` logits `$y` from
+    /// `$x`, as `QuantizedModule::logits` does (used for the last layer). `None`
+    /// for a float layer, whose output is its logits.
+    pub logits: Option<String>,
+    /// Floats of scratch `$sums` the statements need.
+    pub float_scratch: usize,
+    /// `int32_t`s of scratch `$acc` the statements need.
+    pub int_scratch: usize,
 }
 
 /// A network (a layer, or a tuple of layers) that can be written as source.
@@ -173,11 +178,18 @@ impl<const IN: usize, const OUT: usize, A: PiecewiseLinear> Export for Dense<IN,
             definitions.push_str("f,");
         }
         definitions.push_str("};\n");
-        layers.push(CLayer::Float {
-            inputs: IN,
-            outputs: OUT,
+        let slope = self.activation().negative_slope();
+        layers.push(CLayer {
             definitions,
-            slope: self.activation().negative_slope(),
+            input: "float",
+            output: "float",
+            outputs: OUT,
+            forward: Some(format!(
+                "mimic_dense_f32(&{name}_weights[0][0], {name}_bias, {IN}, {OUT}, {slope:?}f, $x, $y, $sums);"
+            )),
+            logits: None,
+            float_scratch: 4 * OUT,
+            int_scratch: 0,
         });
         Ok(())
     }
@@ -228,29 +240,346 @@ impl<const IN: usize, const OUT: usize, X: QuantizedInput> Export for QuantizedD
             c_integers(&mut definitions, row.iter());
             definitions.push_str(",\n");
         }
+        definitions.push_str("};\n");
+        c_multipliers(
+            &mut definitions,
+            &name,
+            self.bias(),
+            self.positive(),
+            self.negative(),
+        );
+        let accumulate = format!(
+            "mimic_accumulate_{}(&{name}_weights[0][0], {name}_bias, {IN}, {OUT}, $x, $acc);",
+            c_suffix::<X>()
+        );
+        layers.push(int8_layer::<X>(definitions, &name, accumulate, OUT, 1));
+        Ok(())
+    }
+}
+
+/// `u8` or `i8`: the suffix of the C helpers for inputs of type `X`.
+fn c_suffix<X: QuantizedInput>() -> &'static str {
+    if X::MIN < 0 { "i8" } else { "u8" }
+}
+
+/// The bias and the two multipliers' arrays of an int8 layer named `name`.
+fn c_multipliers(
+    definitions: &mut String,
+    name: &str,
+    bias: &[i32],
+    positive: &[Requantize],
+    negative: &[Requantize],
+) {
+    let n = bias.len();
+    let _ = write!(definitions, "static const int32_t {name}_bias[{n}] = ");
+    c_integers(definitions, bias.iter());
+    for (side, values) in [("positive", positive), ("negative", negative)] {
         let _ = write!(
             definitions,
-            "}};\nstatic const int32_t {name}_bias[{OUT}] = "
+            ";\nstatic const int32_t {name}_{side}_multiplier[{n}] = "
         );
-        c_integers(&mut definitions, self.bias().iter());
-        for (side, values) in [("positive", self.positive()), ("negative", self.negative())] {
-            let _ = write!(
-                definitions,
-                ";\nstatic const int32_t {name}_{side}_multiplier[{OUT}] = "
-            );
-            c_integers(&mut definitions, values.iter().map(|r| r.multiplier()));
-            let _ = write!(
-                definitions,
-                ";\nstatic const uint8_t {name}_{side}_shift[{OUT}] = "
-            );
-            c_integers(&mut definitions, values.iter().map(|r| r.shift()));
-        }
-        definitions.push_str(";\n");
-        layers.push(CLayer::Int8 {
-            inputs: IN,
-            outputs: OUT,
+        c_integers(definitions, values.iter().map(|r| r.multiplier()));
+        let _ = write!(
             definitions,
+            ";\nstatic const uint8_t {name}_{side}_shift[{n}] = "
+        );
+        c_integers(definitions, values.iter().map(|r| r.shift()));
+    }
+    definitions.push_str(";\n");
+}
+
+/// An int8 layer whose `accumulate` statement fills `$acc` with `outputs`
+/// accumulators, `plane` consecutive ones per output channel; rescaled to int8
+/// for the next layer, or to logits.
+fn int8_layer<X: QuantizedInput>(
+    definitions: String,
+    name: &str,
+    accumulate: String,
+    outputs: usize,
+    plane: usize,
+) -> CLayer {
+    let multipliers = format!(
+        "{name}_positive_multiplier, {name}_positive_shift, {name}_negative_multiplier, {name}_negative_shift"
+    );
+    CLayer {
+        definitions,
+        input: X::C,
+        output: "int8_t",
+        outputs,
+        forward: Some(format!(
+            "{accumulate}\n    mimic_requantize_i8($acc, {multipliers}, {outputs}, {plane}, $y);"
+        )),
+        logits: Some(format!(
+            "{accumulate}\n    mimic_requantize_logits($acc, {multipliers}, {outputs}, {plane}, $y);"
+        )),
+        float_scratch: 0,
+        int_scratch: outputs,
+    }
+}
+
+fn all_finite_conv(weights: &[f32], bias: &[f32], item: &str) -> Result<(), ExportError> {
+    if weights.iter().chain(bias).all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(ExportError::NotFinite { item: item.into() })
+    }
+}
+
+/// `[[[[w, …], …], …], …]` of a filter bank, one output channel per line.
+fn rust_filters<T, const K: usize, const C: usize>(
+    out: &mut String,
+    filters: &[[[[T; K]; K]; C]],
+    mut f: impl FnMut(&mut String, &T),
+) {
+    out.push('[');
+    for filter in filters {
+        list(out, filter, |out, kernel| {
+            list(out, kernel, |out, row| list(out, row, &mut f));
+        });
+        out.push_str(",\n");
+    }
+    out.push(']');
+}
+
+/// A filter bank as a C initialiser, flat (`[CO][C][K][K]` in order).
+fn c_filters<T: Copy>(out: &mut String, values: &[T], mut f: impl FnMut(&mut String, T)) {
+    out.push('{');
+    for (k, &v) in values.iter().enumerate() {
+        f(out, v);
+        out.push(',');
+        if k % 25 == 24 {
+            out.push('\n');
+        }
+    }
+    out.push('}');
+}
+
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const CO: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+    A: PiecewiseLinear,
+> Export for Conv2d<C, H, W, CO, OH, OW, K, S, P, A>
+{
+    fn rust_expression(&self, item: &str, out: &mut String) -> Result<(), ExportError> {
+        let flat = self.weights().as_flattened().as_flattened().as_flattened();
+        all_finite_conv(flat, self.bias(), item)?;
+        let activation = rust_activation(self.activation())?;
+        out.push_str("::mimic::Conv2d::from_parts(\n");
+        rust_filters(out, self.weights(), |out, &w| float(out, w));
+        out.push_str(",\n");
+        list(out, self.bias(), |out, &b| float(out, b));
+        let _ = write!(out, ",\n{activation},\n)");
+        Ok(())
+    }
+
+    fn c_layers(&self, prefix: &str, layers: &mut Vec<CLayer>) -> Result<(), ExportError> {
+        let flat = self.weights().as_flattened().as_flattened().as_flattened();
+        all_finite_conv(flat, self.bias(), prefix)?;
+        let name = format!("{prefix}_l{}", layers.len());
+        let mut definitions = format!("static const float {name}_weights[{}] = ", flat.len());
+        c_filters(&mut definitions, flat, |out, w| {
+            float(out, w);
+            out.push('f');
+        });
+        let _ = write!(definitions, ";\nstatic const float {name}_bias[{CO}] = {{");
+        for &b in self.bias() {
+            float(&mut definitions, b);
+            definitions.push_str("f,");
+        }
+        definitions.push_str("};\n");
+        let slope = self.activation().negative_slope();
+        layers.push(CLayer {
+            definitions,
+            input: "float",
+            output: "float",
+            outputs: CO * OH * OW,
+            forward: Some(format!(
+                "mimic_conv_f32({name}_weights, {name}_bias, {C}, {H}, {W}, {CO}, {OH}, {OW}, {K}, {S}, {P}, {slope:?}f, $x, $y);"
+            )),
+            logits: None,
+            float_scratch: 0,
+            int_scratch: 0,
+        });
+        Ok(())
+    }
+}
+
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const CO: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+    X: QuantizedInput,
+> Export for QuantizedConv2d<C, H, W, CO, OH, OW, K, S, P, X>
+{
+    fn rust_expression(&self, _item: &str, out: &mut String) -> Result<(), ExportError> {
+        out.push_str("::mimic::quantized::QuantizedConv2d::from_parts(\n");
+        rust_filters(out, self.weights(), |out, w| {
+            let _ = write!(out, "{w}");
+        });
+        out.push_str(",\n");
+        list(out, self.bias(), |out, b| {
+            let _ = write!(out, "{b}");
+        });
+        out.push_str(",\n");
+        list(out, self.positive(), rust_requantize);
+        out.push_str(",\n");
+        list(out, self.negative(), rust_requantize);
+        out.push_str(",\n)");
+        Ok(())
+    }
+
+    fn c_layers(&self, prefix: &str, layers: &mut Vec<CLayer>) -> Result<(), ExportError> {
+        let name = format!("{prefix}_l{}", layers.len());
+        let flat = self.weights().as_flattened().as_flattened().as_flattened();
+        let mut definitions = format!("static const int8_t {name}_weights[{}] = ", flat.len());
+        c_filters(&mut definitions, flat, |out, w| {
+            let _ = write!(out, "{w}");
+        });
+        definitions.push_str(";\n");
+        c_multipliers(
+            &mut definitions,
+            &name,
+            self.bias(),
+            self.positive(),
+            self.negative(),
+        );
+        let accumulate = format!(
+            "mimic_conv_{}({name}_weights, {name}_bias, {C}, {H}, {W}, {CO}, {OH}, {OW}, {K}, {S}, {P}, $x, $acc);",
+            c_suffix::<X>()
+        );
+        layers.push(int8_layer::<X>(
+            definitions,
+            &name,
+            accumulate,
+            CO * OH * OW,
+            OH * OW,
+        ));
+        Ok(())
+    }
+}
+
+/// `C, H, W, OH, OW, K, S, mean`: a pooling layer's arguments in C.
+fn pool_arguments<F: IntegerPooling>(dims: [usize; 7]) -> String {
+    let [c, h, w, oh, ow, k, s] = dims;
+    format!(
+        "{c}, {h}, {w}, {oh}, {ow}, {k}, {s}, {}",
+        i32::from(F::MEAN)
+    )
+}
+
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    F: IntegerPooling,
+> Export for Pool2d<C, H, W, OH, OW, K, S, F>
+{
+    fn rust_expression(&self, _item: &str, out: &mut String) -> Result<(), ExportError> {
+        out.push_str("::mimic::pool::Pool2d::new()");
+        Ok(())
+    }
+
+    fn c_layers(&self, _prefix: &str, layers: &mut Vec<CLayer>) -> Result<(), ExportError> {
+        let arguments = pool_arguments::<F>([C, H, W, OH, OW, K, S]);
+        layers.push(CLayer {
+            input: "float",
+            output: "float",
+            outputs: C * OH * OW,
+            forward: Some(format!("mimic_pool_f32($x, {arguments}, $y);")),
+            ..CLayer::default()
+        });
+        Ok(())
+    }
+}
+
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    F: IntegerPooling,
+    X: QuantizedInput,
+> Export for QuantizedPool2d<C, H, W, OH, OW, K, S, F, X>
+{
+    fn rust_expression(&self, _item: &str, out: &mut String) -> Result<(), ExportError> {
+        out.push_str("::mimic::quantized::QuantizedPool2d::new()");
+        Ok(())
+    }
+
+    fn c_layers(&self, _prefix: &str, layers: &mut Vec<CLayer>) -> Result<(), ExportError> {
+        let arguments = pool_arguments::<F>([C, H, W, OH, OW, K, S]);
+        let suffix = c_suffix::<X>();
+        layers.push(CLayer {
             input: X::C,
+            output: X::C,
+            outputs: C * OH * OW,
+            forward: Some(format!("mimic_pool_{suffix}($x, {arguments}, $y);")),
+            logits: Some(format!("mimic_pool_logits_{suffix}($x, {arguments}, $y);")),
+            ..CLayer::default()
+        });
+        Ok(())
+    }
+}
+
+impl<const C: usize, const H: usize, const W: usize, const N: usize> Export
+    for Flatten<C, H, W, N>
+{
+    fn rust_expression(&self, _item: &str, out: &mut String) -> Result<(), ExportError> {
+        out.push_str("::mimic::Flatten::new()");
+        Ok(())
+    }
+
+    /// In C an image is already its flat array: nothing to do.
+    fn c_layers(&self, _prefix: &str, layers: &mut Vec<CLayer>) -> Result<(), ExportError> {
+        layers.push(CLayer {
+            input: "float",
+            output: "float",
+            outputs: N,
+            ..CLayer::default()
+        });
+        Ok(())
+    }
+}
+
+impl<const C: usize, const H: usize, const W: usize, const N: usize, X: QuantizedInput> Export
+    for QuantizedFlatten<C, H, W, N, X>
+{
+    fn rust_expression(&self, _item: &str, out: &mut String) -> Result<(), ExportError> {
+        out.push_str("::mimic::quantized::QuantizedFlatten::new()");
+        Ok(())
+    }
+
+    /// Nothing to do but as the last layer, where the values are the logits.
+    fn c_layers(&self, _prefix: &str, layers: &mut Vec<CLayer>) -> Result<(), ExportError> {
+        layers.push(CLayer {
+            input: X::C,
+            output: X::C,
+            outputs: N,
+            logits: Some(format!(
+                "mimic_widen_logits_{}($x, {N}, $y);",
+                c_suffix::<X>()
+            )),
+            ..CLayer::default()
         });
         Ok(())
     }
@@ -340,11 +669,7 @@ pub fn c_header(guard: &str, header: &str, items: &[Item<'_>]) -> Result<String,
         item.network.c_layers(&name, &mut layers)?;
         let _ = write!(out, "\n/* {}: {} */\n", item.name, item.doc);
         for layer in &layers {
-            match layer {
-                CLayer::Float { definitions, .. } | CLayer::Int8 { definitions, .. } => {
-                    out.push_str(definitions);
-                }
-            }
+            out.push_str(&layer.definitions);
         }
         c_predict(&mut out, &name, &layers);
     }
@@ -352,74 +677,57 @@ pub fn c_header(guard: &str, header: &str, items: &[Item<'_>]) -> Result<String,
     Ok(out)
 }
 
-/// `NAME_predict`: the layers in order, intermediate results on the stack.
+/// `NAME_predict`: the layers in order, intermediate results on the stack; the
+/// last layer's logits (int8) or outputs (float) give the class.
 fn c_predict(out: &mut String, name: &str, layers: &[CLayer]) {
-    let last = layers.len().saturating_sub(1);
-    let widest = layers
-        .iter()
-        .map(|l| match l {
-            CLayer::Float { outputs, .. } | CLayer::Int8 { outputs, .. } => *outputs,
-        })
-        .max()
-        .unwrap_or(1);
-    let input = match layers.first() {
-        Some(CLayer::Int8 { input, .. }) => *input,
-        _ => "float",
-    };
+    let float_scratch = layers.iter().map(|l| l.float_scratch).max().unwrap_or(0);
+    let int_scratch = layers.iter().map(|l| l.int_scratch).max().unwrap_or(0);
+    let input = layers.first().map_or("float", |l| l.input);
     let _ = writeln!(
         out,
-        "static inline int {name}_predict(const {input} *x) {{\n    float sums[4 * {widest}];\n    int32_t acc[{widest}];\n    (void)sums; (void)acc;"
+        "static inline int {name}_predict(const {input} *x) {{\n    float sums[{}];\n    int32_t acc[{}];\n    (void)sums; (void)acc;",
+        float_scratch.max(1),
+        int_scratch.max(1)
     );
     let mut previous = "x".to_string();
+    let last = layers.len().saturating_sub(1);
     for (k, layer) in layers.iter().enumerate() {
-        let l = format!("{name}_l{k}");
-        match layer {
-            CLayer::Float {
-                inputs,
-                outputs,
-                slope,
-                ..
-            } => {
-                let _ = writeln!(
-                    out,
-                    "    float h{k}[{outputs}];\n    mimic_dense_f32(&{l}_weights[0][0], {l}_bias, {inputs}, {outputs}, {slope:?}f, {previous}, h{k}, sums);"
-                );
-                if k == last {
-                    let _ = writeln!(out, "    return mimic_argmax_f32(h{k}, {outputs});");
-                }
-            }
-            CLayer::Int8 {
-                inputs,
-                outputs,
-                input,
-                ..
-            } => {
-                let accumulate = if *input == "uint8_t" {
-                    "mimic_accumulate_u8"
-                } else {
-                    "mimic_accumulate_i8"
-                };
-                let multipliers = format!(
-                    "{l}_positive_multiplier, {l}_positive_shift, {l}_negative_multiplier, {l}_negative_shift"
-                );
-                let _ = writeln!(
-                    out,
-                    "    {accumulate}(&{l}_weights[0][0], {l}_bias, {inputs}, {outputs}, {previous}, acc);"
-                );
-                if k == last {
-                    let _ = writeln!(
-                        out,
-                        "    {{\n        int32_t logits[{outputs}];\n        mimic_requantize_logits(acc, {multipliers}, {outputs}, logits);\n        return mimic_argmax_i32(logits, {outputs});\n    }}"
-                    );
-                } else {
-                    let _ = writeln!(
-                        out,
-                        "    int8_t h{k}[{outputs}];\n    mimic_requantize_i8(acc, {multipliers}, {outputs}, h{k});"
-                    );
-                }
-            }
+        let statements = |code: &str, y: &str| {
+            code.replace("$x", &previous)
+                .replace("$y", y)
+                .replace("$sums", "sums")
+                .replace("$acc", "acc")
+        };
+        if k == last
+            && let Some(logits) = &layer.logits
+        {
+            let n = layer.outputs;
+            let _ = writeln!(
+                out,
+                "    {{\n        int32_t logits[{n}];\n        {}\n        return mimic_argmax_i32(logits, {n});\n    }}",
+                statements(logits, "logits").replace("\n    ", "\n        ")
+            );
+            out.push_str("}\n");
+            return;
         }
-        previous = format!("h{k}");
+        if let Some(forward) = &layer.forward {
+            let y = format!("h{k}");
+            let _ = writeln!(
+                out,
+                "    {} {y}[{}];\n    {}",
+                layer.output,
+                layer.outputs,
+                statements(forward, &y)
+            );
+            previous = y;
+        }
+        if k == last {
+            let _ = writeln!(
+                out,
+                "    return mimic_argmax_f32({previous}, {});",
+                layer.outputs
+            );
+        }
     }
     if layers.is_empty() {
         out.push_str("    return 0;\n");

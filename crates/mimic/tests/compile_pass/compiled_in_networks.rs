@@ -32,4 +32,48 @@ fn main() {
     let class = mimic::argmax(&NET.forward(&[1.0, 0.0, 0.5]));
     let class_int8 = NET_INT8.predict(&[255, 0, 128]);
     assert!(class < 2 && class_int8 < 2);
+    compiled_in_cnn_runs();
+}
+
+// A convolutional chain, f32 and int8, as `mimic::export` writes it.
+mod cnn {
+    use mimic::pool::{Max, Pool2d};
+    use mimic::quantized::{QuantizedConv2d, QuantizedFlatten, QuantizedPool2d};
+    use mimic::{Conv2d, Dense, Flatten, Identity, MaxPool2d, QuantizedDense, ReLU, Requantize};
+
+    pub type Cnn = (
+        Conv2d<1, 4, 4, 2, 4, 4, 3, 1, 1, ReLU>,
+        MaxPool2d<2, 4, 4, 2, 2, 2>,
+        Flatten<2, 2, 2, 8>,
+        Dense<8, 2, Identity>,
+    );
+    pub type CnnInt8 = (
+        QuantizedConv2d<1, 4, 4, 2, 4, 4, 3, 1, 1, u8>,
+        QuantizedPool2d<2, 4, 4, 2, 2, 2, 2, Max>,
+        QuantizedFlatten<2, 2, 2, 8>,
+        QuantizedDense<8, 2>,
+    );
+
+    #[rustfmt::skip]
+    pub static CNN: Cnn = (
+        Conv2d::from_parts([[[[0.5, 0.0, -0.5], [1.0, 0.0, -1.0], [0.5, 0.0, -0.5]]], [[[1.0; 3]; 3]]], [0.0, -0.1], ReLU),
+        Pool2d::new(),
+        Flatten::new(),
+        Dense::from_transposed([[1.0, -1.0]; 8], [0.0, 0.0], Identity),
+    );
+
+    #[rustfmt::skip]
+    pub static CNN_INT8: CnnInt8 = (
+        QuantizedConv2d::from_parts([[[[64, 0, -64], [127, 0, -127], [64, 0, -64]]], [[[127; 3]; 3]]], [0, -3], [Requantize::new(1 << 30, 40); 2], [Requantize::new(0, 40); 2]),
+        QuantizedPool2d::new(),
+        QuantizedFlatten::new(),
+        QuantizedDense::from_parts([[127, -127]; 8], [0, 0], [Requantize::new(1 << 30, 37); 2], [Requantize::new(1 << 30, 37); 2]),
+    );
+}
+
+fn compiled_in_cnn_runs() {
+    use mimic::{Module, QuantizedModule};
+    let x = [[[0.5f32; 4]; 4]; 1];
+    assert!(mimic::argmax(&cnn::CNN.forward(&x)) < 2);
+    assert!(cnn::CNN_INT8.predict(&[[[128u8; 4]; 4]; 1]) < 2);
 }

@@ -24,6 +24,16 @@
 //! firmware (see `export`). Calibration — choosing the scales from training data —
 //! needs `std` ([`quantize`]).
 
+mod conv;
+mod flatten;
+mod image;
+mod pool;
+
+pub use conv::QuantizedConv2d;
+pub use flatten::QuantizedFlatten;
+pub use image::{ImageLogits, QuantizedImage, quantized_image};
+pub use pool::{IntegerPooling, QuantizedPool2d};
+
 #[cfg(feature = "std")]
 use std::vec::Vec;
 
@@ -406,6 +416,15 @@ pub enum QuantizeError {
         /// The output channel.
         output: usize,
     },
+    /// An output's `i32` accumulator could overflow: `Σ |w_q| · max |x| + |b_q|`
+    /// (the largest sum any input can give) exceeds `i32::MAX` — too many inputs
+    /// per output for int8 weights and this input type.
+    AccumulatorOverflow {
+        /// The layer, counting from 0.
+        layer: usize,
+        /// The output channel.
+        output: usize,
+    },
     /// The activation has no integer form (only LeakyReLU, ReLU and identity do).
     Unsupported {
         /// The activation's name.
@@ -426,6 +445,10 @@ impl core::fmt::Display for QuantizeError {
             Self::OutOfRange { layer, output } => write!(
                 f,
                 "layer {layer}, output {output}: the rescaling or the bias does not fit the fixed-point format"
+            ),
+            Self::AccumulatorOverflow { layer, output } => write!(
+                f,
+                "layer {layer}, output {output}: the 32-bit accumulator could overflow (too many inputs per output)"
             ),
             Self::Unsupported { activation } => {
                 write!(f, "the activation {activation} has no integer form")
@@ -586,6 +609,98 @@ pub fn quantize_input<X: QuantizedInput, const N: usize>(x: &[f32; N], scale: f3
     x.map(|v| X::saturate((f64::from(v) / f64::from(scale)).round() as i64))
 }
 
+/// The output scale calibrated on a layer's float outputs: the largest
+/// magnitude over 127 (1 for a layer that is 0 everywhere), or an error if an
+/// output is NaN or infinite.
+#[cfg(feature = "std")]
+pub(crate) fn output_scale<'a>(
+    outputs: impl Iterator<Item = &'a f32>,
+    layer: usize,
+) -> Result<f32, QuantizeError> {
+    // NaN stays NaN: `f32::max` would drop it at the next finite value.
+    let largest = outputs.fold(0.0f32, |m, &v| {
+        if m.is_nan() || !v.is_finite() {
+            f32::NAN
+        } else {
+            m.max(v.abs())
+        }
+    });
+    if !largest.is_finite() {
+        return Err(QuantizeError::NotFinite { layer });
+    }
+    // A layer that is 0 on every calibration input: any scale will do.
+    Ok(if largest > 0.0 { largest / 127.0 } else { 1.0 })
+}
+
+/// One output channel in int8 (see [`quantize_channel`]).
+#[cfg(feature = "std")]
+pub(crate) struct Channel {
+    /// The weights, in the order given.
+    pub(crate) weights: Vec<i8>,
+    /// The bias in the accumulator's scale.
+    pub(crate) bias: i32,
+    /// The multiplier for positive accumulators.
+    pub(crate) positive: Requantize,
+    /// The multiplier for non-positive ones.
+    pub(crate) negative: Requantize,
+}
+
+/// Quantises one output channel — its weights (every weight that meets one
+/// output, in any order), bias and activation slope — for inputs of type `X`
+/// and scale `input_scale`, and an output of scale `output_scale`: the scheme
+/// every int8 layer shares. `layer` and `output` name the channel in errors.
+///
+/// Weights are symmetric, `s_w = max |w| / 127`; the bias is rounded to the
+/// accumulator's scale `s_in · s_w` and must be below 2³⁰ in magnitude (so its
+/// product with a mantissa stays below 2⁶²); and the largest sum any input can
+/// give, `Σ |w_q| · max |x| + |b_q|`, must fit an `i32`, or the accumulator
+/// could wrap: such a channel is refused, not quantised.
+#[cfg(feature = "std")]
+pub(crate) fn quantize_channel<X: QuantizedInput>(
+    weights: &[f32],
+    bias: f32,
+    input_scale: f32,
+    output_scale: f32,
+    slope: f64,
+    layer: usize,
+    output: usize,
+) -> Result<Channel, QuantizeError> {
+    if !weights.iter().all(|w| w.is_finite()) || !bias.is_finite() {
+        return Err(QuantizeError::NotFinite { layer });
+    }
+    let largest_weight = weights.iter().fold(0.0f32, |m, w| m.max(w.abs()));
+    let weight_scale = if largest_weight > 0.0 {
+        f64::from(largest_weight) / 127.0
+    } else {
+        1.0
+    };
+    let weights: Vec<i8> = weights
+        .iter()
+        .map(|&w| (f64::from(w) / weight_scale).round().clamp(-127.0, 127.0) as i8)
+        .collect();
+    let accumulator_scale = f64::from(input_scale) * weight_scale;
+    let out_of_range = QuantizeError::OutOfRange { layer, output };
+    let b = (f64::from(bias) / accumulator_scale).round();
+    if !b.is_finite() || b.abs() >= f64::from(1u32 << 30) {
+        return Err(out_of_range);
+    }
+    let largest_input = i64::from(X::MIN.unsigned_abs().max(X::MAX.unsigned_abs()));
+    let largest_sum = weights
+        .iter()
+        .map(|&w| i64::from(w).abs() * largest_input)
+        .fold(b.abs() as i64, i64::saturating_add);
+    if largest_sum > i64::from(i32::MAX) {
+        return Err(QuantizeError::AccumulatorOverflow { layer, output });
+    }
+    let m = accumulator_scale / f64::from(output_scale);
+    Ok(Channel {
+        weights,
+        bias: b as i32,
+        positive: fixed_point(m).ok_or(out_of_range.clone())?,
+        negative: fixed_point(m * slope).ok_or(out_of_range)?,
+    })
+}
+
 #[cfg(feature = "std")]
 impl<const IN: usize, const OUT: usize, A: PiecewiseLinear, X: QuantizedInput> Quantize<X>
     for Dense<IN, OUT, A>
@@ -599,60 +714,32 @@ impl<const IN: usize, const OUT: usize, A: PiecewiseLinear, X: QuantizedInput> Q
         input_scale: f32,
         inputs: &[[f32; IN]],
     ) -> Result<Calibrated<Self::Quantized, [f32; OUT]>, QuantizeError> {
-        let not_finite = QuantizeError::NotFinite { layer };
         let outputs: Vec<[f32; OUT]> = inputs.iter().map(|x| self.forward(x)).collect();
-        // NaN stays NaN: `f32::max` would drop it at the next finite value.
-        let largest = outputs.iter().flatten().fold(0.0f32, |m, &v| {
-            if m.is_nan() || !v.is_finite() {
-                f32::NAN
-            } else {
-                m.max(v.abs())
-            }
-        });
-        if !largest.is_finite()
-            || !self
-                .weights_transposed()
-                .iter()
-                .flatten()
-                .all(|w| w.is_finite())
-            || !self.bias().iter().all(|b| b.is_finite())
-        {
-            return Err(not_finite);
-        }
-        // A layer that is 0 on every calibration input: any scale will do.
-        let output_scale = if largest > 0.0 { largest / 127.0 } else { 1.0 };
+        let output_scale = output_scale(outputs.iter().flatten(), layer)?;
         let slope = f64::from(self.activation().negative_slope());
         let mut weights_t = [[0i8; OUT]; IN];
         let mut bias = [0i32; OUT];
         let mut positive = [Requantize::new(0, MAX_SHIFT); OUT];
         let mut negative = positive;
+        let mut column = Vec::with_capacity(IN);
         for o in 0..OUT {
-            let largest_weight = self
-                .weights_transposed()
-                .iter()
-                .fold(0.0f32, |m, row| m.max(row[o].abs()));
-            let weight_scale = if largest_weight > 0.0 {
-                f64::from(largest_weight) / 127.0
-            } else {
-                1.0
-            };
-            for (q, row) in weights_t.iter_mut().zip(self.weights_transposed()) {
-                q[o] = (f64::from(row[o]) / weight_scale)
-                    .round()
-                    .clamp(-127.0, 127.0) as i8;
+            column.clear();
+            column.extend(self.weights_transposed().iter().map(|row| row[o]));
+            let channel = quantize_channel::<X>(
+                &column,
+                self.bias()[o],
+                input_scale,
+                output_scale,
+                slope,
+                layer,
+                o,
+            )?;
+            for (row, &q) in weights_t.iter_mut().zip(&channel.weights) {
+                row[o] = q;
             }
-            let accumulator_scale = f64::from(input_scale) * weight_scale;
-            let b = (f64::from(self.bias()[o]) / accumulator_scale).round();
-            // |Σ x·w| ≤ IN · 255 · 127 < 2³⁰ for IN < 33,000; a bias below 2³⁰
-            // keeps the sum inside i32 and its product with a mantissa below 2⁶².
-            if !b.is_finite() || b.abs() >= f64::from(1u32 << 30) {
-                return Err(QuantizeError::OutOfRange { layer, output: o });
-            }
-            bias[o] = b as i32;
-            let m = accumulator_scale / f64::from(output_scale);
-            let out_of_range = QuantizeError::OutOfRange { layer, output: o };
-            positive[o] = fixed_point(m).ok_or(out_of_range.clone())?;
-            negative[o] = fixed_point(m * slope).ok_or(out_of_range)?;
+            bias[o] = channel.bias;
+            positive[o] = channel.positive;
+            negative[o] = channel.negative;
         }
         let layer = QuantizedDense::from_parts(weights_t, bias, positive, negative);
         Ok(Calibrated {
