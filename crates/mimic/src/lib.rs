@@ -52,7 +52,9 @@
 //! - Save: [`persist::save`] and [`persist::load`] (safetensors; feature
 //!   `persist`, on by default).
 //! - Deploy (with `std`): [`quantize`] to int8 ([`QuantizedDense`],
-//!   integer-only inference, also without `std`; details in [`quantized`]), and
+//!   [`QuantizedConv2d`], [`QuantizedPool2d`], [`QuantizedFlatten`]: per-channel
+//!   weights, integer-only inference, also without `std`; details in
+//!   [`quantized`]), and
 //!   [`export`] to Rust `static`s built by `const` constructors or to a C header.
 //!
 //! # Size and the stack
@@ -150,6 +152,8 @@ pub use evaluate::{ConfusionMatrix, accuracy};
 // Deploy: int8 (the rest of it in `quantized`).
 #[cfg(feature = "std")]
 pub use quantized::{QuantizeError, quantize, quantize_input};
-pub use quantized::{QuantizedDense, QuantizedModule, Requantize};
+pub use quantized::{
+    QuantizedConv2d, QuantizedDense, QuantizedFlatten, QuantizedModule, QuantizedPool2d, Requantize,
+};
 // The instruction set the kernels run on.
 pub use kernels::Isa;
