@@ -264,6 +264,39 @@ impl<
     }
 }
 
+#[cfg(feature = "std")]
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+    A: Activation,
+> DepthwiseConv2d<C, H, W, OH, OW, K, S, P, A>
+{
+    /// The same layer as a full [`Conv2d`](crate::Conv2d) whose filter for
+    /// channel `c` is this layer's filter on channel `c` and zero on every
+    /// other: the same outputs, bit for bit, for finite inputs (a zero weight
+    /// adds `±0`, which changes no sum started at `+0`). How a depthwise layer
+    /// is quantised and exported, at the cost of `C` times the weights; on the
+    /// heap, since that is `C² · K²` floats.
+    pub fn to_convolution(&self) -> Box<crate::Conv2d<C, H, W, C, OH, OW, K, S, P, A>> {
+        use rand::SeedableRng;
+        // `Zeros` draws nothing; the generator is only there for the type.
+        let mut full: Box<crate::Conv2d<C, H, W, C, OH, OW, K, S, P, A>> =
+            crate::init::boxed(Initializer::Zeros, &mut rand_pcg::Pcg64::seed_from_u64(0));
+        for (c, (filter, kernel)) in full.weights_mut().iter_mut().zip(&self.weights).enumerate() {
+            filter[c] = *kernel;
+        }
+        *full.bias_mut() = self.bias;
+        full.set_activation(self.activation);
+        full
+    }
+}
+
 /// Writes out the impl header of every trait below for the layer's parameters.
 macro_rules! depthwise_impl {
     ($(#[$attr:meta])* $trait:path => $body:tt) => {

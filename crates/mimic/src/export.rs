@@ -411,6 +411,47 @@ impl<
     }
 }
 
+/// Rust: the layer's own `const` constructor. C: the equivalent full
+/// convolution ([`DepthwiseConv2d::to_convolution`](crate::DepthwiseConv2d::to_convolution)),
+/// whose zero weights change no sum, so the same floats.
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+    A: PiecewiseLinear,
+> Export for crate::DepthwiseConv2d<C, H, W, OH, OW, K, S, P, A>
+{
+    fn rust_expression(&self, item: &str, out: &mut String) -> Result<(), ExportError> {
+        all_finite_conv(
+            self.weights().as_flattened().as_flattened(),
+            self.bias(),
+            item,
+        )?;
+        let activation = rust_activation(self.activation())?;
+        out.push_str("::mimic::DepthwiseConv2d::from_parts(\n");
+        out.push('[');
+        for kernel in self.weights() {
+            list(out, kernel, |out, row| {
+                list(out, row, |out, &w| float(out, w))
+            });
+            out.push_str(",\n");
+        }
+        out.push_str("],\n");
+        list(out, self.bias(), |out, &b| float(out, b));
+        let _ = write!(out, ",\n{activation},\n)");
+        Ok(())
+    }
+
+    fn c_layers(&self, prefix: &str, layers: &mut Vec<CLayer>) -> Result<(), ExportError> {
+        self.to_convolution().c_layers(prefix, layers)
+    }
+}
+
 impl<
     const C: usize,
     const H: usize,
@@ -848,5 +889,40 @@ mod tests {
         );
         assert!(header.contains("static inline int net_predict(const float *x)"));
         assert!(header.contains("#ifndef NET_H\n#define NET_H"));
+    }
+
+    #[test]
+    fn a_depthwise_layer_exports_its_own_constructor_and_a_full_convolution_in_c() {
+        let layer = crate::DepthwiseConv2d::<2, 3, 3, 3, 3, 3, 1, 1, Identity>::from_parts(
+            [
+                [[1.0, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, 0.0, 0.25]],
+                [[0.0; 3]; 3],
+            ],
+            [0.5, -0.5],
+            Identity,
+        );
+        let item = || Item {
+            name: "NET",
+            ty: "crate::Net",
+            doc: "d",
+            network: &layer,
+        };
+        let rust = rust_source("test", &[item()]).unwrap();
+        assert!(
+            rust.contains("::mimic::DepthwiseConv2d::from_parts("),
+            "{rust}"
+        );
+        assert!(
+            rust.contains("[[1.0, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, 0.0, 0.25]]"),
+            "{rust}"
+        );
+        let header = c_header("NET_H", "test", &[item()]).unwrap();
+        // Two filters of two channels: 2 · 2 · 3 · 3 weights, zero off the diagonal.
+        assert!(header.contains("net_l0_weights[36]"), "{header}");
+        assert!(
+            header
+                .contains("mimic_conv_f32(net_l0_weights, net_l0_bias, 2, 3, 3, 2, 3, 3, 3, 1, 1,"),
+            "{header}"
+        );
     }
 }

@@ -317,6 +317,39 @@ impl<
     }
 }
 
+/// Quantised as the equivalent full convolution
+/// ([`DepthwiseConv2d::to_convolution`](crate::DepthwiseConv2d::to_convolution)):
+/// each channel's scale comes from its own `K × K` weights alone (the others
+/// are zero), so this is per-channel depthwise quantisation; the int8 layer
+/// stores the zeros (`C` times the weights) and skips them when it runs.
+#[cfg(feature = "std")]
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+    A: PiecewiseLinear,
+    X: QuantizedInput,
+> Quantize<X> for crate::DepthwiseConv2d<C, H, W, OH, OW, K, S, P, A>
+{
+    type Quantized = QuantizedConv2d<C, H, W, C, OH, OW, K, S, P, X>;
+    const LAYERS: usize = 1;
+
+    fn quantize_from(
+        &self,
+        layer: usize,
+        input_scale: f32,
+        inputs: &[Self::Input],
+    ) -> Result<Calibrated<Self::Quantized, Self::Output>, QuantizeError> {
+        self.to_convolution()
+            .quantize_from(layer, input_scale, inputs)
+    }
+}
+
 #[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
@@ -441,6 +474,37 @@ mod tests {
                     (f32::from(q) * c.scale - f).abs() <= 3.0 * c.scale,
                     "{q} vs {f}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn a_depthwise_layer_quantises_as_its_full_convolution() {
+        use crate::{DepthwiseConv2d, ReLU};
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(3);
+        let layer: DepthwiseConv2d<3, 6, 6, 6, 6, 3, 1, 1, ReLU> =
+            Initialize::initialize(Initializer::He, &mut rng);
+        let images: Vec<[[[f32; 6]; 6]; 3]> = (0..20)
+            .map(|_| {
+                core::array::from_fn(|_| {
+                    core::array::from_fn(|_| core::array::from_fn(|_| rng.random::<f32>()))
+                })
+            })
+            .collect();
+        // The same outputs in f32, bit for bit.
+        for x in &images {
+            assert_eq!(layer.forward(x), layer.to_convolution().forward(x));
+        }
+        let int8: QuantizedConv2d<3, 6, 6, 3, 6, 6, 3, 1, 1, u8> =
+            quantize::<_, u8>(&layer, 1.0 / 255.0, &images).unwrap();
+        let full = quantize::<_, u8>(&*layer.to_convolution(), 1.0 / 255.0, &images).unwrap();
+        assert!(int8 == full);
+        // Only each channel's own filter is nonzero.
+        for (co, filter) in int8.weights().iter().enumerate() {
+            for (ci, kernel) in filter.iter().enumerate() {
+                if ci != co {
+                    assert!(kernel.as_flattened().iter().all(|&w| w == 0));
+                }
             }
         }
     }

@@ -39,7 +39,10 @@ fn main() {
 mod cnn {
     use mimic::pool::{Max, Pool2d};
     use mimic::quantized::{QuantizedConv2d, QuantizedFlatten, QuantizedPool2d};
-    use mimic::{Conv2d, Dense, Flatten, Identity, MaxPool2d, QuantizedDense, ReLU, Requantize};
+    use mimic::{
+        Conv2d, Dense, DepthwiseConv2d, Flatten, Identity, MaxPool2d, QuantizedDense, ReLU,
+        Requantize,
+    };
 
     pub type Cnn = (
         Conv2d<1, 4, 4, 2, 4, 4, 3, 1, 1, ReLU>,
@@ -62,6 +65,16 @@ mod cnn {
         Dense::from_transposed([[1.0, -1.0]; 8], [0.0, 0.0], Identity),
     );
 
+    /// A depthwise layer as `export` writes it.
+    #[rustfmt::skip]
+    pub static DEPTHWISE: DepthwiseConv2d<2, 4, 4, 4, 4, 3, 1, 1, ReLU> = ::mimic::DepthwiseConv2d::from_parts(
+[[[0.5, 0.0, -0.5], [1.0, 0.0, -1.0], [0.5, 0.0, -0.5]],
+[[1.0, 1.0, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 1.0]],
+],
+[0.0, -0.1],
+ReLU,
+);
+
     #[rustfmt::skip]
     pub static CNN_INT8: CnnInt8 = (
         QuantizedConv2d::from_parts([[[[64, 0, -64], [127, 0, -127], [64, 0, -64]]], [[[127; 3]; 3]]], [0, -3], [Requantize::new(1 << 30, 40); 2], [Requantize::new(0, 40); 2]),
@@ -76,4 +89,6 @@ fn compiled_in_cnn_runs() {
     let x = [[[0.5f32; 4]; 4]; 1];
     assert!(mimic::argmax(&cnn::CNN.forward(&x)) < 2);
     assert!(cnn::CNN_INT8.predict(&[[[128u8; 4]; 4]; 1]) < 2);
+    // The second filter sums its window: 9 · 0.5 − 0.1 in the middle.
+    assert_eq!(cnn::DEPTHWISE.forward(&[[[0.5f32; 4]; 4]; 2])[1][1][1], 4.4);
 }
