@@ -13,7 +13,7 @@ use std::time::Duration;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mimic::{
-    Adam, Conv2d, CrossEntropy, Dense, Distillation, Image, Initializer, MaxPool2d, Module,
+    Adam, Conv2d, CrossEntropy, Dense, Distillation, Image, Initializer, Isa, MaxPool2d, Module,
     Momentum, Mse, Network, ReLU, Schedule, Sgd, SoftTarget, SparseRows, images,
     module::{Train, Update},
 };
@@ -214,7 +214,8 @@ fn random_image<const C: usize, const H: usize, const W: usize>(seed: u64) -> Im
 
 /// Forward, the weights' gradient alone (a first layer's backward pass) and
 /// the whole backward pass (with the input's gradient) of a layer, accumulating
-/// into a gradient buffer as mini-batch training does. `flop` is the forward
+/// into a gradient buffer as mini-batch training does, each compiled for the
+/// widest instruction set as inside `fit` ([`Isa::run`]). `flop` is the forward
 /// pass's count; the weights' gradient costs as much, the whole backward pass
 /// twice as much.
 fn layer_passes<L: Train + Clone>(
@@ -230,7 +231,7 @@ fn layer_passes<L: Train + Clone>(
     let mut gradients = layer.clone();
     group.bench_function(
         BenchmarkId::new(format!("{name} forward"), format!("{flop} FLOP")),
-        |b| b.iter(|| layer.forward(x)),
+        |b| b.iter(|| Isa::run(|| layer.forward(x))),
     );
     let trace = layer.forward_trace(x);
     let dy = L::traced_output(&trace).clone();
@@ -241,18 +242,24 @@ fn layer_passes<L: Train + Clone>(
         ),
         |b| {
             b.iter(|| {
-                layer.backward_without_input_gradient(
-                    x,
-                    &trace,
-                    &dy,
-                    Update::Accumulate(&mut gradients),
-                )
+                Isa::run(|| {
+                    layer.backward_without_input_gradient(
+                        x,
+                        &trace,
+                        &dy,
+                        Update::Accumulate(&mut gradients),
+                    )
+                })
             })
         },
     );
     group.bench_function(
         BenchmarkId::new(format!("{name} backward"), format!("{} FLOP", 2 * flop)),
-        |b| b.iter(|| layer.backward(x, &trace, &dy, Update::Accumulate(&mut gradients))),
+        |b| {
+            b.iter(|| {
+                Isa::run(|| layer.backward(x, &trace, &dy, Update::Accumulate(&mut gradients)))
+            })
+        },
     );
 }
 

@@ -131,9 +131,15 @@ where
     /// The output for one input: a dense `&[f32; N]` or a
     /// [`SparseVector`](crate::SparseVector) of its nonzero entries (the same
     /// bits, about five times less work on MNIST).
+    ///
+    /// Compiled for every instruction set, and run as the widest the CPU has
+    /// (the same bits under each).
     #[inline(always)]
     pub fn forward<X: Input<L>>(&self, input: X) -> L::Output {
-        input.forward(&self.layers)
+        dispatch(Forward {
+            layers: &self.layers,
+            input,
+        })
     }
 
     /// The index of the largest output (the first one on ties, as numpy's `argmax`).
@@ -220,6 +226,21 @@ where
     /// Whether every weight and bias is finite.
     pub fn is_finite(&self) -> bool {
         self.layers.all_finite()
+    }
+}
+
+/// One forward pass as [`Work`] (see [`Network::forward`]).
+struct Forward<'a, L, X> {
+    layers: &'a L,
+    input: X,
+}
+
+impl<L: Train, X: Input<L>> Work for Forward<'_, L, X> {
+    type Output = L::Output;
+
+    #[inline(always)]
+    fn run(self) -> L::Output {
+        self.input.forward(self.layers)
     }
 }
 

@@ -58,6 +58,33 @@ impl Isa {
         }
     }
 
+    /// Runs `f` compiled for the current instruction set: `f` and everything it
+    /// inlines (every layer's passes are `#[inline(always)]`) are generated for
+    /// AVX-512, AVX2 or the portable baseline, and the copy for this CPU runs.
+    /// The result is the same bits under each; only the speed differs.
+    /// `Network`'s methods do this themselves; this is for calling a layer's
+    /// own `forward` or `backward` at full speed (the benches do).
+    ///
+    /// ```
+    /// use mimic::{Isa, MaxPool2d, Module};
+    ///
+    /// let pool = MaxPool2d::<6, 28, 28, 14, 14, 2>::new();
+    /// let x = [[[1.0; 28]; 28]; 6];
+    /// assert_eq!(Isa::run(|| pool.forward(&x)), pool.forward(&x));
+    /// ```
+    #[inline]
+    pub fn run<R>(f: impl FnOnce() -> R) -> R {
+        struct Closure<F>(F);
+        impl<R, F: FnOnce() -> R> Work for Closure<F> {
+            type Output = R;
+            #[inline(always)]
+            fn run(self) -> R {
+                (self.0)()
+            }
+        }
+        dispatch(Closure(f))
+    }
+
     /// Uses `isa` (or the best the CPU has, if less) from now on, in every thread.
     /// For benchmarks and tests: results do not depend on it.
     pub fn force(isa: Isa) {
