@@ -14,7 +14,7 @@ use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mimic::{
     Adam, Conv2d, CrossEntropy, Dense, Distillation, Image, Initializer, Isa, MaxPool2d, Module,
-    Momentum, Mse, Network, ReLU, Schedule, Sgd, SoftTarget, SparseRows, images,
+    Momentum, Mse, Network, ReLU, Schedule, Sgd, SoftTarget, SparseRows, Work, images,
     module::{Train, Update},
 };
 use mimic_experiments::cli::mnist;
@@ -212,10 +212,47 @@ fn random_image<const C: usize, const H: usize, const W: usize>(seed: u64) -> Im
     })
 }
 
+/// A layer's forward pass, compiled for every instruction set.
+struct Forward<'a, L: Module>(&'a L, &'a L::Input);
+
+impl<L: Module> Work for Forward<'_, L> {
+    type Output = L::Output;
+    #[inline(always)]
+    fn run(self) -> L::Output {
+        self.0.forward(self.1)
+    }
+}
+
+/// A layer's backward pass accumulating into `gradients`, with or without the
+/// input's gradient, compiled for every instruction set.
+struct Backward<'a, L: Train> {
+    layer: &'a mut L,
+    x: &'a L::Input,
+    trace: &'a L::Trace,
+    dy: &'a L::Output,
+    gradients: &'a mut L,
+    input_gradient: bool,
+}
+
+impl<L: Train> Work for Backward<'_, L> {
+    type Output = Option<L::Input>;
+    #[inline(always)]
+    fn run(self) -> Option<L::Input> {
+        let update = Update::Accumulate(self.gradients);
+        if self.input_gradient {
+            Some(self.layer.backward(self.x, self.trace, self.dy, update))
+        } else {
+            self.layer
+                .backward_without_input_gradient(self.x, self.trace, self.dy, update);
+            None
+        }
+    }
+}
+
 /// Forward, the weights' gradient alone (a first layer's backward pass) and
 /// the whole backward pass (with the input's gradient) of a layer, accumulating
 /// into a gradient buffer as mini-batch training does, each compiled for the
-/// widest instruction set as inside `fit` ([`Isa::run`]). `flop` is the forward
+/// widest instruction set as inside `fit` ([`Isa::dispatch`]). `flop` is the forward
 /// pass's count; the weights' gradient costs as much, the whole backward pass
 /// twice as much.
 fn layer_passes<L: Train + Clone>(
@@ -231,7 +268,7 @@ fn layer_passes<L: Train + Clone>(
     let mut gradients = layer.clone();
     group.bench_function(
         BenchmarkId::new(format!("{name} forward"), format!("{flop} FLOP")),
-        |b| b.iter(|| Isa::run(|| layer.forward(x))),
+        |b| b.iter(|| Isa::dispatch(Forward(&layer, x))),
     );
     let trace = layer.forward_trace(x);
     let dy = L::traced_output(&trace).clone();
@@ -242,13 +279,13 @@ fn layer_passes<L: Train + Clone>(
         ),
         |b| {
             b.iter(|| {
-                Isa::run(|| {
-                    layer.backward_without_input_gradient(
-                        x,
-                        &trace,
-                        &dy,
-                        Update::Accumulate(&mut gradients),
-                    )
+                Isa::dispatch(Backward {
+                    layer: &mut layer,
+                    x,
+                    trace: &trace,
+                    dy: &dy,
+                    gradients: &mut gradients,
+                    input_gradient: false,
                 })
             })
         },
@@ -257,7 +294,14 @@ fn layer_passes<L: Train + Clone>(
         BenchmarkId::new(format!("{name} backward"), format!("{} FLOP", 2 * flop)),
         |b| {
             b.iter(|| {
-                Isa::run(|| layer.backward(x, &trace, &dy, Update::Accumulate(&mut gradients)))
+                Isa::dispatch(Backward {
+                    layer: &mut layer,
+                    x,
+                    trace: &trace,
+                    dy: &dy,
+                    gradients: &mut gradients,
+                    input_gradient: true,
+                })
             })
         },
     );

@@ -173,74 +173,28 @@ impl<
     pub fn pre_activation(&self, x: &Image<C, H, W>) -> Image<CO, OH, OW> {
         let shifted = shifted_rows::<C, H, W, OW, K, S, P>(x);
         let mut z = [[[0.0; OW]; OH]; CO];
-        // Narrow rows (one vector register each): four output channels at a
-        // time, four independent sums in flight so the adds do not wait on
-        // each other. Wide rows already fill several registers per channel,
-        // and four channels of them would not fit. Either way each output's
-        // own order of terms is the same, and so are the bits.
-        if OW <= 16 {
-            Self::correlate_blocks::<4>(&self.weights, &self.bias, &shifted, &mut z);
-        } else {
-            Self::correlate_blocks::<1>(&self.weights, &self.bias, &shifted, &mut z);
-        }
-        z
-    }
-
-    /// The pre-activations of all output channels, `B` at a time.
-    #[inline(always)]
-    fn correlate_blocks<const B: usize>(
-        weights: &[[[[f32; K]; K]; C]; CO],
-        bias: &[f32; CO],
-        shifted: &[[[[f32; OW]; H]; K]; C],
-        z: &mut Image<CO, OH, OW>,
-    ) {
-        let (blocks, rest) = weights.as_chunks::<B>();
-        let (z_blocks, z_rest) = z.as_chunks_mut::<B>();
-        let (b_blocks, b_rest) = bias.as_chunks::<B>();
-        for ((filters, z), b) in blocks.iter().zip(z_blocks).zip(b_blocks) {
-            Self::correlate(filters, shifted, z, b);
-        }
-        for ((filter, z), b) in rest.iter().zip(z_rest).zip(b_rest) {
-            Self::correlate::<1>(
-                core::array::from_ref(filter),
-                shifted,
-                core::array::from_mut(z),
-                core::array::from_ref(b),
-            );
-        }
-    }
-
-    /// The pre-activations of `B` output channels (see [`Conv2d::pre_activation`]).
-    #[inline(always)]
-    fn correlate<const B: usize>(
-        filters: &[[[[f32; K]; K]; C]; B],
-        shifted: &[[[[f32; OW]; H]; K]; C],
-        z: &mut [[[f32; OW]; OH]; B],
-        bias: &[f32; B],
-    ) {
-        for oh in 0..OH {
-            let mut sums = [[0.0f32; OW]; B];
-            for (ci, shifted) in shifted.iter().enumerate() {
-                for kh in 0..K {
-                    let Some(ih) = input_row::<H, S, P>(oh, kh) else {
-                        continue;
-                    };
-                    for (kw, shifted) in shifted.iter().enumerate() {
-                        for (sum, filter) in sums.iter_mut().zip(filters) {
-                            let w = filter[ci][kh][kw];
+        for ((z, filter), &b) in z.iter_mut().zip(self.weights.iter()).zip(&self.bias) {
+            for (oh, z) in z.iter_mut().enumerate() {
+                // One output row's sums, in registers for the whole filter.
+                let mut sum = [0.0f32; OW];
+                for (shifted, kernel) in shifted.iter().zip(filter) {
+                    for (kh, kernel_row) in kernel.iter().enumerate() {
+                        let Some(ih) = input_row::<H, S, P>(oh, kh) else {
+                            continue;
+                        };
+                        for (&w, shifted) in kernel_row.iter().zip(shifted) {
                             for (s, &x) in sum.iter_mut().zip(&shifted[ih]) {
                                 *s += w * x;
                             }
                         }
                     }
                 }
-            }
-            for ((z, sum), &b) in z.iter_mut().zip(sums).zip(bias) {
-                for (z, s) in z[oh].iter_mut().zip(sum) {
+                for (z, s) in z.iter_mut().zip(sum) {
                     *z = s + b;
                 }
             }
         }
+        z
     }
 
     /// `dz = f'(y) ⊙ dy`: the gradient at the pre-activation.

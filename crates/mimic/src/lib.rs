@@ -156,4 +156,4 @@ pub use quantized::{
     QuantizedConv2d, QuantizedDense, QuantizedFlatten, QuantizedModule, QuantizedPool2d, Requantize,
 };
 // The instruction set the kernels run on.
-pub use kernels::Isa;
+pub use kernels::{Isa, Work};

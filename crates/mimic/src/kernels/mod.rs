@@ -58,31 +58,31 @@ impl Isa {
         }
     }
 
-    /// Runs `f` compiled for the current instruction set: `f` and everything it
-    /// inlines (every layer's passes are `#[inline(always)]`) are generated for
-    /// AVX-512, AVX2 or the portable baseline, and the copy for this CPU runs.
-    /// The result is the same bits under each; only the speed differs.
-    /// `Network`'s methods do this themselves; this is for calling a layer's
-    /// own `forward` or `backward` at full speed (the benches do).
+    /// Runs `work` compiled for the current instruction set: [`Work::run`]
+    /// and everything it inlines (every layer's passes are `#[inline(always)]`)
+    /// are generated for AVX-512, AVX2 and the portable baseline, and the copy
+    /// for this CPU runs. The result is the same bits under each; only the
+    /// speed differs. `Network`'s methods do this themselves; this is for
+    /// calling a layer's own `forward` or `backward` at full speed (the
+    /// benches do).
     ///
     /// ```
-    /// use mimic::{Isa, MaxPool2d, Module};
+    /// use mimic::{Image, Isa, MaxPool2d, Module, Work};
     ///
-    /// let pool = MaxPool2d::<6, 28, 28, 14, 14, 2>::new();
-    /// let x = [[[1.0; 28]; 28]; 6];
-    /// assert_eq!(Isa::run(|| pool.forward(&x)), pool.forward(&x));
+    /// struct Pool<'a>(&'a MaxPool2d<6, 28, 28, 14, 14, 2>, &'a Image<6, 28, 28>);
+    /// impl Work for Pool<'_> {
+    ///     type Output = Image<6, 14, 14>;
+    ///     #[inline(always)]
+    ///     fn run(self) -> Self::Output {
+    ///         self.0.forward(self.1)
+    ///     }
+    /// }
+    /// let (pool, x) = (MaxPool2d::new(), [[[1.0; 28]; 28]; 6]);
+    /// assert_eq!(Isa::dispatch(Pool(&pool, &x)), pool.forward(&x));
     /// ```
     #[inline]
-    pub fn run<R>(f: impl FnOnce() -> R) -> R {
-        struct Closure<F>(F);
-        impl<R, F: FnOnce() -> R> Work for Closure<F> {
-            type Output = R;
-            #[inline(always)]
-            fn run(self) -> R {
-                (self.0)()
-            }
-        }
-        dispatch(Closure(f))
+    pub fn dispatch<W: Work>(work: W) -> W::Output {
+        dispatch(work)
     }
 
     /// Uses `isa` (or the best the CPU has, if less) from now on, in every thread.
@@ -130,10 +130,11 @@ impl Isa {
 }
 
 /// A piece of work — typically a whole loop, such as an epoch — to be compiled
-/// once per [`Isa`] by [`dispatch`]. `run` must be `#[inline(always)]`, and so
-/// must what it calls, for the glue between kernels to be vectorised too.
-#[cfg_attr(not(feature = "std"), allow(dead_code))] // the loops that use it need std
-pub(crate) trait Work {
+/// once per [`Isa`] and run by [`Isa::dispatch`]. `run` must be
+/// `#[inline(always)]`, and so must what it calls, for all of it to be
+/// generated for each instruction set (a closure would not be inlined
+/// reliably, which is why this is a trait).
+pub trait Work {
     /// What the work returns.
     type Output;
     /// Does the work.
