@@ -352,37 +352,34 @@ impl<
     }
 }
 
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const CO: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    const P: usize,
-    A: Activation,
-> Default for Conv2d<C, H, W, CO, OH, OW, K, S, P, A>
-{
+/// Writes out the impl header of a trait for the layer's parameters (every
+/// trait below has the same ten).
+macro_rules! conv_impl {
+    ($(#[$attr:meta])* $trait:path => $body:tt) => {
+        $(#[$attr])*
+        impl<
+            const C: usize,
+            const H: usize,
+            const W: usize,
+            const CO: usize,
+            const OH: usize,
+            const OW: usize,
+            const K: usize,
+            const S: usize,
+            const P: usize,
+            A: Activation,
+        > $trait for Conv2d<C, H, W, CO, OH, OW, K, S, P, A>
+        $body
+    };
+}
+
+conv_impl!(Default => {
     fn default() -> Self {
         Self::zeros()
     }
-}
+});
 
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const CO: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    const P: usize,
-    A: Activation,
-> fmt::Debug for Conv2d<C, H, W, CO, OH, OW, K, S, P, A>
-{
+conv_impl!(fmt::Debug => {
     /// Shapes and activation only.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -391,21 +388,9 @@ impl<
             self.activation
         )
     }
-}
+});
 
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const CO: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    const P: usize,
-    A: Activation,
-> Module for Conv2d<C, H, W, CO, OH, OW, K, S, P, A>
-{
+conv_impl!(Module => {
     type Input = Image<C, H, W>;
     type Output = Image<CO, OH, OW>;
 
@@ -417,21 +402,9 @@ impl<
         }
         z
     }
-}
+});
 
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const CO: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    const P: usize,
-    A: Activation,
-> Parameters for Conv2d<C, H, W, CO, OH, OW, K, S, P, A>
-{
+conv_impl!(Parameters => {
     fn visit(&self, f: &mut dyn FnMut(&[f32])) {
         f(self.weights.as_flattened().as_flattened().as_flattened());
         f(&self.bias);
@@ -467,21 +440,9 @@ impl<
         ));
         f((&mut self.bias, &mut a.bias, &mut b.bias, &mut c.bias));
     }
-}
+});
 
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const CO: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    const P: usize,
-    A: Activation,
-> Train for Conv2d<C, H, W, CO, OH, OW, K, S, P, A>
-{
+conv_impl!(Train => {
     /// The backward pass needs only the layer's output.
     type Trace = Image<CO, OH, OW>;
 
@@ -520,22 +481,11 @@ impl<
         let dz = self.output_delta(y, dy);
         self.apply_update(x, &dz, update);
     }
-}
+});
 
-#[cfg(feature = "std")]
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const CO: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    const P: usize,
-    A: Activation,
-> Initialize for Conv2d<C, H, W, CO, OH, OW, K, S, P, A>
-{
+conv_impl!(
+    #[cfg(feature = "std")]
+    Initialize => {
     /// Draws the weights in PyTorch's `[CO][C][K][K]` order, then the biases,
     /// with fan-in `C·K·K` and fan-out `CO·K·K` (PyTorch's for a convolution),
     /// writing each number straight into place.
@@ -571,7 +521,7 @@ impl<
         // SAFETY: all three fields were written above.
         unsafe { slot.assume_init_mut() }
     }
-}
+});
 
 #[cfg(all(test, feature = "std"))]
 mod tests {

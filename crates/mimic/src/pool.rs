@@ -279,78 +279,60 @@ impl<
     }
 }
 
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    F,
-> Clone for Pool2d<C, H, W, OH, OW, K, S, F>
-{
+/// Writes out the impl header of a trait for the layer's parameters, with
+/// `F: Pooling` (`pooling`) or any `F` (`any`).
+macro_rules! pool_impl {
+    ($(#[$attr:meta])* pooling $trait:path => $body:tt) => {
+        $(#[$attr])*
+        impl<
+            const C: usize,
+            const H: usize,
+            const W: usize,
+            const OH: usize,
+            const OW: usize,
+            const K: usize,
+            const S: usize,
+            F: Pooling,
+        > $trait for Pool2d<C, H, W, OH, OW, K, S, F>
+        $body
+    };
+    ($(#[$attr:meta])* any $trait:path => $body:tt) => {
+        $(#[$attr])*
+        impl<
+            const C: usize,
+            const H: usize,
+            const W: usize,
+            const OH: usize,
+            const OW: usize,
+            const K: usize,
+            const S: usize,
+            F,
+        > $trait for Pool2d<C, H, W, OH, OW, K, S, F>
+        $body
+    };
+}
+
+pool_impl!(any Clone => {
     fn clone(&self) -> Self {
         *self
     }
-}
+});
 
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    F,
-> Copy for Pool2d<C, H, W, OH, OW, K, S, F>
-{
-}
+pool_impl!(any Copy => {});
 
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    F,
-> PartialEq for Pool2d<C, H, W, OH, OW, K, S, F>
-{
+pool_impl!(any PartialEq => {
     fn eq(&self, _: &Self) -> bool {
         true
     }
-}
+});
 
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    F: Pooling,
-> Default for Pool2d<C, H, W, OH, OW, K, S, F>
-{
+pool_impl!(pooling Default => {
     fn default() -> Self {
         Self::new()
     }
-}
+});
 
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    F: Pooling,
-> fmt::Debug for Pool2d<C, H, W, OH, OW, K, S, F>
-{
+pool_impl!(pooling fmt::Debug => {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -358,19 +340,9 @@ impl<
             F::NAME
         )
     }
-}
+});
 
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    F: Pooling,
-> Module for Pool2d<C, H, W, OH, OW, K, S, F>
-{
+pool_impl!(pooling Module => {
     type Input = Image<C, H, W>;
     type Output = Image<C, OH, OW>;
 
@@ -378,19 +350,9 @@ impl<
     fn forward(&self, x: &Image<C, H, W>) -> Image<C, OH, OW> {
         F::pool::<C, H, W, OH, OW, K, S>(x)
     }
-}
+});
 
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    F,
-> Parameters for Pool2d<C, H, W, OH, OW, K, S, F>
-{
+pool_impl!(any Parameters => {
     fn visit(&self, _: &mut dyn FnMut(&[f32])) {}
     fn visit_mut(&mut self, _: &mut dyn FnMut(&mut [f32])) {}
     #[inline(always)]
@@ -402,19 +364,9 @@ impl<
         _: &mut impl FnMut(Zipped<'_>),
     ) {
     }
-}
+});
 
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    F: Pooling,
-> Train for Pool2d<C, H, W, OH, OW, K, S, F>
-{
+pool_impl!(pooling Train => {
     /// The output; the backward pass finds each window's maximum again in the input.
     type Trace = Image<C, OH, OW>;
 
@@ -448,20 +400,9 @@ impl<
         _: Update<'_, Self>,
     ) {
     }
-}
+});
 
-#[cfg(feature = "std")]
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    F: Pooling,
-> Initialize for Pool2d<C, H, W, OH, OW, K, S, F>
-{
+pool_impl!(#[cfg(feature = "std")] pooling Initialize => {
     /// Nothing to draw.
     fn initialize_in_place<'s, R: Rng + ?Sized>(
         slot: &'s mut MaybeUninit<Self>,
@@ -470,7 +411,7 @@ impl<
     ) -> &'s mut Self {
         slot.write(Self::new())
     }
-}
+});
 
 #[cfg(all(test, feature = "std"))]
 mod tests {
