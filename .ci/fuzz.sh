@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for $FUZZ_SECONDS (default 15) from the committed seeds
+# Runs every fuzz target for $FUZZ_SECONDS (default 10) from the committed seeds
 # (fuzz/seeds/<target>/), with AddressSanitizer. cargo-fuzz is installed from
 # crates.io if missing; its nightly-only compiler flags are allowed on the stable
 # toolchain with RUSTC_BOOTSTRAP=1 (the only toolchain these machines have).
 # A crash, a leak or a timeout fails the run; the input is kept in fuzz/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
-seconds="${FUZZ_SECONDS:-15}"
+seconds="${FUZZ_SECONDS:-10}"
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install --locked --quiet cargo-fuzz
 fi

@@ -8,7 +8,6 @@ mod conv_gradients;
 mod determinism;
 mod distillation_gradients;
 mod gradients;
-mod large_network;
 mod optimizers;
 mod persist;
 mod user_data;

@@ -1,6 +1,7 @@
 //! A network far larger than a thread's stack is built, trained and used on the
 //! heap (`Network<Box<L>, F>`). CI also runs this test in a debug build, where
 //! nothing is optimised away and every temporary would be a real stack copy.
+//! (Its own test binary, so that the debug build compiles this file alone.)
 
 use mimic::{CrossEntropy, Dense, Momentum, Network, Schedule, SparseRows, module::Parameters};
 
