@@ -200,16 +200,7 @@ impl<
     /// `dz = f'(y) ⊙ dy`: the gradient at the pre-activation.
     #[inline(always)]
     pub fn output_delta(&self, y: &Image<CO, OH, OW>, dy: &Image<CO, OH, OW>) -> Image<CO, OH, OW> {
-        let mut dz = [[[0.0; OW]; OH]; CO];
-        let flat = dz.as_flattened_mut().as_flattened_mut();
-        let (y, dy) = (
-            y.as_flattened().as_flattened(),
-            dy.as_flattened().as_flattened(),
-        );
-        for ((d, &y), &g) in flat.iter_mut().zip(y).zip(dy) {
-            *d = self.activation.derivative_at_output(y) * g;
-        }
-        dz
+        crate::image::output_delta(&self.activation, y, dy)
     }
 
     /// `dx`, the gradient passed back to the input. For each input channel,
@@ -397,9 +388,7 @@ conv_impl!(Module => {
     #[inline(always)]
     fn forward(&self, x: &Image<C, H, W>) -> Image<CO, OH, OW> {
         let mut z = self.pre_activation(x);
-        for z in z.as_flattened_mut().as_flattened_mut() {
-            *z = self.activation.apply(*z);
-        }
+        crate::image::activate(&self.activation, &mut z);
         z
     }
 });

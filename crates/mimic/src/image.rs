@@ -11,6 +11,8 @@
 //! A data set of flat rows — MNIST's `[f32; 784]` — is a data set of images as
 //! it lies in memory: [`images`] views the rows as `1 × 28 × 28` images in place.
 
+use crate::activation::Activation;
+
 /// A `C × H × W` image (channels, height, width): `[[[f32; W]; H]; C]`.
 pub type Image<const C: usize, const H: usize, const W: usize> = [[[f32; W]; H]; C];
 
@@ -52,6 +54,37 @@ pub fn image<const C: usize, const H: usize, const W: usize, const N: usize>(
     row: &[f32; N],
 ) -> &Image<C, H, W> {
     &images::<C, H, W, N>(core::slice::from_ref(row))[0]
+}
+
+/// `f(z)` for every value of an image, in place: a convolution's activation.
+#[inline(always)]
+pub(crate) fn activate<A: Activation, const C: usize, const H: usize, const W: usize>(
+    activation: &A,
+    z: &mut Image<C, H, W>,
+) {
+    for z in z.as_flattened_mut().as_flattened_mut() {
+        *z = activation.apply(*z);
+    }
+}
+
+/// `f'(y) ⊙ dy` for every value of an image: the gradient at a convolution's
+/// pre-activation from the gradient at its output `y`.
+#[inline(always)]
+pub(crate) fn output_delta<A: Activation, const C: usize, const H: usize, const W: usize>(
+    activation: &A,
+    y: &Image<C, H, W>,
+    dy: &Image<C, H, W>,
+) -> Image<C, H, W> {
+    let mut dz = [[[0.0; W]; H]; C];
+    let flat = dz.as_flattened_mut().as_flattened_mut();
+    let (y, dy) = (
+        y.as_flattened().as_flattened(),
+        dy.as_flattened().as_flattened(),
+    );
+    for ((d, &y), &g) in flat.iter_mut().zip(y).zip(dy) {
+        *d = activation.derivative_at_output(y) * g;
+    }
+    dz
 }
 
 /// Whether `n = c · h · w` (without overflowing).
