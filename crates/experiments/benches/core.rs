@@ -15,7 +15,7 @@ use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, 
 use mimic::{
     Adam, Conv2d, CrossEntropy, Dense, Distillation, Image, Initializer, Isa, MaxPool2d, Module,
     Momentum, Mse, Network, ReLU, Schedule, Sgd, SoftTarget, SparseRows, Work, images,
-    module::{Train, Update},
+    module::Train,
 };
 use mimic_experiments::cli::mnist;
 use mimic_experiments::experiment::Samples;
@@ -158,14 +158,7 @@ fn layer<const IN: usize, const OUT: usize>(c: &mut Criterion) {
         BenchmarkId::new("backward", format!("{} FLOP", 4 * IN * OUT)),
         |b| {
             b.iter(|| {
-                dense.backward(
-                    &x,
-                    &y,
-                    &dy,
-                    Update::Sgd {
-                        learning_rate: 1e-6,
-                    },
-                )
+                dense.backward(&x, &y, &dy, 1e-6)
             })
         },
     );
@@ -226,7 +219,7 @@ impl<L: Module> Work for Forward<'_, L> {
 /// A layer's backward pass accumulating into `gradients`, with or without the
 /// input's gradient, compiled for every instruction set.
 struct Backward<'a, L: Train> {
-    layer: &'a mut L,
+    layer: &'a L,
     x: &'a L::Input,
     trace: &'a L::Trace,
     dy: &'a L::Output,
@@ -238,12 +231,11 @@ impl<L: Train> Work for Backward<'_, L> {
     type Output = Option<L::Input>;
     #[inline(always)]
     fn run(self) -> Option<L::Input> {
-        let update = Update::Accumulate(self.gradients);
         if self.input_gradient {
-            Some(self.layer.backward(self.x, self.trace, self.dy, update))
+            Some(self.layer.gradient(self.x, self.trace, self.dy, self.gradients))
         } else {
             self.layer
-                .backward_without_input_gradient(self.x, self.trace, self.dy, update);
+                .gradient_without_input_gradient(self.x, self.trace, self.dy, self.gradients);
             None
         }
     }

@@ -20,7 +20,7 @@ use core::mem::MaybeUninit;
 use rand::Rng;
 
 use crate::init::{Initialize, Initializer, boxed};
-use crate::module::{Module, Parameters, SparseTrain, Train, Update, Zipped};
+use crate::module::{Module, Parameters, SparseTrain, Train, Zipped};
 use crate::sparse::SparseVector;
 
 impl<L: Module> Module for Box<L> {
@@ -73,10 +73,9 @@ impl<L: Train> Train for Box<L> {
         input: &Self::Input,
         trace: &Self::Trace,
         grad_output: &Self::Output,
-        mut update: Update<'_, Self>,
+        learning_rate: f32,
     ) -> Self::Input {
-        let update = update.project(|p| &mut **p);
-        (**self).backward(input, trace, grad_output, update)
+        (**self).backward(input, trace, grad_output, learning_rate)
     }
 
     #[inline(always)]
@@ -85,10 +84,31 @@ impl<L: Train> Train for Box<L> {
         input: &Self::Input,
         trace: &Self::Trace,
         grad_output: &Self::Output,
-        mut update: Update<'_, Self>,
+        learning_rate: f32,
     ) {
-        let update = update.project(|p| &mut **p);
-        (**self).backward_without_input_gradient(input, trace, grad_output, update)
+        (**self).backward_without_input_gradient(input, trace, grad_output, learning_rate)
+    }
+
+    #[inline(always)]
+    fn gradient(
+        &self,
+        input: &Self::Input,
+        trace: &Self::Trace,
+        grad_output: &Self::Output,
+        gradients: &mut Self,
+    ) -> Self::Input {
+        (**self).gradient(input, trace, grad_output, gradients)
+    }
+
+    #[inline(always)]
+    fn gradient_without_input_gradient(
+        &self,
+        input: &Self::Input,
+        trace: &Self::Trace,
+        grad_output: &Self::Output,
+        gradients: &mut Self,
+    ) {
+        (**self).gradient_without_input_gradient(input, trace, grad_output, gradients)
     }
 }
 
@@ -109,10 +129,20 @@ impl<const N: usize, L: SparseTrain<N>> SparseTrain<N> for Box<L> {
         input: SparseVector<'_, N>,
         trace: &Self::Trace,
         grad_output: &Self::Output,
-        mut update: Update<'_, Self>,
+        learning_rate: f32,
     ) {
-        let update = update.project(|p| &mut **p);
-        (**self).backward_sparse(input, trace, grad_output, update)
+        (**self).backward_sparse(input, trace, grad_output, learning_rate)
+    }
+
+    #[inline(always)]
+    fn gradient_sparse(
+        &self,
+        input: SparseVector<'_, N>,
+        trace: &Self::Trace,
+        grad_output: &Self::Output,
+        gradients: &mut Self,
+    ) {
+        (**self).gradient_sparse(input, trace, grad_output, gradients)
     }
 }
 

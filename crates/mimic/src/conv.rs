@@ -12,7 +12,7 @@ use crate::image::{Image, input_row, shifted_rows, valid_outputs};
 #[cfg(feature = "std")]
 use crate::init::{Initialize, Initializer, Normal};
 use crate::layer::CacheAligned;
-use crate::module::{Module, Parameters, Train, Update, Zipped};
+use crate::module::{Module, Parameters, Train, Zipped};
 
 /// A convolution from a `C × H × W` image to a `CO × OH × OW` one: `CO` filters
 /// of `C × K × K` weights, moved in steps of `S` over the input with `P` rows
@@ -326,21 +326,6 @@ impl<
         }
         totals
     }
-
-    #[inline(always)]
-    fn apply_update(
-        &mut self,
-        x: &Image<C, H, W>,
-        dz: &Image<CO, OH, OW>,
-        update: Update<'_, Self>,
-    ) {
-        match update {
-            Update::Sgd { learning_rate } => {
-                self.apply_gradient(x, dz, |p, g| p - learning_rate * g)
-            }
-            Update::Accumulate(gradients) => gradients.apply_gradient(x, dz, |p, g| p + g),
-        }
-    }
 }
 
 /// Writes out the impl header of a trait for the layer's parameters (every
@@ -451,11 +436,11 @@ conv_impl!(Train => {
         x: &Image<C, H, W>,
         y: &Image<CO, OH, OW>,
         dy: &Image<CO, OH, OW>,
-        update: Update<'_, Self>,
+        learning_rate: f32,
     ) -> Image<C, H, W> {
         let dz = self.output_delta(y, dy);
         let dx = self.input_gradient(&dz); // before the update, as for Dense
-        self.apply_update(x, &dz, update);
+        self.apply_gradient(x, &dz, |p, g| p - learning_rate * g);
         dx
     }
 
@@ -465,10 +450,35 @@ conv_impl!(Train => {
         x: &Image<C, H, W>,
         y: &Image<CO, OH, OW>,
         dy: &Image<CO, OH, OW>,
-        update: Update<'_, Self>,
+        learning_rate: f32,
     ) {
         let dz = self.output_delta(y, dy);
-        self.apply_update(x, &dz, update);
+        self.apply_gradient(x, &dz, |p, g| p - learning_rate * g);
+    }
+
+    #[inline(always)]
+    fn gradient(
+        &self,
+        x: &Image<C, H, W>,
+        y: &Image<CO, OH, OW>,
+        dy: &Image<CO, OH, OW>,
+        gradients: &mut Self,
+    ) -> Image<C, H, W> {
+        let dz = self.output_delta(y, dy);
+        gradients.apply_gradient(x, &dz, |p, g| p + g);
+        self.input_gradient(&dz)
+    }
+
+    #[inline(always)]
+    fn gradient_without_input_gradient(
+        &self,
+        x: &Image<C, H, W>,
+        y: &Image<CO, OH, OW>,
+        dy: &Image<CO, OH, OW>,
+        gradients: &mut Self,
+    ) {
+        let dz = self.output_delta(y, dy);
+        gradients.apply_gradient(x, &dz, |p, g| p + g);
     }
 });
 

@@ -12,7 +12,7 @@ use crate::activation::{Activation, LeakyReLU};
 use crate::image::{Image, input_row, shifted_rows, valid_outputs};
 #[cfg(feature = "std")]
 use crate::init::{Initialize, Initializer, Normal};
-use crate::module::{Module, Parameters, Train, Update, Zipped};
+use crate::module::{Module, Parameters, Train, Zipped};
 
 /// A depthwise convolution of a `C × H × W` image: channel `c` of the output is
 /// channel `c` of the input convolved with its own `K × K` filter (stride `S`,
@@ -238,21 +238,6 @@ impl<
             *b = f(*b, columns.iter().fold(0.0, |sum, &c| sum + c));
         }
     }
-
-    #[inline(always)]
-    fn apply_update(
-        &mut self,
-        x: &Image<C, H, W>,
-        dz: &Image<C, OH, OW>,
-        update: Update<'_, Self>,
-    ) {
-        match update {
-            Update::Sgd { learning_rate } => {
-                self.apply_gradient(x, dz, |p, g| p - learning_rate * g)
-            }
-            Update::Accumulate(gradients) => gradients.apply_gradient(x, dz, |p, g| p + g),
-        }
-    }
 }
 
 #[cfg(feature = "std")]
@@ -379,11 +364,11 @@ depthwise_impl!(Train => {
         x: &Image<C, H, W>,
         y: &Image<C, OH, OW>,
         dy: &Image<C, OH, OW>,
-        update: Update<'_, Self>,
+        learning_rate: f32,
     ) -> Image<C, H, W> {
         let dz = self.output_delta(y, dy);
         let dx = self.input_gradient(&dz); // before the update
-        self.apply_update(x, &dz, update);
+        self.apply_gradient(x, &dz, |p, g| p - learning_rate * g);
         dx
     }
 
@@ -393,10 +378,35 @@ depthwise_impl!(Train => {
         x: &Image<C, H, W>,
         y: &Image<C, OH, OW>,
         dy: &Image<C, OH, OW>,
-        update: Update<'_, Self>,
+        learning_rate: f32,
     ) {
         let dz = self.output_delta(y, dy);
-        self.apply_update(x, &dz, update);
+        self.apply_gradient(x, &dz, |p, g| p - learning_rate * g);
+    }
+
+    #[inline(always)]
+    fn gradient(
+        &self,
+        x: &Image<C, H, W>,
+        y: &Image<C, OH, OW>,
+        dy: &Image<C, OH, OW>,
+        gradients: &mut Self,
+    ) -> Image<C, H, W> {
+        let dz = self.output_delta(y, dy);
+        gradients.apply_gradient(x, &dz, |p, g| p + g);
+        self.input_gradient(&dz)
+    }
+
+    #[inline(always)]
+    fn gradient_without_input_gradient(
+        &self,
+        x: &Image<C, H, W>,
+        y: &Image<C, OH, OW>,
+        dy: &Image<C, OH, OW>,
+        gradients: &mut Self,
+    ) {
+        let dz = self.output_delta(y, dy);
+        gradients.apply_gradient(x, &dz, |p, g| p + g);
     }
 });
 

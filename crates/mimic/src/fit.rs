@@ -19,10 +19,12 @@ use crate::init::{Initialize, Initializer, boxed};
 use crate::inputs::{Input, InputsOf};
 use crate::kernels::{Work, dispatch};
 use crate::loss::{Loss, LossError};
-use crate::module::{Train, Update, Zipped};
+use crate::module::{Train, Zipped};
 use crate::network::{Network, StepError, VALID_RATE, valid_rate};
 use crate::optimizer::Optimizer;
 use crate::rate::RateSchedule;
+use crate::batches::{Factors, Settings, Shared, ThreadEpoch};
+use crate::threads::PoisonOnPanic;
 
 /// How to train: everything besides the network, the data and the targets —
 /// the update rule `O` with its learning rate, epochs, batch size, a
@@ -61,6 +63,11 @@ pub struct Schedule<O> {
     pub shuffle_seed: Option<u64>,
     /// Scale each averaged gradient down to this global L2 norm if it is larger.
     pub clip_norm: Option<f32>,
+    /// Threads that compute each mini-batch (1 by default). The weights do not
+    /// depend on it: see [`Schedule::parts`].
+    pub threads: usize,
+    /// Fixed parts each mini-batch's gradient is summed in (4 by default).
+    pub parts: usize,
 }
 
 impl<O: Optimizer> Schedule<O> {
@@ -74,6 +81,8 @@ impl<O: Optimizer> Schedule<O> {
             rate_schedule: RateSchedule::Constant,
             shuffle_seed: None,
             clip_norm: None,
+            threads: 1,
+            parts: 4,
         }
     }
 
@@ -96,6 +105,8 @@ impl<O: Optimizer> Schedule<O> {
             rate_schedule: self.rate_schedule,
             shuffle_seed: self.shuffle_seed,
             clip_norm: self.clip_norm,
+            threads: self.threads,
+            parts: self.parts,
         }
     }
 
@@ -127,6 +138,42 @@ impl<O: Optimizer> Schedule<O> {
             clip_norm: Some(norm),
             ..self
         }
+    }
+
+    /// The same schedule, computing each mini-batch on `threads` threads.
+    ///
+    /// A seed gives the same weights, bit for bit, for any number of threads:
+    /// each batch is cut into [`Schedule::parts`] fixed parts whose gradients
+    /// are summed in a fixed order, whichever thread computed them. So at most
+    /// `parts` threads have work. The threads start once per
+    /// [`Network::fit`](crate::Network::fit). Per-sample SGD (batch size 1,
+    /// plain SGD, no clipping) is one sample after another by nature and always
+    /// runs on one thread.
+    ///
+    /// ```
+    /// use mimic::{Adam, Schedule};
+    ///
+    /// let every_core = Schedule::new(Adam::default()).batch_size(64).all_cores();
+    /// assert!(every_core.threads >= 1);
+    /// ```
+    pub const fn threads(self, threads: usize) -> Self {
+        Self { threads, ..self }
+    }
+
+    /// The same schedule on as many threads as the system says can run at once
+    /// (`std::thread::available_parallelism`), at most [`Schedule::parts`].
+    pub fn all_cores(self) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        self.threads(cores.min(self.parts))
+    }
+
+    /// The same schedule, summing each mini-batch's gradient in `parts` fixed
+    /// parts (4 by default; a batch of fewer samples has one part per sample).
+    /// The parts fix the order of the floating-point sums, so they — unlike the
+    /// number of threads — change the last bits of the weights; more parts let
+    /// more threads work at the cost of a buffer the network's size per part.
+    pub const fn parts(self, parts: usize) -> Self {
+        Self { parts, ..self }
     }
 
     /// Whether each sample's update is applied during its backward pass: plain
@@ -228,7 +275,7 @@ impl std::error::Error for TrainError {
 
 /// A step's result, its error placed at `sample` of `epoch` after `steps` steps.
 #[inline(always)]
-fn locate(
+pub(crate) fn locate(
     step: Result<f32, StepError>,
     epoch: usize,
     sample: usize,
@@ -359,6 +406,13 @@ where
                 expected: "a finite number > 0",
             });
         }
+        if schedule.threads == 0 || schedule.parts == 0 {
+            return Err(TrainError::Setting {
+                name: if schedule.threads == 0 { "threads" } else { "parts" },
+                value: 0.0,
+                expected: "at least 1",
+            });
+        }
         let per_sample = schedule.per_sample_sgd();
         let batch = if per_sample {
             1
@@ -366,57 +420,31 @@ where
             schedule.batch_size.max(1)
         };
         let updates_per_epoch = inputs.len().div_ceil(batch);
-        let mut order: Vec<usize> = (0..inputs.len()).collect();
-        // Gradient and optimizer-state buffers in the network's own type, made
-        // once, on the heap (three network-sized values would otherwise sit in
-        // this frame); per-sample SGD needs none.
-        let mut buffers = (!per_sample).then(|| {
-            let mut none = Pcg64::seed_from_u64(0); // `Zeros` draws nothing
-            let mut zeros = || boxed::<L, _>(Initializer::Zeros, &mut none);
-            (zeros(), zeros(), zeros())
-        });
+        let rates = |epoch: usize| Rates {
+            schedule: schedule.rate_schedule,
+            base: base_rate,
+            epoch,
+            first_update: epoch.saturating_mul(updates_per_epoch),
+            updates: schedule.epochs.saturating_mul(updates_per_epoch),
+        };
+        let order: Vec<usize> = (0..inputs.len()).collect();
+        if !per_sample {
+            return train_batches(self, inputs, targets, schedule, order, rates, after_epoch);
+        }
+        let mut order = order;
         let mut stats = Vec::new();
         let mut steps_before = 0;
         for epoch in 0..schedule.epochs {
-            if let Some(seed) = schedule.shuffle_seed {
-                order.shuffle(&mut Pcg64::seed_from_u64(
-                    seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                ));
-            }
-            let rates = Rates {
-                schedule: schedule.rate_schedule,
-                base: base_rate,
+            shuffle(&mut order, schedule.shuffle_seed, epoch);
+            let epoch_stats = dispatch(Epoch {
+                network: &mut *self,
+                inputs,
+                targets,
+                order: schedule.shuffle_seed.map(|_| order.as_slice()),
                 epoch,
-                first_update: epoch.saturating_mul(updates_per_epoch),
-                updates: schedule.epochs.saturating_mul(updates_per_epoch),
-            };
-            let ordered = schedule.shuffle_seed.map(|_| order.as_slice());
-            let epoch_stats = match &mut buffers {
-                None => dispatch(Epoch {
-                    network: &mut *self,
-                    inputs,
-                    targets,
-                    order: ordered,
-                    epoch,
-                    steps_before,
-                    rates,
-                }),
-                Some((gradients, first, second)) => dispatch(Batches {
-                    network: &mut *self,
-                    inputs,
-                    targets,
-                    order: &order,
-                    epoch,
-                    steps_before,
-                    batch_size: batch,
-                    clip_norm: schedule.clip_norm,
-                    rates,
-                    gradients,
-                    first,
-                    second,
-                    update: &mut update_with(schedule.optimizer),
-                }),
-            }?;
+                steps_before,
+                rates: rates(epoch),
+            })?;
             steps_before += epoch_stats.steps;
             stats.push(epoch_stats);
             if after_epoch(epoch, self, &epoch_stats).is_break() {
@@ -427,22 +455,188 @@ where
     }
 }
 
+/// Shuffles `order` for `epoch` from `seed` (each epoch's permutation is drawn
+/// from its own generator, so it does not depend on the epochs before it).
+fn shuffle(order: &mut [usize], seed: Option<u64>, epoch: usize) {
+    if let Some(seed) = seed {
+        order.shuffle(&mut Pcg64::seed_from_u64(
+            seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        ));
+    }
+}
+
+/// Mini-batch training on `schedule.threads` threads (see `batches.rs`): the
+/// threads start here, once, and meet between epochs while thread 0 (this one)
+/// shuffles and calls `after_epoch`.
+fn train_batches<L, F, X, O, C>(
+    network: &mut Network<L, F>,
+    inputs: &X,
+    targets: &[F::Target],
+    schedule: &Schedule<O>,
+    order: Vec<usize>,
+    rates: impl Fn(usize) -> Rates,
+    mut after_epoch: C,
+) -> Result<Vec<EpochStats>, TrainError>
+where
+    L: Train + Initialize,
+    L::Output: AsRef<[f32]>,
+    F: Loss<L::Output>,
+    F::Target: Sized,
+    X: InputsOf<L> + ?Sized,
+    O: Optimizer,
+    C: FnMut(usize, &Network<L, F>, &EpochStats) -> ControlFlow<()>,
+{
+    let parts = schedule.parts;
+    // More threads than parts would find nothing to do.
+    let threads = schedule.threads.min(parts);
+    // Gradient and optimizer-state buffers in the network's own type, made
+    // once, on the heap (network-sized values would otherwise sit in this frame).
+    let mut none = Pcg64::seed_from_u64(0); // `Zeros` draws nothing
+    let mut zeros = || boxed::<L, _>(Initializer::Zeros, &mut none);
+    let mut part_buffers: Vec<Box<L>> = (0..parts).map(|_| zeros()).collect();
+    let (mut first, mut second) = (zeros(), zeros());
+    let update = update_with(schedule.optimizer);
+    let settings = Settings {
+        batch_size: schedule.batch_size.max(1),
+        parts,
+        clip_norm: schedule.clip_norm,
+    };
+    let shared = Shared::new(
+        network,
+        inputs,
+        targets,
+        settings,
+        &mut part_buffers,
+        &mut first,
+        &mut second,
+        &update,
+    );
+    // SAFETY: no other thread exists yet.
+    unsafe { shared.plan.get_mut().order = order };
+    std::thread::scope(|scope| {
+        let _poison = PoisonOnPanic(&shared.barrier);
+        let mut started = 1;
+        for thread in 1..threads {
+            let shared = &shared;
+            let worker = std::thread::Builder::new()
+                .name(format!("mimic-fit-{thread}"))
+                .spawn_scoped(scope, move || work_epochs(shared, thread));
+            if worker.is_err() {
+                break; // fewer threads: the same bits, later
+            }
+            started += 1;
+        }
+        shared.barrier.set_threads(started);
+        let mut stats = Vec::new();
+        let mut result = Ok(());
+        let mut steps_before = 0;
+        for epoch in 0..schedule.epochs {
+            {
+                // SAFETY: between epochs: every other thread waits at the barrier.
+                let plan = unsafe { shared.plan.get_mut() };
+                shuffle(&mut plan.order, schedule.shuffle_seed, epoch);
+                plan.epoch = epoch;
+                plan.steps_before = steps_before;
+                plan.rates = rates(epoch);
+                plan.threads = started;
+            }
+            if shared.barrier.wait().is_err() {
+                break; // a worker panicked; the scope re-raises it
+            }
+            let (total, steps) = match dispatch(ThreadEpoch {
+                shared: &shared,
+                thread: 0,
+                threads: started,
+            }) {
+                Ok(done) => done,
+                Err(error) => {
+                    result = Err(error);
+                    break;
+                }
+            };
+            steps_before += steps;
+            let epoch_stats = EpochStats {
+                mean_loss: mean(total, steps),
+                steps,
+            };
+            // SAFETY: between epochs, as above.
+            let network = unsafe { shared.network() };
+            if !network.is_finite() {
+                // A finite gradient whose update overflowed (the gradients
+                // themselves are checked before every update).
+                result = Err(TrainError::Diverged(Divergence {
+                    epoch,
+                    sample: unsafe { shared.plan.get() }.order.last().copied().unwrap_or(0),
+                    step: steps_before,
+                    loss: f32::NAN,
+                }));
+                break;
+            }
+            stats.push(epoch_stats);
+            if after_epoch(epoch, network, &epoch_stats).is_break() {
+                break;
+            }
+        }
+        // SAFETY: between epochs, as above.
+        unsafe { shared.plan.get_mut().finished = true };
+        let _ = shared.barrier.wait();
+        result.map(|()| stats)
+    })
+}
+
+/// A worker thread: one epoch after another until thread 0 says there are no more.
+fn work_epochs<L, F, X>(shared: &Shared<'_, L, F, X>, thread: usize)
+where
+    L: Train,
+    L::Output: AsRef<[f32]>,
+    F: Loss<L::Output>,
+    F::Target: Sized,
+    X: InputsOf<L> + ?Sized,
+{
+    let _poison = PoisonOnPanic(&shared.barrier);
+    while shared.barrier.wait().is_ok() {
+        // SAFETY: between epochs, after the barrier: thread 0 wrote the plan
+        // before it and writes it again only after this epoch.
+        let plan = unsafe { shared.plan.get() };
+        if plan.finished {
+            return;
+        }
+        // Every thread reaches the same result; thread 0 reports it.
+        let _ = dispatch(ThreadEpoch {
+            shared,
+            thread,
+            threads: plan.threads,
+        });
+    }
+}
+
 /// The learning rate of each update of one epoch.
 #[derive(Clone, Copy)]
-struct Rates {
+pub(crate) struct Rates {
     schedule: RateSchedule,
     base: f32,
     epoch: usize,
     /// Updates before this epoch.
-    first_update: usize,
+    pub(crate) first_update: usize,
     /// Updates in all of training.
     updates: usize,
 }
 
 impl Rates {
+    /// `base` throughout.
+    pub(crate) fn constant(base: f32) -> Self {
+        Self {
+            schedule: RateSchedule::Constant,
+            base,
+            epoch: 0,
+            first_update: 0,
+            updates: 1,
+        }
+    }
+
     /// The rate of this epoch's update `k` (0-based).
     #[inline(always)]
-    fn at(&self, k: usize) -> f32 {
+    pub(crate) fn at(&self, k: usize) -> f32 {
         self.schedule
             .at(self.base, self.epoch, self.first_update + k, self.updates)
     }
@@ -492,9 +686,7 @@ where
             if varying {
                 learning_rate = self.rates.at(k);
             }
-            let step = self
-                .network
-                .step(input, target, Update::Sgd { learning_rate });
+            let step = self.network.sgd_step(input, target, learning_rate);
             total += f64::from(locate(step, self.epoch, sample, self.steps_before + steps)?);
             steps += 1;
         }
@@ -512,7 +704,7 @@ where
 /// and targets of sample `k + 2`. One sample ahead is too late: finding a row is
 /// itself a cache miss.
 #[inline(always)]
-fn prefetch_ahead<L, X, T>(inputs: &X, targets: &[T], order: &[usize], k: usize)
+pub(crate) fn prefetch_ahead<L, X, T>(inputs: &X, targets: &[T], order: &[usize], k: usize)
 where
     L: Train,
     X: InputsOf<L> + ?Sized,
@@ -557,145 +749,22 @@ fn mean(total: f64, count: usize) -> f64 {
     }
 }
 
-/// One batch's update of every parameter: `(parameters, summed gradient, the
-/// optimizer's two state buffers, what the update is scaled by)`.
-type UpdateAll<'a, L> = dyn FnMut(&mut L, &mut L, &mut L, &mut L, Factors) + 'a;
-
-/// What one batch's update is scaled by, and its number.
-#[derive(Clone, Copy)]
-struct Factors {
-    scale: f32,
-    clip: f32,
-    rate: f32,
-    t: u32,
-}
-
-/// The optimizer's update of a whole network, behind a `dyn` call made once per
-/// batch: the epoch's loop ([`Batches`]) is then compiled — three times, once
-/// per ISA — for each network, loss and kind of input, but not again for every
-/// optimizer, while the update itself is dispatched to the widest vectors per
-/// parameter slice as before. The same operations in the same order: the same
-/// bits.
-fn update_with<L: Train, O: Optimizer>(
-    optimizer: O,
-) -> impl FnMut(&mut L, &mut L, &mut L, &mut L, Factors) {
-    move |layers, gradients, first, second, f| {
-        layers.zip_mut(gradients, first, second, &mut |(w, g, s1, s2)| {
-            dispatch(BatchUpdate {
-                optimizer,
-                parameters: (w, g, s1, s2),
-                scale: f.scale,
-                clip: f.clip,
-                rate: f.rate,
-                t: f.t,
-            });
+/// The optimizer's update of one block of parameters, as the [`UpdateBlock`]
+/// the threads call: each block's update is dispatched to the widest vectors.
+fn update_with<O: Optimizer>(optimizer: O) -> impl Fn(Zipped<'_>, Factors) + Sync {
+    move |parameters, f| {
+        dispatch(BatchUpdate {
+            optimizer,
+            parameters,
+            scale: f.scale,
+            clip: f.clip,
+            rate: f.rate,
+            t: f.t,
         });
     }
 }
 
-/// One epoch of mini-batches: gradients summed over each batch, averaged,
-/// clipped, and applied by the optimizer, as [`Work`].
-struct Batches<'a, L, F: Loss<L::Output>, X: ?Sized>
-where
-    L: Train,
-    F::Target: Sized,
-{
-    network: &'a mut Network<L, F>,
-    inputs: &'a X,
-    targets: &'a [F::Target],
-    order: &'a [usize],
-    epoch: usize,
-    steps_before: usize,
-    batch_size: usize,
-    clip_norm: Option<f32>,
-    rates: Rates,
-    /// Zero between batches: each update zeroes what it read.
-    gradients: &'a mut L,
-    first: &'a mut L,
-    second: &'a mut L,
-    update: &'a mut UpdateAll<'a, L>,
-}
-
-impl<L, F, X> Work for Batches<'_, L, F, X>
-where
-    L: Train,
-    L::Output: AsRef<[f32]>,
-    F: Loss<L::Output>,
-    F::Target: Sized,
-    X: InputsOf<L> + ?Sized,
-{
-    type Output = Result<EpochStats, TrainError>;
-
-    #[inline(always)]
-    fn run(self) -> Self::Output {
-        let Batches {
-            network,
-            inputs,
-            targets,
-            order,
-            epoch,
-            steps_before,
-            batch_size,
-            clip_norm,
-            rates,
-            gradients,
-            first,
-            second,
-            update,
-        } = self;
-        let (mut total, mut steps) = (0.0f64, 0);
-        for (b, batch) in order.chunks(batch_size).enumerate() {
-            let mut in_batch = 0usize;
-            for (j, &sample) in batch.iter().enumerate() {
-                prefetch_ahead(inputs, targets, order, b * batch_size + j);
-                let (Some(input), Some(target)) = (inputs.input(sample), targets.get(sample))
-                else {
-                    continue;
-                };
-                let step = network.step(input, target, Update::Accumulate(&mut *gradients));
-                total += f64::from(locate(step, epoch, sample, steps_before + steps)?);
-                steps += 1;
-                in_batch += 1;
-            }
-            let scale = 1.0 / in_batch.max(1) as f32;
-            let clip = match clip_norm {
-                Some(limit) => clip_factor(gradients, scale, limit),
-                None => 1.0,
-            };
-            let rate = rates.at(b);
-            // The update number `t` counts from 1 over all of training (Adam's
-            // bias correction).
-            let t = u32::try_from(rates.first_update + b + 1).unwrap_or(u32::MAX);
-            update(
-                &mut network.layers,
-                gradients,
-                first,
-                second,
-                Factors {
-                    scale,
-                    clip,
-                    rate,
-                    t,
-                },
-            );
-        }
-        if !network.is_finite() {
-            return Err(TrainError::Diverged(Divergence {
-                epoch,
-                sample: order.last().copied().unwrap_or(0),
-                step: steps_before + steps,
-                loss: f32::NAN,
-            }));
-        }
-        Ok(EpochStats {
-            mean_loss: mean(total, steps),
-            steps,
-        })
-    }
-}
-
-/// One parameter slice's mini-batch update ([`Optimizer::update_batch`]), as
-/// [`Work`].
+/// One block's mini-batch update ([`Optimizer::update_batch`]), as [`Work`].
 struct BatchUpdate<'a, O> {
     optimizer: O,
     parameters: Zipped<'a>,
@@ -713,24 +782,5 @@ impl<O: Optimizer> Work for BatchUpdate<'_, O> {
         let (w, g, s1, s2) = self.parameters;
         self.optimizer
             .update_batch(w, g, s1, s2, self.scale, self.clip, self.rate, self.t);
-    }
-}
-
-/// The factor that scales the averaged gradient (`sum · scale`) down to global
-/// L2 norm `limit`, or 1 if it is not above it. The norm is accumulated in f64.
-#[inline(always)]
-fn clip_factor<L: Train>(gradients: &L, scale: f32, limit: f32) -> f32 {
-    let mut squares = 0.0f64;
-    gradients.visit(&mut |g| {
-        for &g in g {
-            let g = f64::from(g * scale);
-            squares += g * g;
-        }
-    });
-    let norm = squares.sqrt();
-    if norm > f64::from(limit) && norm > 0.0 {
-        (f64::from(limit) / norm) as f32
-    } else {
-        1.0
     }
 }

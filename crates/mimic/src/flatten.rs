@@ -10,7 +10,7 @@ use rand::Rng;
 use crate::image::Image;
 #[cfg(feature = "std")]
 use crate::init::{Initialize, Initializer};
-use crate::module::{Module, Parameters, Train, Update, Zipped};
+use crate::module::{Module, Parameters, Train, Zipped};
 
 /// A `C × H × W` image as a vector of its `N = C · H · W` values, channel by
 /// channel and row by row (PyTorch's `flatten` order). `N` is written out and
@@ -108,7 +108,7 @@ impl<const C: usize, const H: usize, const W: usize, const N: usize> Train for F
         _: &Image<C, H, W>,
         _: &[f32; N],
         dy: &[f32; N],
-        _: Update<'_, Self>,
+        _: f32,
     ) -> Image<C, H, W> {
         let mut dx = [[[0.0; W]; H]; C];
         dx.as_flattened_mut().as_flattened_mut().copy_from_slice(dy);
@@ -121,7 +121,30 @@ impl<const C: usize, const H: usize, const W: usize, const N: usize> Train for F
         _: &Image<C, H, W>,
         _: &[f32; N],
         _: &[f32; N],
-        _: Update<'_, Self>,
+        _: f32,
+    ) {
+    }
+
+    #[inline(always)]
+    fn gradient(
+        &self,
+        _: &Image<C, H, W>,
+        _: &[f32; N],
+        dy: &[f32; N],
+        _: &mut Self,
+    ) -> Image<C, H, W> {
+        let mut dx = [[[0.0; W]; H]; C];
+        dx.as_flattened_mut().as_flattened_mut().copy_from_slice(dy);
+        dx
+    }
+
+    #[inline(always)]
+    fn gradient_without_input_gradient(
+        &self,
+        _: &Image<C, H, W>,
+        _: &[f32; N],
+        _: &[f32; N],
+        _: &mut Self,
     ) {
     }
 }

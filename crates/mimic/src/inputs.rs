@@ -6,7 +6,7 @@
 //! skips the zeros. Collections are slices (or `Vec`s) of dense rows and
 //! [`SparseRows`]; every training and evaluation loop is written once over them.
 
-use crate::module::{SparseTrain, Train, Update};
+use crate::module::{SparseTrain, Train};
 #[cfg(feature = "std")]
 use crate::sparse::SparseRows;
 use crate::sparse::{Entries, SparseVector};
@@ -17,14 +17,11 @@ pub trait Input<L: Train>: Copy {
     fn forward(self, layers: &L) -> L::Output;
     /// `L`'s forward pass, keeping what backward needs.
     fn forward_trace(self, layers: &L) -> L::Trace;
-    /// `L`'s backward pass from `grad_output`, updating or accumulating as `update` says.
-    fn backward(
-        self,
-        layers: &mut L,
-        trace: &L::Trace,
-        grad_output: &L::Output,
-        update: Update<'_, L>,
-    );
+    /// `L`'s per-sample SGD backward pass from `grad_output` ([`Train::backward`]).
+    fn backward(self, layers: &mut L, trace: &L::Trace, grad_output: &L::Output, learning_rate: f32);
+    /// Adds `L`'s parameter gradient from `grad_output` into `gradients`
+    /// ([`Train::gradient`]).
+    fn gradient(self, layers: &L, trace: &L::Trace, grad_output: &L::Output, gradients: &mut L);
 
     /// Asks the CPU to start loading this input's data (a hint: the next sample
     /// of a shuffled epoch is far from the current one in memory).
@@ -51,14 +48,13 @@ impl<X, L: Train<Input = X>> Input<L> for &X {
     }
 
     #[inline(always)]
-    fn backward(
-        self,
-        layers: &mut L,
-        trace: &L::Trace,
-        grad_output: &L::Output,
-        update: Update<'_, L>,
-    ) {
-        layers.backward_without_input_gradient(self, trace, grad_output, update)
+    fn backward(self, layers: &mut L, trace: &L::Trace, grad_output: &L::Output, learning_rate: f32) {
+        layers.backward_without_input_gradient(self, trace, grad_output, learning_rate)
+    }
+
+    #[inline(always)]
+    fn gradient(self, layers: &L, trace: &L::Trace, grad_output: &L::Output, gradients: &mut L) {
+        layers.gradient_without_input_gradient(self, trace, grad_output, gradients)
     }
 
     #[inline(always)]
@@ -79,14 +75,13 @@ impl<const N: usize, L: SparseTrain<N>> Input<L> for SparseVector<'_, N> {
     }
 
     #[inline(always)]
-    fn backward(
-        self,
-        layers: &mut L,
-        trace: &L::Trace,
-        grad_output: &L::Output,
-        update: Update<'_, L>,
-    ) {
-        layers.backward_sparse(self, trace, grad_output, update)
+    fn backward(self, layers: &mut L, trace: &L::Trace, grad_output: &L::Output, learning_rate: f32) {
+        layers.backward_sparse(self, trace, grad_output, learning_rate)
+    }
+
+    #[inline(always)]
+    fn gradient(self, layers: &L, trace: &L::Trace, grad_output: &L::Output, gradients: &mut L) {
+        layers.gradient_sparse(self, trace, grad_output, gradients)
     }
 
     #[inline(always)]

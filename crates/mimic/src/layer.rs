@@ -11,7 +11,7 @@ use crate::activation::{Activation, LeakyReLU};
 #[cfg(feature = "std")]
 use crate::init::{Initialize, Initializer, Normal};
 use crate::kernels;
-use crate::module::{Module, Parameters, SparseTrain, Train, Update, Zipped};
+use crate::module::{Module, Parameters, SparseTrain, Train, Zipped};
 use crate::sparse::SparseVector;
 
 /// A dense layer from `IN` inputs to `OUT` outputs with activation `A`
@@ -234,27 +234,6 @@ impl<const IN: usize, const OUT: usize, A: Activation> Dense<IN, OUT, A> {
             *b += d;
         }
     }
-
-    #[inline(always)]
-    fn apply_update(&mut self, x: &[f32; IN], db: &[f32; OUT], update: Update<'_, Self>) {
-        match update {
-            Update::Sgd { learning_rate } => self.sgd_update(x, db, learning_rate),
-            Update::Accumulate(gradients) => gradients.accumulate(x, db),
-        }
-    }
-
-    #[inline(always)]
-    fn apply_update_sparse(
-        &mut self,
-        x: SparseVector<'_, IN>,
-        db: &[f32; OUT],
-        update: Update<'_, Self>,
-    ) {
-        match update {
-            Update::Sgd { learning_rate } => self.sgd_update_sparse(x, db, learning_rate),
-            Update::Accumulate(gradients) => gradients.accumulate_sparse(x, db),
-        }
-    }
 }
 
 /// A value aligned to a 64-byte cache line. A layer of 16 outputs then has each
@@ -362,11 +341,11 @@ impl<const IN: usize, const OUT: usize, A: Activation> Train for Dense<IN, OUT, 
         x: &[f32; IN],
         y: &[f32; OUT],
         dy: &[f32; OUT],
-        update: Update<'_, Self>,
+        learning_rate: f32,
     ) -> [f32; IN] {
         let db = self.output_delta(y, dy);
         let dx = self.input_gradient(&db); // before the update, as the seed
-        self.apply_update(x, &db, update);
+        self.sgd_update(x, &db, learning_rate);
         dx
     }
 
@@ -376,10 +355,34 @@ impl<const IN: usize, const OUT: usize, A: Activation> Train for Dense<IN, OUT, 
         x: &[f32; IN],
         y: &[f32; OUT],
         dy: &[f32; OUT],
-        update: Update<'_, Self>,
+        learning_rate: f32,
     ) {
         let db = self.output_delta(y, dy);
-        self.apply_update(x, &db, update);
+        self.sgd_update(x, &db, learning_rate);
+    }
+
+    #[inline(always)]
+    fn gradient(
+        &self,
+        x: &[f32; IN],
+        y: &[f32; OUT],
+        dy: &[f32; OUT],
+        gradients: &mut Self,
+    ) -> [f32; IN] {
+        let db = self.output_delta(y, dy);
+        gradients.accumulate(x, &db);
+        self.input_gradient(&db)
+    }
+
+    #[inline(always)]
+    fn gradient_without_input_gradient(
+        &self,
+        x: &[f32; IN],
+        y: &[f32; OUT],
+        dy: &[f32; OUT],
+        gradients: &mut Self,
+    ) {
+        gradients.accumulate(x, &self.output_delta(y, dy));
     }
 }
 
@@ -400,10 +403,21 @@ impl<const IN: usize, const OUT: usize, A: Activation> SparseTrain<IN> for Dense
         x: SparseVector<'_, IN>,
         y: &[f32; OUT],
         dy: &[f32; OUT],
-        update: Update<'_, Self>,
+        learning_rate: f32,
     ) {
         let db = self.output_delta(y, dy);
-        self.apply_update_sparse(x, &db, update);
+        self.sgd_update_sparse(x, &db, learning_rate);
+    }
+
+    #[inline(always)]
+    fn gradient_sparse(
+        &self,
+        x: SparseVector<'_, IN>,
+        y: &[f32; OUT],
+        dy: &[f32; OUT],
+        gradients: &mut Self,
+    ) {
+        gradients.accumulate_sparse(x, &self.output_delta(y, dy));
     }
 }
 
@@ -470,7 +484,7 @@ mod tests {
         let mut layer = small();
         let x = [1.0, 0.0, 2.0];
         let y = layer.forward(&x);
-        let dx = layer.backward(&x, &y, &[1.0, 2.0], Update::Sgd { learning_rate: 0.5 });
+        let dx = layer.backward(&x, &y, &[1.0, 2.0], 0.5);
         assert_eq!(dx, [1.0 - 2.0, 2.0 + 1.0, 3.0]);
         // W -= 0.5 · db · xᵀ with db = [1, 2]
         assert_eq!(layer.weight(0, 0), 0.5);
@@ -481,11 +495,11 @@ mod tests {
 
     #[test]
     fn accumulate_adds_gradients() {
-        let mut layer = small();
+        let layer = small();
         let mut grads = Dense::<3, 2, Identity>::zeros();
         let x = [1.0, 0.0, 2.0];
         let y = layer.forward(&x);
-        layer.backward_without_input_gradient(&x, &y, &[1.0, 2.0], Update::Accumulate(&mut grads));
+        layer.gradient_without_input_gradient(&x, &y, &[1.0, 2.0], &mut grads);
         assert_eq!(layer, small(), "accumulating leaves the layer unchanged");
         assert_eq!(grads.weight(1, 2), 4.0);
         assert_eq!(grads.bias(), &[1.0, 2.0]);

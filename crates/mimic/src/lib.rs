@@ -86,6 +86,8 @@
 
 mod activation;
 #[cfg(feature = "std")]
+mod batches;
+#[cfg(feature = "std")]
 mod boxed;
 mod conv;
 mod depthwise;
@@ -115,6 +117,8 @@ pub mod quantized;
 #[cfg(feature = "std")]
 mod rate;
 pub mod sparse;
+#[cfg(feature = "std")]
+mod threads;
 mod tuples;
 
 // Define: layers, activations, chains.

@@ -10,9 +10,10 @@ use core::fmt;
 use crate::math::{self, exp32_within, ln32};
 
 /// A loss on a network output `O` against a target.
-pub trait Loss<O> {
+pub trait Loss<O>: Sync {
     /// What the output is compared with: a class index, a target vector, ….
-    type Target: ?Sized;
+    /// (Shared by the threads of a mini-batch, hence `Sync`.)
+    type Target: ?Sized + Sync;
 
     /// The loss and its gradient with respect to the output.
     fn loss_and_gradient(&self, output: &O, target: &Self::Target) -> Result<(f32, O), LossError>;

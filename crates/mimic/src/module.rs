@@ -26,29 +26,6 @@ pub trait Module {
     fn forward(&self, input: &Self::Input) -> Self::Output;
 }
 
-/// What the backward pass does with each layer's parameter gradient.
-pub enum Update<'a, P> {
-    /// Per-sample SGD, applied at once: `W -= lr · db · xᵀ`, `b -= lr · db`.
-    Sgd {
-        /// The step size.
-        learning_rate: f32,
-    },
-    /// Add the gradient into a same-shaped accumulator (mini-batches, momentum).
-    Accumulate(&'a mut P),
-}
-
-impl<P> Update<'_, P> {
-    /// The same update for a part of `P` (one layer of a tuple).
-    pub fn project<Q>(&mut self, part: impl FnOnce(&mut P) -> &mut Q) -> Update<'_, Q> {
-        match self {
-            Update::Sgd { learning_rate } => Update::Sgd {
-                learning_rate: *learning_rate,
-            },
-            Update::Accumulate(gradients) => Update::Accumulate(part(gradients)),
-        }
-    }
-}
-
 /// One parameter slice beside the same slice of three same-shaped buffers (see
 /// [`Parameters::zip_mut`]); all four have the same length.
 pub type Zipped<'a> = (&'a mut [f32], &'a mut [f32], &'a mut [f32], &'a mut [f32]);
@@ -80,14 +57,15 @@ pub trait Parameters {
     }
 }
 
-/// A module that can be trained by backpropagation.
+/// A module that can be trained by backpropagation. (Threads share a network
+/// and each fills a gradient of the network's type, hence `Send + Sync`.)
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be trained as a chain of layers",
     label = "not trainable",
     note = "a trainable network is a layer such as `Dense<IN, OUT>` or `Conv2d<…>`, or a tuple of 2 to 12 of them whose shapes chain",
     note = "for more than 12 layers, nest tuples: `((A, B, C), (D, E, F), …)` is a chain of chains"
 )]
-pub trait Train: Module + Parameters + Sized {
+pub trait Train: Module + Parameters + Sized + Send + Sync {
     /// What the forward pass keeps for the backward pass (each layer's output).
     type Trace;
 
@@ -97,14 +75,15 @@ pub trait Train: Module + Parameters + Sized {
     /// The module's output inside its trace.
     fn traced_output(trace: &Self::Trace) -> &Self::Output;
 
-    /// Backpropagates `grad_output` (∂loss/∂output), updates or accumulates the
-    /// parameter gradients, and returns ∂loss/∂input (computed before any update).
+    /// Per-sample SGD: backpropagates `grad_output` (∂loss/∂output), moves every
+    /// parameter by `−learning_rate ·` its gradient as soon as that is known,
+    /// and returns ∂loss/∂input (computed before the layer's own update).
     fn backward(
         &mut self,
         input: &Self::Input,
         trace: &Self::Trace,
         grad_output: &Self::Output,
-        update: Update<'_, Self>,
+        learning_rate: f32,
     ) -> Self::Input;
 
     /// As [`Train::backward`], for a first layer: nobody needs ∂loss/∂input, so
@@ -114,7 +93,28 @@ pub trait Train: Module + Parameters + Sized {
         input: &Self::Input,
         trace: &Self::Trace,
         grad_output: &Self::Output,
-        update: Update<'_, Self>,
+        learning_rate: f32,
+    );
+
+    /// Backpropagates `grad_output`, adds every parameter's gradient into the
+    /// same-shaped `gradients` (mini-batches sum them) and returns ∂loss/∂input.
+    /// The layer itself is only read, so several threads can each accumulate
+    /// their own samples' gradients from one network.
+    fn gradient(
+        &self,
+        input: &Self::Input,
+        trace: &Self::Trace,
+        grad_output: &Self::Output,
+        gradients: &mut Self,
+    ) -> Self::Input;
+
+    /// As [`Train::gradient`], for a first layer: ∂loss/∂input is never computed.
+    fn gradient_without_input_gradient(
+        &self,
+        input: &Self::Input,
+        trace: &Self::Trace,
+        grad_output: &Self::Output,
+        gradients: &mut Self,
     );
 }
 
@@ -134,6 +134,15 @@ pub trait SparseTrain<const N: usize>: Train<Input = [f32; N]> {
         input: SparseVector<'_, N>,
         trace: &Self::Trace,
         grad_output: &Self::Output,
-        update: Update<'_, Self>,
+        learning_rate: f32,
+    );
+
+    /// [`Train::gradient_without_input_gradient`] from a sparse input.
+    fn gradient_sparse(
+        &self,
+        input: SparseVector<'_, N>,
+        trace: &Self::Trace,
+        grad_output: &Self::Output,
+        gradients: &mut Self,
     );
 }

@@ -14,7 +14,7 @@ use crate::init::{Initialize, Initializer};
 use crate::inputs::Input;
 use crate::kernels::{Work, dispatch};
 use crate::loss::{Loss, LossError};
-use crate::module::{Train, Update};
+use crate::module::Train;
 
 /// Layers `L` (a [`Dense`](crate::Dense), a tuple of them, or a `Box` of either)
 /// and a loss `F`: a network to train and use. Training is
@@ -178,48 +178,62 @@ where
         if !valid_rate(learning_rate) {
             return Err(StepError::LearningRate(learning_rate));
         }
-        dispatch(Step {
+        dispatch(SgdStep {
             network: self,
             input,
             target,
-            update: Update::Sgd { learning_rate },
+            learning_rate,
         })
     }
 
     /// Adds one sample's parameter gradient into `gradients` (same shape as the
     /// layers), leaving the parameters as they are: the building block of
-    /// mini-batches. (`&mut self` because the backward pass runs through the
-    /// same code as [`Network::train_step`]; nothing in `self` changes.)
+    /// mini-batches.
     #[inline(always)]
     pub fn accumulate_gradient<X: Input<L>>(
-        &mut self,
+        &self,
         input: X,
         target: &F::Target,
         gradients: &mut L,
     ) -> Result<f32, StepError> {
-        dispatch(Step {
+        dispatch(GradientStep {
             network: self,
             input,
             target,
-            update: Update::Accumulate(gradients),
+            gradients,
         })
     }
 
-    /// Forward, loss, and backward with `update`, for any kind of input. A
+    /// Forward, loss, and per-sample SGD backward, for any kind of input. A
     /// single step from user code runs it as one [`Work`] compiled for the CPU's
     /// widest vectors (its glue between kernels — the activations, the loss's
     /// softmax — would otherwise run at the build's baseline); epochs call it
     /// directly, inside their own dispatched loop.
     #[inline(always)]
-    pub(crate) fn step<X: Input<L>>(
+    pub(crate) fn sgd_step<X: Input<L>>(
         &mut self,
         input: X,
         target: &F::Target,
-        update: Update<'_, L>,
+        learning_rate: f32,
     ) -> Result<f32, StepError> {
         let trace = input.forward_trace(&self.layers);
         let (loss, gradient) = checked_loss(&self.loss, L::traced_output(&trace), target)?;
-        input.backward(&mut self.layers, &trace, &gradient, update);
+        input.backward(&mut self.layers, &trace, &gradient, learning_rate);
+        Ok(loss)
+    }
+
+    /// Forward, loss, and the parameter gradient added into `gradients`; the
+    /// network is only read.
+    #[inline(always)]
+    pub(crate) fn gradient_step<X: Input<L>>(
+        &self,
+        input: X,
+        target: &F::Target,
+        gradients: &mut L,
+    ) -> Result<f32, StepError> {
+        let trace = input.forward_trace(&self.layers);
+        let (loss, gradient) = checked_loss(&self.loss, L::traced_output(&trace), target)?;
+        input.gradient(&self.layers, &trace, &gradient, gradients);
         Ok(loss)
     }
 
@@ -244,18 +258,18 @@ impl<L: Train, X: Input<L>> Work for Forward<'_, L, X> {
     }
 }
 
-/// One training step of `network` as [`Work`] (see [`Network::step`]).
-struct Step<'a, 'u, L, F: Loss<L::Output>, X>
+/// One per-sample SGD step of `network` as [`Work`] (see [`Network::sgd_step`]).
+struct SgdStep<'a, L, F: Loss<L::Output>, X>
 where
     L: Train,
 {
     network: &'a mut Network<L, F>,
     input: X,
     target: &'a F::Target,
-    update: Update<'u, L>,
+    learning_rate: f32,
 }
 
-impl<L, F, X> Work for Step<'_, '_, L, F, X>
+impl<L, F, X> Work for SgdStep<'_, L, F, X>
 where
     L: Train,
     L::Output: AsRef<[f32]>,
@@ -266,7 +280,35 @@ where
 
     #[inline(always)]
     fn run(self) -> Self::Output {
-        self.network.step(self.input, self.target, self.update)
+        self.network
+            .sgd_step(self.input, self.target, self.learning_rate)
+    }
+}
+
+/// One sample's gradient as [`Work`] (see [`Network::gradient_step`]).
+struct GradientStep<'a, L, F: Loss<L::Output>, X>
+where
+    L: Train,
+{
+    network: &'a Network<L, F>,
+    input: X,
+    target: &'a F::Target,
+    gradients: &'a mut L,
+}
+
+impl<L, F, X> Work for GradientStep<'_, L, F, X>
+where
+    L: Train,
+    L::Output: AsRef<[f32]>,
+    F: Loss<L::Output>,
+    X: Input<L>,
+{
+    type Output = Result<f32, StepError>;
+
+    #[inline(always)]
+    fn run(self) -> Self::Output {
+        self.network
+            .gradient_step(self.input, self.target, self.gradients)
     }
 }
 

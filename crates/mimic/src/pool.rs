@@ -12,7 +12,7 @@ use rand::Rng;
 use crate::image::Image;
 #[cfg(feature = "std")]
 use crate::init::{Initialize, Initializer};
-use crate::module::{Module, Parameters, Train, Update, Zipped};
+use crate::module::{Module, Parameters, Train, Zipped};
 
 /// How a window's values become one — [`Max`] or [`Mean`] — forward and
 /// backward, for any shape (a [`Pool2d`] checks its shape before calling these).
@@ -386,7 +386,7 @@ pool_impl!(pooling Train => {
         x: &Image<C, H, W>,
         _: &Image<C, OH, OW>,
         dy: &Image<C, OH, OW>,
-        _: Update<'_, Self>,
+        _: f32,
     ) -> Image<C, H, W> {
         F::unpool::<C, H, W, OH, OW, K, S>(x, dy)
     }
@@ -397,7 +397,28 @@ pool_impl!(pooling Train => {
         _: &Image<C, H, W>,
         _: &Image<C, OH, OW>,
         _: &Image<C, OH, OW>,
-        _: Update<'_, Self>,
+        _: f32,
+    ) {
+    }
+
+    #[inline(always)]
+    fn gradient(
+        &self,
+        x: &Image<C, H, W>,
+        _: &Image<C, OH, OW>,
+        dy: &Image<C, OH, OW>,
+        _: &mut Self,
+    ) -> Image<C, H, W> {
+        F::unpool::<C, H, W, OH, OW, K, S>(x, dy)
+    }
+
+    #[inline(always)]
+    fn gradient_without_input_gradient(
+        &self,
+        _: &Image<C, H, W>,
+        _: &Image<C, OH, OW>,
+        _: &Image<C, OH, OW>,
+        _: &mut Self,
     ) {
     }
 });
@@ -432,7 +453,7 @@ mod tests {
             &x,
             &y,
             &[[[1.0, 2.0], [3.0, 4.0]]],
-            Update::Sgd { learning_rate: 0.1 },
+            0.1,
         );
         // Ties go to the first position in reading order.
         assert_eq!(
@@ -464,7 +485,7 @@ mod tests {
             &x,
             &y,
             &[[[4.0, 4.0], [4.0, 4.0]]],
-            Update::Sgd { learning_rate: 0.1 },
+            0.1,
         );
         assert_eq!(dx, [[[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]]);
     }

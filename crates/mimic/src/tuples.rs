@@ -20,7 +20,7 @@ use rand::Rng;
 use crate::export::{CLayer, Export, ExportError};
 #[cfg(feature = "std")]
 use crate::init::{Initialize, Initializer};
-use crate::module::{Module, Parameters, SparseTrain, Train, Update, Zipped};
+use crate::module::{Module, Parameters, SparseTrain, Train, Zipped};
 use crate::quantized::QuantizedModule;
 #[cfg(feature = "std")]
 use crate::quantized::{Calibrated, Quantize, QuantizeError, QuantizedInput};
@@ -112,10 +112,10 @@ macro_rules! chain {
                 input: &Self::Input,
                 trace: &Self::Trace,
                 grad_output: &Self::Output,
-                mut update: Update<'_, Self>,
+                learning_rate: f32,
             ) -> Self::Input {
-                chain!(@upper self, trace, update, g = grad_output; $(($BT $bi after $BP $bpi))+);
-                self.$ai.backward(input, &trace.$ai, g, update.project(|p| &mut p.$ai))
+                chain!(@upper backward self, trace, learning_rate, g = grad_output; $(($BT $bi after $BP $bpi))+);
+                self.$ai.backward(input, &trace.$ai, g, learning_rate)
             }
 
             #[inline(always)]
@@ -124,10 +124,34 @@ macro_rules! chain {
                 input: &Self::Input,
                 trace: &Self::Trace,
                 grad_output: &Self::Output,
-                mut update: Update<'_, Self>,
+                learning_rate: f32,
             ) {
-                chain!(@upper self, trace, update, g = grad_output; $(($BT $bi after $BP $bpi))+);
-                self.$ai.backward_without_input_gradient(input, &trace.$ai, g, update.project(|p| &mut p.$ai))
+                chain!(@upper backward self, trace, learning_rate, g = grad_output; $(($BT $bi after $BP $bpi))+);
+                self.$ai.backward_without_input_gradient(input, &trace.$ai, g, learning_rate)
+            }
+
+            #[inline(always)]
+            fn gradient(
+                &self,
+                input: &Self::Input,
+                trace: &Self::Trace,
+                grad_output: &Self::Output,
+                gradients: &mut Self,
+            ) -> Self::Input {
+                chain!(@upper gradient self, trace, gradients, g = grad_output; $(($BT $bi after $BP $bpi))+);
+                self.$ai.gradient(input, &trace.$ai, g, &mut gradients.$ai)
+            }
+
+            #[inline(always)]
+            fn gradient_without_input_gradient(
+                &self,
+                input: &Self::Input,
+                trace: &Self::Trace,
+                grad_output: &Self::Output,
+                gradients: &mut Self,
+            ) {
+                chain!(@upper gradient self, trace, gradients, g = grad_output; $(($BT $bi after $BP $bpi))+);
+                self.$ai.gradient_without_input_gradient(input, &trace.$ai, g, &mut gradients.$ai)
             }
         }
 
@@ -155,10 +179,22 @@ macro_rules! chain {
                 input: SparseVector<'_, N>,
                 trace: &Self::Trace,
                 grad_output: &Self::Output,
-                mut update: Update<'_, Self>,
+                learning_rate: f32,
             ) {
-                chain!(@upper self, trace, update, g = grad_output; $(($BT $bi after $BP $bpi))+);
-                self.$ai.backward_sparse(input, &trace.$ai, g, update.project(|p| &mut p.$ai))
+                chain!(@upper backward self, trace, learning_rate, g = grad_output; $(($BT $bi after $BP $bpi))+);
+                self.$ai.backward_sparse(input, &trace.$ai, g, learning_rate)
+            }
+
+            #[inline(always)]
+            fn gradient_sparse(
+                &self,
+                input: SparseVector<'_, N>,
+                trace: &Self::Trace,
+                grad_output: &Self::Output,
+                gradients: &mut Self,
+            ) {
+                chain!(@upper gradient self, trace, gradients, g = grad_output; $(($BT $bi after $BP $bpi))+);
+                self.$ai.gradient_sparse(input, &trace.$ai, g, &mut gradients.$ai)
             }
         }
 
@@ -268,14 +304,27 @@ macro_rules! chain {
     // Backpropagates through every layer after the first, last to first, leaving
     // in `$g` the gradient at the first layer's output (shared by the three
     // backward passes above).
-    (@upper $this:tt, $trace:ident, $update:ident, $g:ident = $grad:expr; $(($BT:ident $bi:tt after $BP:ident $bpi:tt))+) => {
+    // The layers after the first, last to first: each one's ∂loss/∂input is the
+    // ∂loss/∂output of the one before it.
+    (@upper backward $this:tt, $trace:ident, $rate:ident, $g:ident = $grad:expr; $(($BT:ident $bi:tt after $BP:ident $bpi:tt))+) => {
         let $g = $grad;
         $(
             let $g = &$this.$bi.backward(
                 <$BP as Train>::traced_output(&$trace.$bpi),
                 &$trace.$bi,
                 $g,
-                $update.project(|p| &mut p.$bi),
+                $rate,
+            );
+        )+
+    };
+    (@upper gradient $this:tt, $trace:ident, $gradients:ident, $g:ident = $grad:expr; $(($BT:ident $bi:tt after $BP:ident $bpi:tt))+) => {
+        let $g = $grad;
+        $(
+            let $g = &$this.$bi.gradient(
+                <$BP as Train>::traced_output(&$trace.$bpi),
+                &$trace.$bi,
+                $g,
+                &mut $gradients.$bi,
             );
         )+
     };

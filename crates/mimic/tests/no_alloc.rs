@@ -1,13 +1,17 @@
 //! `forward`, `predict`, `train_step` and `accumulate_gradient` never touch the heap:
 //! a counting global allocator sees no allocation while they run. Counting is per
-//! thread, so the test harness's own threads cannot interfere.
+//! thread, so the test harness's own threads cannot interfere. Mini-batch
+//! training on several threads allocates per `fit`, never per batch: counted
+//! over every thread, while the other tests wait.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mimic::{
-    Conv2d, CrossEntropy, Dense, Flatten, Identity, MaxPool2d, Mse, Network, QuantizedDense,
-    QuantizedModule, ReLU, SparseVector, quantize,
+    Adam, Conv2d, CrossEntropy, Dense, Flatten, Identity, MaxPool2d, Mse, Network,
+    QuantizedDense, QuantizedModule, ReLU, Schedule, SparseVector, quantize,
 };
 
 type Teacher = (Dense<784, 16>, Dense<16, 16>, Dense<16, 10>);
@@ -34,11 +38,18 @@ thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
 }
 
+/// Allocations by every thread of the process.
+static ALL_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Held by each test, so that counting over all threads sees one test only.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
 // SAFETY: every method forwards to the system allocator unchanged; counting
 // touches only a thread-local integer.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        ALL_THREADS.fetch_add(1, Ordering::Relaxed);
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.alloc(layout) }
     }
@@ -50,6 +61,7 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        ALL_THREADS.fetch_add(1, Ordering::Relaxed);
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -66,6 +78,7 @@ fn allocations_during(work: impl FnOnce()) -> usize {
 
 #[test]
 fn hot_paths_allocate_nothing() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     // Built outside the measured regions (Box: the networks are 50 KB).
     let mut teacher: Box<Network<Teacher, CrossEntropy>> =
         Box::new(Network::seeded(1, CrossEntropy));
@@ -116,6 +129,7 @@ fn hot_paths_allocate_nothing() {
 /// data, may allocate; it needs `std`).
 #[test]
 fn int8_inference_allocates_nothing() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let teacher = Network::<Teacher, _>::seeded(1, CrossEntropy).layers;
     let student = Network::<Dense<784, 10>, _>::seeded(2, CrossEntropy).layers;
     let images: Vec<[u8; 784]> = (0..20u8)
@@ -141,4 +155,30 @@ fn int8_inference_allocates_nothing() {
     });
     assert_eq!(count, 0);
     assert!(classes.iter().all(|&c| c < 10));
+}
+
+/// `fit` on two threads allocates as much for 40 batches as for 10: its
+/// buffers and threads once per call (and one statistics entry per epoch),
+/// nothing per batch.
+#[test]
+fn multi_threaded_fit_allocates_nothing_per_batch() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let images: Vec<[f32; 784]> = (0..2560)
+        .map(|k| core::array::from_fn(|i| ((i * 7 + k * 13) % 255) as f32 / 255.0))
+        .collect();
+    let classes: Vec<usize> = (0..2560).map(|k| k % 10).collect();
+    let schedule = Schedule::new(Adam::default()).batch_size(64).epochs(2).threads(2);
+    let mut counts = Vec::new();
+    for n in [640, 2560] {
+        let mut net: Box<Network<Teacher, CrossEntropy>> =
+            Box::new(Network::seeded(1, CrossEntropy));
+        let before = ALL_THREADS.load(Ordering::Relaxed);
+        net.fit(&images[..n], &classes[..n], &schedule).unwrap();
+        counts.push(ALL_THREADS.load(Ordering::Relaxed) - before);
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "allocations for 20 and for 80 batches (2 threads)"
+    );
+    assert!(counts[0] > 0, "the counter counts");
 }

@@ -21,7 +21,7 @@
 use mimic::{
     Activation, CrossEntropy, Dense, Identity, Initializer, LeakyReLU, Loss, Module, Mse, Network,
     ReLU, Sigmoid, log_sum_exp,
-    module::{Train, Update},
+    module::Train,
     softmax,
 };
 
@@ -462,18 +462,13 @@ fn check_dense<const IN: usize, const OUT: usize, A: Reference>(
     }
     let (_, dy) = Mse.loss_and_gradient(&y, &t).unwrap();
 
-    // Parameter gradient: accumulated into a zeroed layer; the layer itself unchanged.
-    let mut trained = layer.clone();
+    // Parameter gradient: accumulated into a zeroed layer.
     let mut grads = Dense::<IN, OUT, A>::zeros().with_activation(*layer.activation());
-    let dx = trained.backward(&x, &y, &dy, Update::Accumulate(&mut grads));
-    prop_assert!(
-        trained == layer,
-        "Update::Accumulate must not change the layer"
-    );
+    let dx = layer.gradient(&x, &y, &dy, &mut grads);
 
-    // backward_without_input_gradient accumulates the very same numbers.
+    // gradient_without_input_gradient accumulates the very same numbers.
     let mut grads_again = Dense::<IN, OUT, A>::zeros().with_activation(*layer.activation());
-    trained.backward_without_input_gradient(&x, &y, &dy, Update::Accumulate(&mut grads_again));
+    layer.gradient_without_input_gradient(&x, &y, &dy, &mut grads_again);
     prop_assert!(grads_again == grads);
 
     let (fd, fd_dx) = fd_gradients(&net, &to_f64(&x), &RefLoss::Mse(to_f64(&t)));
@@ -493,10 +488,10 @@ fn check_dense<const IN: usize, const OUT: usize, A: Reference>(
         );
     }
 
-    // Update::Sgd applies exactly −lr × that gradient, and returns the same dx.
+    // backward (per-sample SGD) applies exactly −lr × that gradient, and returns the same dx.
     let learning_rate = 0.25;
     let mut sgd = layer.clone();
-    let dx_sgd = sgd.backward(&x, &y, &dy, Update::Sgd { learning_rate });
+    let dx_sgd = sgd.backward(&x, &y, &dy, learning_rate);
     prop_assert_eq!(dx_sgd, dx);
     for o in 0..OUT {
         for i in 0..IN {
@@ -584,7 +579,7 @@ fn ref_chain<const N: usize>(
 /// compares the weights `keep` selects, every bias, with finite differences of
 /// the f64 cross-entropy of the f64 forward pass.
 fn check_chain<const N: usize>(
-    mut net: Network<(Dense<N, 16>, Dense<16, 16>, Dense<16, 10>), CrossEntropy>,
+    net: Network<(Dense<N, 16>, Dense<16, 16>, Dense<16, 10>), CrossEntropy>,
     x: &[f32; N],
     class: usize,
     keep: impl Fn(usize, usize, usize) -> bool + Copy,

@@ -10,4 +10,5 @@ mod distillation_gradients;
 mod gradients;
 mod optimizers;
 mod persist;
+mod threads;
 mod user_data;

@@ -1,0 +1,509 @@
+//! Mini-batch epochs on one or more threads, with the same bits for any number
+//! of threads.
+//!
+//! Every batch is cut into a fixed number of **parts** ([`Schedule::parts`],
+//! or fewer when the batch has fewer samples): part `p` of a batch of `n`
+//! samples is samples `p·n/k .. (p+1)·n/k` in the epoch's order. Each part's
+//! gradient is summed, sample after sample, into a buffer of its own; the
+//! batch's gradient is then `((g₀ + g₁) + g₂) + …`, element by element, in that
+//! order. Which thread computes a part, and which thread adds up and updates
+//! which parameters, changes when, not what: the arithmetic is fixed by the
+//! parts alone, so 1, 2, 3 or 4 threads give bit-identical weights.
+//!
+//! A batch is three phases, separated by a [`SpinBarrier`]:
+//! 1. **gradients** — thread `t` computes parts `t, t + T, …`; the network is
+//!    only read;
+//! 2. **sum** — the parameters are cut into blocks of [`BLOCK`] numbers and
+//!    thread `t` sums blocks `t, t + T, …` into part 0's buffer and checks that
+//!    they are finite (a sample whose input holds a NaN must not reach the
+//!    weights: the batch is then refused and nothing is updated);
+//! 3. **update** — after thread 0 has computed the clipping factor, if there is
+//!    one, each thread applies the optimizer to its blocks (every update rule
+//!    works element by element) and zeroes the buffers for the next batch.
+//!
+//! The threads are started once per [`Network::fit`](crate::Network::fit) and
+//! wait for each other at the barrier between epochs; nothing is allocated per
+//! batch.
+//!
+//! [`Schedule::parts`]: crate::Schedule::parts
+
+use core::ops::Range;
+
+use crate::fit::{Divergence, Rates, TrainError, locate, prefetch_ahead};
+use crate::inputs::InputsOf;
+use crate::kernels::Work;
+use crate::loss::Loss;
+use crate::module::{Train, Zipped};
+use crate::network::{Network, StepError};
+use crate::threads::{Phased, SpinBarrier};
+
+/// Parameters per block of the sum and update phases: a few blocks for each
+/// thread even in small networks, and each block small enough that its five
+/// or more slices stay in the L1 cache between the sum and the update.
+const BLOCK: usize = 2048;
+
+/// What one batch's update is scaled by, and its number.
+#[derive(Clone, Copy)]
+pub(crate) struct Factors {
+    pub(crate) scale: f32,
+    pub(crate) clip: f32,
+    pub(crate) rate: f32,
+    pub(crate) t: u32,
+}
+
+/// The optimizer's update of one block of parameters: `(parameters, summed
+/// gradient, the optimizer's two state buffers)`. Behind a `dyn` call made once
+/// per block, so the epoch's loop is compiled for each network, loss and input
+/// but not again for every optimizer.
+pub(crate) type UpdateBlock<'a> = dyn Fn(Zipped<'_>, Factors) + Sync + 'a;
+
+/// A parameter slice of one of the network-shaped buffers, as a pointer and a
+/// length, so that threads can each take a disjoint range of it.
+#[derive(Clone, Copy)]
+struct RawSlice {
+    start: *mut f32,
+    len: usize,
+}
+
+/// A range of one parameter slice (the same range of every buffer).
+struct Block {
+    slice: usize,
+    range: Range<usize>,
+}
+
+/// How one part of a batch went.
+#[derive(Clone, Default)]
+struct PartResult {
+    /// Sum of the part's losses.
+    total: f64,
+    /// Samples trained on.
+    steps: usize,
+    /// The first sample that failed, its step count inside the part, and why.
+    error: Option<(usize, usize, StepError)>,
+}
+
+/// What every thread needs to know about the current epoch. Written by thread
+/// 0 between epochs, while the others wait.
+pub(crate) struct Plan {
+    /// The epoch's order of samples.
+    pub(crate) order: Vec<usize>,
+    pub(crate) epoch: usize,
+    pub(crate) steps_before: usize,
+    pub(crate) rates: Rates,
+    /// Threads that run (those that could be started).
+    pub(crate) threads: usize,
+    /// No more epochs: the other threads return.
+    pub(crate) finished: bool,
+}
+
+/// The mini-batch settings of a [`Schedule`](crate::Schedule).
+#[derive(Clone, Copy)]
+pub(crate) struct Settings {
+    pub(crate) batch_size: usize,
+    pub(crate) parts: usize,
+    pub(crate) clip_norm: Option<f32>,
+}
+
+/// Everything the threads of one `fit` share.
+pub(crate) struct Shared<'a, L: Train, F: Loss<L::Output>, X: ?Sized>
+where
+    F::Target: Sized,
+{
+    /// Read in the gradient phase, written block by block in the update phase
+    /// (through `slices`), used whole by thread 0 between epochs.
+    network: *mut Network<L, F>,
+    inputs: &'a X,
+    targets: &'a [F::Target],
+    settings: Settings,
+    /// One gradient buffer per part; part `p`'s is written by one thread in
+    /// the gradient phase, and block by block in the sum and update phases.
+    parts: Vec<*mut L>,
+    /// Every parameter slice of the network, the optimizer's two buffers and
+    /// the parts' buffers, in that order, `slices_per_buffer` each.
+    slices: Vec<RawSlice>,
+    slices_per_buffer: usize,
+    blocks: Vec<Block>,
+    results: Vec<Phased<PartResult>>,
+    /// Per block: whether its summed gradient is finite (the sum phase).
+    finite: Vec<Phased<bool>>,
+    clip: Phased<f32>,
+    pub(crate) plan: Phased<Plan>,
+    pub(crate) barrier: SpinBarrier,
+    update: &'a UpdateBlock<'a>,
+}
+
+// SAFETY: the raw pointers are the network and buffers this run borrows
+// mutably for its whole length (`Shared::new` takes `&mut`), and every access
+// through them follows the phases in the module's documentation, separated by
+// `barrier`: in each phase a value (or a block of it) is written by at most
+// one thread and nobody else touches it. The network, the inputs, the targets
+// and the loss are read from several threads (`Sync`) and the buffers written
+// from several (`Send`).
+unsafe impl<L, F, X> Sync for Shared<'_, L, F, X>
+where
+    L: Train,
+    F: Loss<L::Output>,
+    F::Target: Sized,
+    X: ?Sized + Sync,
+{
+}
+
+impl<'a, L, F, X> Shared<'a, L, F, X>
+where
+    L: Train,
+    F: Loss<L::Output>,
+    F::Target: Sized,
+    X: ?Sized,
+{
+    /// The shared state of a run training `network` with gradient buffers
+    /// `parts` (as many as the schedule's parts, all zero) and optimizer state
+    /// `first` and `second` (all zero).
+    pub(crate) fn new(
+        network: &'a mut Network<L, F>,
+        inputs: &'a X,
+        targets: &'a [F::Target],
+        settings: Settings,
+        parts: &'a mut [Box<L>],
+        first: &'a mut L,
+        second: &'a mut L,
+        update: &'a UpdateBlock<'a>,
+    ) -> Self {
+        let mut slices = Vec::new();
+        let collect = |buffer: &mut L, slices: &mut Vec<RawSlice>| {
+            buffer.visit_mut(&mut |s| {
+                slices.push(RawSlice {
+                    start: s.as_mut_ptr(),
+                    len: s.len(),
+                })
+            })
+        };
+        collect(&mut network.layers, &mut slices);
+        let slices_per_buffer = slices.len();
+        collect(first, &mut slices);
+        collect(second, &mut slices);
+        let mut part_pointers = Vec::with_capacity(parts.len());
+        for part in parts.iter_mut() {
+            collect(part, &mut slices);
+            part_pointers.push(&raw mut **part);
+        }
+        let blocks: Vec<Block> = slices[..slices_per_buffer]
+            .iter()
+            .enumerate()
+            .flat_map(|(slice, s)| {
+                (0..s.len).step_by(BLOCK).map(move |start| Block {
+                    slice,
+                    range: start..(start + BLOCK).min(s.len),
+                })
+            })
+            .collect();
+        Self {
+            finite: blocks.iter().map(|_| Phased::new(true)).collect(),
+            results: parts.iter().map(|_| Phased::new(PartResult::default())).collect(),
+            network,
+            inputs,
+            targets,
+            settings,
+            parts: part_pointers,
+            slices,
+            slices_per_buffer,
+            blocks,
+            clip: Phased::new(1.0),
+            plan: Phased::new(Plan {
+                order: Vec::new(),
+                epoch: 0,
+                steps_before: 0,
+                rates: Rates::constant(0.0),
+                threads: 1,
+                finished: false,
+            }),
+            barrier: SpinBarrier::new(),
+            update,
+        }
+    }
+
+    /// The network, between epochs (every other thread waits at the barrier).
+    ///
+    /// # Safety
+    /// Only thread 0, between epochs.
+    pub(crate) unsafe fn network(&self) -> &Network<L, F> {
+        // SAFETY: the caller's guarantee: nobody writes the network now.
+        unsafe { &*self.network }
+    }
+
+    /// The range `range` of slice `slice` of buffer `buffer` (0 the network,
+    /// 1 and 2 the optimizer's state, 3 + p part p's gradient).
+    ///
+    /// # Safety
+    /// In the sum or update phase, by the thread that owns the block.
+    #[allow(clippy::mut_from_ref)] // the phases make it exclusive
+    unsafe fn block(&self, buffer: usize, slice: usize, range: Range<usize>) -> &mut [f32] {
+        let s = self.slices[buffer * self.slices_per_buffer + slice];
+        debug_assert!(range.end <= s.len);
+        // SAFETY: `s` is a slice of a buffer borrowed for the whole run,
+        // `range` lies inside it, and in this phase only the block's owner
+        // touches this range of any buffer (the caller's guarantee).
+        unsafe { core::slice::from_raw_parts_mut(s.start.add(range.start), range.len()) }
+    }
+}
+
+/// One thread's share of one epoch, as [`Work`] compiled for the CPU's widest
+/// vectors. Every thread runs the same loop over the batches and takes the same
+/// decisions (from results all of them read after a barrier).
+pub(crate) struct ThreadEpoch<'s, 'a, L: Train, F: Loss<L::Output>, X: ?Sized>
+where
+    F::Target: Sized,
+{
+    pub(crate) shared: &'s Shared<'a, L, F, X>,
+    pub(crate) thread: usize,
+    pub(crate) threads: usize,
+}
+
+impl<L, F, X> Work for ThreadEpoch<'_, '_, L, F, X>
+where
+    L: Train,
+    L::Output: AsRef<[f32]>,
+    F: Loss<L::Output>,
+    F::Target: Sized,
+    X: InputsOf<L> + ?Sized,
+{
+    /// The epoch's loss and steps (on every thread), or where it failed.
+    type Output = Result<(f64, usize), TrainError>;
+
+    #[inline(always)]
+    fn run(self) -> Self::Output {
+        let ThreadEpoch {
+            shared: s,
+            thread,
+            threads,
+        } = self;
+        // SAFETY: the plan is written only between epochs, by thread 0, while
+        // this thread waits at the barrier.
+        let plan = unsafe { s.plan.get() };
+        let Settings {
+            batch_size,
+            parts,
+            clip_norm,
+        } = s.settings;
+        let (mut total, mut steps) = (0.0f64, 0usize);
+        for (b, batch) in plan.order.chunks(batch_size).enumerate() {
+            let first_index = b * batch_size;
+            let used = parts.min(batch.len());
+            let part = |p: usize| p * batch.len() / used..(p + 1) * batch.len() / used;
+
+            // 1. Gradients of this thread's parts.
+            for p in (thread..used).step_by(threads) {
+                let range = part(p);
+                // SAFETY: gradient phase: the network is only read; part `p`'s
+                // buffer and result belong to thread `p % threads`, this one.
+                let (network, gradients, result) = unsafe {
+                    (
+                        &*s.network,
+                        &mut *{ s.parts[p] },
+                        s.results[p].get_mut(),
+                    )
+                };
+                *result = gradient_of_part(
+                    network,
+                    s.inputs,
+                    s.targets,
+                    &plan.order,
+                    first_index + range.start..first_index + range.end,
+                    gradients,
+                );
+            }
+            if s.barrier.wait().is_err() {
+                return Ok((total, steps)); // another thread panicked
+            }
+
+            // Every thread reads every part's result and takes the same decision.
+            let mut in_batch = 0;
+            for p in 0..used {
+                // SAFETY: read phase: results are written in the gradient phase only.
+                let result = unsafe { s.results[p].get() };
+                if let Some((sample, step, error)) = result.error.clone() {
+                    let before = plan.steps_before + steps + in_batch + step;
+                    return locate(Err(error), plan.epoch, sample, before).map(|_| (0.0, 0));
+                }
+                total += result.total;
+                in_batch += result.steps;
+            }
+            steps += in_batch;
+
+            // 2. Sum the parts into part 0's buffer, block by block.
+            for (j, block) in s.blocks.iter().enumerate().skip(thread).step_by(threads) {
+                // SAFETY: sum phase: block `j` of every buffer belongs to
+                // thread `j % threads`, this one; `finite[j]` too.
+                unsafe {
+                    let sum = s.block(3, block.slice, block.range.clone());
+                    for p in 1..used {
+                        let part = s.block(3 + p, block.slice, block.range.clone());
+                        for (g, q) in sum.iter_mut().zip(part.iter_mut()) {
+                            *g += *q;
+                            *q = 0.0;
+                        }
+                    }
+                    *s.finite[j].get_mut() = all_finite(sum);
+                }
+            }
+            if s.barrier.wait().is_err() {
+                return Ok((total, steps));
+            }
+            // SAFETY: read phase for `finite`.
+            if s.finite.iter().any(|f| !unsafe { *f.get() }) {
+                // Name the first sample whose own gradient is not finite. Each
+                // thread finds the same one; nothing has been updated.
+                // SAFETY: thread 0 alone uses part 1's buffer, or with a single
+                // part, a cleared part 0 (nothing else runs in this phase).
+                let sample = if thread == 0 {
+                    unsafe { first_non_finite(s, batch, used) }
+                } else {
+                    batch[0]
+                };
+                return Err(TrainError::Diverged(Divergence {
+                    epoch: plan.epoch,
+                    sample,
+                    step: plan.steps_before + steps - in_batch,
+                    loss: f32::NAN,
+                }));
+            }
+
+            // 3. Update, scaled to the mean over the batch and clipped.
+            let scale = 1.0 / in_batch.max(1) as f32;
+            if let Some(limit) = clip_norm {
+                if thread == 0 {
+                    // SAFETY: between the sum and update phases nobody writes
+                    // part 0's buffer; `clip` is thread 0's until the barrier.
+                    unsafe { *s.clip.get_mut() = clip_factor(&*{ s.parts[0] }, scale, limit) };
+                }
+                if s.barrier.wait().is_err() {
+                    return Ok((total, steps));
+                }
+            }
+            let factors = Factors {
+                scale,
+                // SAFETY: written before the barrier above, read by all after.
+                clip: clip_norm.map_or(1.0, |_| unsafe { *s.clip.get() }),
+                rate: plan.rates.at(b),
+                // The update number counts from 1 over all of training (Adam's
+                // bias correction).
+                t: u32::try_from(plan.rates.first_update + b + 1).unwrap_or(u32::MAX),
+            };
+            for block in s.blocks.iter().skip(thread).step_by(threads) {
+                let (slice, range) = (block.slice, block.range.clone());
+                // SAFETY: update phase: block `j` of every buffer belongs to
+                // thread `j % threads`, this one.
+                let zipped = unsafe {
+                    (
+                        s.block(0, slice, range.clone()),
+                        s.block(3, slice, range.clone()),
+                        s.block(1, slice, range.clone()),
+                        s.block(2, slice, range),
+                    )
+                };
+                (s.update)(zipped, factors);
+            }
+            if s.barrier.wait().is_err() {
+                return Ok((total, steps));
+            }
+        }
+        Ok((total, steps))
+    }
+}
+
+/// Sums the gradients of samples `order[range]` into `gradients`; stops at the
+/// first sample that fails.
+#[inline(always)]
+fn gradient_of_part<L, F, X>(
+    network: &Network<L, F>,
+    inputs: &X,
+    targets: &[F::Target],
+    order: &[usize],
+    range: Range<usize>,
+    gradients: &mut L,
+) -> PartResult
+where
+    L: Train,
+    L::Output: AsRef<[f32]>,
+    F: Loss<L::Output>,
+    F::Target: Sized,
+    X: InputsOf<L> + ?Sized,
+{
+    let mut result = PartResult::default();
+    for k in range {
+        prefetch_ahead(inputs, targets, order, k);
+        let sample = order[k];
+        let (Some(input), Some(target)) = (inputs.input(sample), targets.get(sample)) else {
+            continue; // an order naming a sample that doesn't exist: skip it
+        };
+        match network.gradient_step(input, target, gradients) {
+            Ok(loss) => {
+                result.total += f64::from(loss);
+                result.steps += 1;
+            }
+            Err(error) => {
+                result.error = Some((sample, result.steps, error));
+                break;
+            }
+        }
+    }
+    result
+}
+
+/// The first sample of `batch` whose own gradient is not finite (or its first
+/// sample, if only their sum overflowed). Uses part 1's buffer as scratch, or
+/// part 0's when the batch was one part; leaves it zero.
+///
+/// # Safety
+/// Thread 0 only, after the sum phase of a batch that will not be applied.
+unsafe fn first_non_finite<L, F, X>(s: &Shared<'_, L, F, X>, batch: &[usize], used: usize) -> usize
+where
+    L: Train,
+    L::Output: AsRef<[f32]>,
+    F: Loss<L::Output>,
+    F::Target: Sized,
+    X: InputsOf<L> + ?Sized,
+{
+    // SAFETY: the caller's guarantee: nobody else touches the network or the
+    // scratch buffer now.
+    let (network, scratch) = unsafe { (&*s.network, &mut *{ s.parts[usize::from(used > 1)] }) };
+    scratch.visit_mut(&mut |g| g.fill(0.0));
+    let mut found = batch[0];
+    for &sample in batch {
+        let (Some(input), Some(target)) = (s.inputs.input(sample), s.targets.get(sample)) else {
+            continue;
+        };
+        let _ = network.gradient_step(input, target, scratch);
+        if !scratch.all_finite() {
+            found = sample;
+            break;
+        }
+    }
+    scratch.visit_mut(&mut |g| g.fill(0.0));
+    found
+}
+
+/// Whether every value is finite, in one pass with no early exit (vectorises).
+#[inline(always)]
+fn all_finite(values: &[f32]) -> bool {
+    values.iter().fold(true, |finite, v| finite & v.is_finite())
+}
+
+/// The factor that scales the averaged gradient (`sum · scale`) down to global
+/// L2 norm `limit`, or 1 if it is not above it. The norm is accumulated in f64,
+/// in the order of the parameters.
+#[inline(always)]
+fn clip_factor<L: Train>(gradients: &L, scale: f32, limit: f32) -> f32 {
+    let mut squares = 0.0f64;
+    gradients.visit(&mut |g| {
+        for &g in g {
+            let g = f64::from(g * scale);
+            squares += g * g;
+        }
+    });
+    let norm = squares.sqrt();
+    if norm > f64::from(limit) && norm > 0.0 {
+        (f64::from(limit) / norm) as f32
+    } else {
+        1.0
+    }
+}
