@@ -10,16 +10,23 @@
 //! which parameters, changes when, not what: the arithmetic is fixed by the
 //! parts alone, so 1, 2, 3 or 4 threads give bit-identical weights.
 //!
-//! A batch is three phases, separated by a [`SpinBarrier`]:
+//! A batch is two phases, separated by a [`SpinBarrier`]:
 //! 1. **gradients** — thread `t` computes parts `t, t + T, …`; the network is
 //!    only read;
-//! 2. **sum** — the parameters are cut into blocks of [`BLOCK`] numbers and
-//!    thread `t` sums blocks `t, t + T, …` into part 0's buffer and checks that
-//!    they are finite (a sample whose input holds a NaN must not reach the
-//!    weights: the batch is then refused and nothing is updated);
-//! 3. **update** — after thread 0 has computed the clipping factor, if there is
-//!    one, each thread applies the optimizer to its blocks (every update rule
-//!    works element by element) and zeroes the buffers for the next batch.
+//! 2. **update** — the parameters are cut into blocks of [`BLOCK`] numbers and
+//!    thread `t` takes blocks `t, t + T, …`: it sums the parts into part 0's
+//!    buffer, applies the optimizer (every update rule works element by
+//!    element), zeroes the buffers for the next batch and checks that the new
+//!    parameters are finite, all in one pass while the block is in cache.
+//!
+//! With gradient clipping, the whole gradient's norm must be known before any
+//! update: the sum is then a phase of its own, and thread 0 computes the
+//! clipping factor before the update phase.
+//!
+//! Inputs are checked for NaN and infinity once per `fit`, before training,
+//! and every loss and its gradient at every step (both name the sample), so a
+//! non-finite value reaches no gradient; an update whose result is too large
+//! for `f32` is reported after its batch.
 //!
 //! The threads are started once per [`Network::fit`](crate::Network::fit) and
 //! wait for each other at the barrier between epochs; nothing is allocated per
@@ -37,10 +44,11 @@ use crate::module::{Train, Zipped};
 use crate::network::{Network, StepError};
 use crate::threads::{Phased, SpinBarrier};
 
-/// Parameters per block of the sum and update phases: a few blocks for each
-/// thread even in small networks, and each block small enough that its five
-/// or more slices stay in the L1 cache between the sum and the update.
-const BLOCK: usize = 2048;
+/// Parameters per block of the update phase: a few blocks for each thread even
+/// in small networks, and each block small enough that its slices of every
+/// buffer (the parameters, the optimizer's two, four or more parts: 28 KiB)
+/// stay in the L1 cache from the sum to the update.
+const BLOCK: usize = 1024;
 
 /// What one batch's update is scaled by, and its number.
 #[derive(Clone, Copy)]
@@ -124,7 +132,7 @@ where
     slices_per_buffer: usize,
     blocks: Vec<Block>,
     results: Vec<Phased<PartResult>>,
-    /// Per block: whether its summed gradient is finite (the sum phase).
+    /// Per block: whether its parameters are finite after the update.
     finite: Vec<Phased<bool>>,
     clip: Phased<f32>,
     pub(crate) plan: Phased<Plan>,
@@ -329,20 +337,57 @@ where
             }
             steps += in_batch;
 
-            // 2. Sum the parts into part 0's buffer, block by block.
+            // 2. The update, scaled to the mean over the batch and clipped.
+            let scale = 1.0 / in_batch.max(1) as f32;
+            let mut factors = Factors {
+                scale,
+                clip: 1.0,
+                rate: plan.rates.at(b),
+                // The update number counts from 1 over all of training (Adam's
+                // bias correction).
+                t: u32::try_from(plan.rates.first_update + b + 1).unwrap_or(u32::MAX),
+            };
+            if let Some(limit) = clip_norm {
+                // Clipping needs the whole gradient's norm before any update:
+                // sum the parts first, then thread 0 finds the factor.
+                for block in s.blocks.iter().skip(thread).step_by(threads) {
+                    // SAFETY: sum phase: block `j` of every buffer belongs to
+                    // thread `j % threads`, this one.
+                    unsafe { sum_parts(s, block, used) };
+                }
+                if s.barrier.wait().is_err() {
+                    return Ok((total, steps));
+                }
+                if thread == 0 {
+                    // SAFETY: nobody writes part 0's buffer in this phase, and
+                    // `clip` is thread 0's until the barrier.
+                    unsafe { *s.clip.get_mut() = clip_factor(&*{ s.parts[0] }, scale, limit) };
+                }
+                if s.barrier.wait().is_err() {
+                    return Ok((total, steps));
+                }
+                // SAFETY: written before the barrier above, read by all after.
+                factors.clip = unsafe { *s.clip.get() };
+            }
             for (j, block) in s.blocks.iter().enumerate().skip(thread).step_by(threads) {
-                // SAFETY: sum phase: block `j` of every buffer belongs to
-                // thread `j % threads`, this one; `finite[j]` too.
+                let (slice, range) = (block.slice, block.range.clone());
+                // SAFETY: update phase: block `j` of every buffer, and
+                // `finite[j]`, belong to thread `j % threads`, this one.
                 unsafe {
-                    let sum = s.block(3, block.slice, block.range.clone());
-                    for p in 1..used {
-                        let part = s.block(3 + p, block.slice, block.range.clone());
-                        for (g, q) in sum.iter_mut().zip(part.iter_mut()) {
-                            *g += *q;
-                            *q = 0.0;
-                        }
+                    if clip_norm.is_none() {
+                        sum_parts(s, block, used); // in the same pass, while in cache
                     }
-                    *s.finite[j].get_mut() = all_finite(sum);
+                    let weights = s.block(0, slice, range.clone());
+                    (s.update)(
+                        (
+                            &mut *weights,
+                            s.block(3, slice, range.clone()),
+                            s.block(1, slice, range.clone()),
+                            s.block(2, slice, range),
+                        ),
+                        factors,
+                    );
+                    *s.finite[j].get_mut() = all_finite(weights);
                 }
             }
             if s.barrier.wait().is_err() {
@@ -350,60 +395,14 @@ where
             }
             // SAFETY: read phase for `finite`.
             if s.finite.iter().any(|f| !unsafe { *f.get() }) {
-                // Name the first sample whose own gradient is not finite. Each
-                // thread finds the same one; nothing has been updated.
-                // SAFETY: thread 0 alone uses part 1's buffer, or with a single
-                // part, a cleared part 0 (nothing else runs in this phase).
-                let sample = if thread == 0 {
-                    unsafe { first_non_finite(s, batch, used) }
-                } else {
-                    batch[0]
-                };
+                // Inputs and losses are checked before they reach a gradient,
+                // so only an update too large for f32 gets here.
                 return Err(TrainError::Diverged(Divergence {
                     epoch: plan.epoch,
-                    sample,
-                    step: plan.steps_before + steps - in_batch,
+                    sample: batch[0],
+                    step: plan.steps_before + steps,
                     loss: f32::NAN,
                 }));
-            }
-
-            // 3. Update, scaled to the mean over the batch and clipped.
-            let scale = 1.0 / in_batch.max(1) as f32;
-            if let Some(limit) = clip_norm {
-                if thread == 0 {
-                    // SAFETY: between the sum and update phases nobody writes
-                    // part 0's buffer; `clip` is thread 0's until the barrier.
-                    unsafe { *s.clip.get_mut() = clip_factor(&*{ s.parts[0] }, scale, limit) };
-                }
-                if s.barrier.wait().is_err() {
-                    return Ok((total, steps));
-                }
-            }
-            let factors = Factors {
-                scale,
-                // SAFETY: written before the barrier above, read by all after.
-                clip: clip_norm.map_or(1.0, |_| unsafe { *s.clip.get() }),
-                rate: plan.rates.at(b),
-                // The update number counts from 1 over all of training (Adam's
-                // bias correction).
-                t: u32::try_from(plan.rates.first_update + b + 1).unwrap_or(u32::MAX),
-            };
-            for block in s.blocks.iter().skip(thread).step_by(threads) {
-                let (slice, range) = (block.slice, block.range.clone());
-                // SAFETY: update phase: block `j` of every buffer belongs to
-                // thread `j % threads`, this one.
-                let zipped = unsafe {
-                    (
-                        s.block(0, slice, range.clone()),
-                        s.block(3, slice, range.clone()),
-                        s.block(1, slice, range.clone()),
-                        s.block(2, slice, range),
-                    )
-                };
-                (s.update)(zipped, factors);
-            }
-            if s.barrier.wait().is_err() {
-                return Ok((total, steps));
             }
         }
         Ok((total, steps))
@@ -449,37 +448,29 @@ where
     result
 }
 
-/// The first sample of `batch` whose own gradient is not finite (or its first
-/// sample, if only their sum overflowed). Uses part 1's buffer as scratch, or
-/// part 0's when the batch was one part; leaves it zero.
+/// Adds the parts' gradients of `block` into part 0's, `((g₀ + g₁) + g₂) + …`
+/// element by element, and zeroes the parts it read for the next batch.
 ///
 /// # Safety
-/// Thread 0 only, after the sum phase of a batch that will not be applied.
-unsafe fn first_non_finite<L, F, X>(s: &Shared<'_, L, F, X>, batch: &[usize], used: usize) -> usize
+/// In the sum or update phase, by the thread that owns `block`.
+#[inline(always)]
+unsafe fn sum_parts<L, F, X>(s: &Shared<'_, L, F, X>, block: &Block, used: usize)
 where
     L: Train,
-    L::Output: AsRef<[f32]>,
     F: Loss<L::Output>,
     F::Target: Sized,
-    X: InputsOf<L> + ?Sized,
+    X: ?Sized,
 {
-    // SAFETY: the caller's guarantee: nobody else touches the network or the
-    // scratch buffer now.
-    let (network, scratch) = unsafe { (&*s.network, &mut *{ s.parts[usize::from(used > 1)] }) };
-    scratch.visit_mut(&mut |g| g.fill(0.0));
-    let mut found = batch[0];
-    for &sample in batch {
-        let (Some(input), Some(target)) = (s.inputs.input(sample), s.targets.get(sample)) else {
-            continue;
-        };
-        let _ = network.gradient_step(input, target, scratch);
-        if !scratch.all_finite() {
-            found = sample;
-            break;
+    // SAFETY: the caller's guarantee: the block is this thread's in every buffer.
+    let sum = unsafe { s.block(3, block.slice, block.range.clone()) };
+    for p in 1..used {
+        // SAFETY: as above.
+        let part = unsafe { s.block(3 + p, block.slice, block.range.clone()) };
+        for (g, q) in sum.iter_mut().zip(part.iter_mut()) {
+            *g += *q;
+            *q = 0.0;
         }
     }
-    scratch.visit_mut(&mut |g| g.fill(0.0));
-    found
 }
 
 /// Whether every value is finite, in one pass with no early exit (vectorises).

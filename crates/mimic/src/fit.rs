@@ -213,6 +213,13 @@ pub enum TrainError {
         /// Number of targets.
         targets: usize,
     },
+    /// An input holds a NaN or an infinity (checked before training; behind a
+    /// ReLU a NaN can vanish from the outputs and still reach the weights);
+    /// nothing was trained.
+    NonFiniteInput {
+        /// Index of the sample.
+        sample: usize,
+    },
     /// A setting of the [`Schedule`] that training cannot use; nothing was
     /// trained.
     Setting {
@@ -251,6 +258,10 @@ impl fmt::Display for TrainError {
                 d.loss
             ),
             TrainError::Target { sample, .. } => write!(f, "invalid target for sample {sample}"),
+            TrainError::NonFiniteInput { sample } => write!(
+                f,
+                "sample {sample}'s input holds a NaN or an infinity: expected finite numbers"
+            ),
             TrainError::LengthMismatch { inputs, targets } => write!(
                 f,
                 "{inputs} inputs but {targets} targets: expected one target per input"
@@ -294,6 +305,7 @@ pub(crate) fn locate(
             value,
             expected: VALID_RATE,
         },
+        StepError::NonFiniteInput => TrainError::NonFiniteInput { sample },
     })
 }
 
@@ -427,6 +439,12 @@ where
             first_update: epoch.saturating_mul(updates_per_epoch),
             updates: schedule.epochs.saturating_mul(updates_per_epoch),
         };
+        // Once, before anything changes: a step does not check its input.
+        if let Some(sample) =
+            (0..inputs.len()).find(|&k| inputs.input(k).is_some_and(|x| !x.finite()))
+        {
+            return Err(TrainError::NonFiniteInput { sample });
+        }
         let order: Vec<usize> = (0..inputs.len()).collect();
         if !per_sample {
             return train_batches(self, inputs, targets, schedule, order, rates, after_epoch);

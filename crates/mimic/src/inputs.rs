@@ -23,6 +23,9 @@ pub trait Input<L: Train>: Copy {
     /// ([`Train::gradient`]).
     fn gradient(self, layers: &L, trace: &L::Trace, grad_output: &L::Output, gradients: &mut L);
 
+    /// Whether every number of the input is finite (no NaN, no infinity).
+    fn finite(self) -> bool;
+
     /// Asks the CPU to start loading this input's data (a hint: the next sample
     /// of a shuffled epoch is far from the current one in memory).
     #[inline(always)]
@@ -34,9 +37,31 @@ pub trait Input<L: Train>: Copy {
     fn prefetch_start(self) {}
 }
 
+/// The numbers a dense input is made of: `f32`, and arrays of them to any
+/// depth (`[f32; N]`, an [`Image`](crate::Image)).
+pub trait Values {
+    /// Whether every number is finite (no NaN, no infinity).
+    fn all_finite(&self) -> bool;
+}
+
+impl Values for f32 {
+    #[inline(always)]
+    fn all_finite(&self) -> bool {
+        self.is_finite()
+    }
+}
+
+impl<T: Values, const N: usize> Values for [T; N] {
+    /// One pass with no early exit, so that it vectorises.
+    #[inline(always)]
+    fn all_finite(&self) -> bool {
+        self.iter().fold(true, |finite, v| finite & v.all_finite())
+    }
+}
+
 /// A dense input: exactly what the first layer takes (`[f32; N]`, an
 /// [`Image`](crate::Image), …).
-impl<X, L: Train<Input = X>> Input<L> for &X {
+impl<X: Values, L: Train<Input = X>> Input<L> for &X {
     #[inline(always)]
     fn forward(self, layers: &L) -> L::Output {
         layers.forward(self)
@@ -55,6 +80,11 @@ impl<X, L: Train<Input = X>> Input<L> for &X {
     #[inline(always)]
     fn gradient(self, layers: &L, trace: &L::Trace, grad_output: &L::Output, gradients: &mut L) {
         layers.gradient_without_input_gradient(self, trace, grad_output, gradients)
+    }
+
+    #[inline(always)]
+    fn finite(self) -> bool {
+        self.all_finite()
     }
 
     #[inline(always)]
@@ -82,6 +112,19 @@ impl<const N: usize, L: SparseTrain<N>> Input<L> for SparseVector<'_, N> {
     #[inline(always)]
     fn gradient(self, layers: &L, trace: &L::Trace, grad_output: &L::Output, gradients: &mut L) {
         layers.gradient_sparse(self, trace, grad_output, gradients)
+    }
+
+    #[inline(always)]
+    fn finite(self) -> bool {
+        let finite = |values: &[f32]| values.iter().fold(true, |f, v| f & v.is_finite());
+        match self.entries() {
+            Entries::Wide { values, .. } => finite(values),
+            // The table's 256 values, at once; if one is not finite, the
+            // entries that use a code.
+            Entries::Coded { entries, table } => {
+                finite(table) || entries.iter().all(|e| table[usize::from(e.code())].is_finite())
+            }
+        }
     }
 
     #[inline(always)]

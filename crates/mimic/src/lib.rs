@@ -136,7 +136,7 @@ pub use init::Initializer;
 #[cfg(feature = "std")]
 pub use init::{Initialize, boxed};
 // Data.
-pub use inputs::{Input, Inputs, InputsOf};
+pub use inputs::{Input, Inputs, InputsOf, Values};
 #[cfg(feature = "std")]
 pub use sparse::SparseRows;
 pub use sparse::SparseVector;

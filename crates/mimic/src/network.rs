@@ -45,6 +45,9 @@ pub enum StepError {
     },
     /// The learning rate is NaN, infinite or negative; nothing was computed.
     LearningRate(f32),
+    /// The input holds a NaN or an infinity; nothing was computed. (Behind a
+    /// ReLU a NaN can vanish from the output and still reach the weights.)
+    NonFiniteInput,
 }
 
 impl fmt::Display for StepError {
@@ -58,6 +61,9 @@ impl fmt::Display for StepError {
             StepError::LearningRate(rate) => {
                 write!(f, "learning rate {rate}: expected {VALID_RATE}")
             }
+            StepError::NonFiniteInput => {
+                write!(f, "the input holds a NaN or an infinity: expected finite numbers")
+            }
         }
     }
 }
@@ -66,7 +72,7 @@ impl core::error::Error for StepError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             StepError::Target(e) => Some(e),
-            StepError::NonFinite { .. } | StepError::LearningRate(_) => None,
+            StepError::NonFinite { .. } | StepError::LearningRate(_) | StepError::NonFiniteInput => None,
         }
     }
 }
@@ -178,6 +184,9 @@ where
         if !valid_rate(learning_rate) {
             return Err(StepError::LearningRate(learning_rate));
         }
+        if !input.finite() {
+            return Err(StepError::NonFiniteInput);
+        }
         dispatch(SgdStep {
             network: self,
             input,
@@ -196,6 +205,9 @@ where
         target: &F::Target,
         gradients: &mut L,
     ) -> Result<f32, StepError> {
+        if !input.finite() {
+            return Err(StepError::NonFiniteInput);
+        }
         dispatch(GradientStep {
             network: self,
             input,

@@ -211,17 +211,47 @@ fn a_nan_input_is_refused_by_name_and_leaves_the_network_as_it_was() {
     // Behind a ReLU a NaN can vanish from the forward pass; the weight
     // gradient still carries it.
     inputs[37][5] = f32::NAN;
-    for threads in [1, 2] {
-        let mut net: Network<Net, _> = Network::seeded(4, CrossEntropy);
-        let schedule = Schedule::new(Adam::new(1e-3)).batch_size(16).threads(threads);
-        let before = bits(&net.layers);
-        let error = net.fit(&inputs[32..48], &classes[32..48], &schedule).unwrap_err();
-        match error {
-            TrainError::Diverged(d) => assert_eq!(d.sample, 5, "{threads} threads"),
-            other => panic!("expected divergence, got {other}"),
+    let per_sample = Schedule::new(Sgd::new(0.1));
+    let adam = Schedule::new(Adam::new(1e-3)).batch_size(16);
+    for (what, result) in [
+        ("per-sample SGD", {
+            let mut net: Network<Net, _> = Network::seeded(4, CrossEntropy);
+            let result = net.fit(&inputs[32..48], &classes[32..48], &per_sample);
+            assert_eq!(net, Network::seeded(4, CrossEntropy));
+            result
+        }),
+        ("Adam, 2 threads", {
+            let mut net: Network<Net, _> = Network::seeded(4, CrossEntropy);
+            let result = net.fit(&inputs[32..48], &classes[32..48], &adam.threads(2));
+            assert_eq!(net, Network::seeded(4, CrossEntropy));
+            result
+        }),
+    ] {
+        match result {
+            Err(TrainError::NonFiniteInput { sample }) => assert_eq!(sample, 5, "{what}"),
+            other => panic!("{what}: expected the input to be refused, got {other:?}"),
         }
-        assert_eq!(bits(&net.layers), before, "the batch must not be applied");
-        assert!(net.is_finite());
+    }
+    // A single step from user code refuses it too, and changes nothing.
+    let mut net: Network<Net, _> = Network::seeded(4, CrossEntropy);
+    assert_eq!(
+        net.train_step(&inputs[37], &classes[37], 0.1),
+        Err(mimic::StepError::NonFiniteInput)
+    );
+    let mut g: Net = Default::default();
+    assert_eq!(
+        net.accumulate_gradient(&inputs[37], &classes[37], &mut g),
+        Err(mimic::StepError::NonFiniteInput)
+    );
+    assert_eq!(net, Network::seeded(4, CrossEntropy));
+    assert!(g.all_finite() && bits(&g).iter().all(|&b| b == 0));
+    // Sparse rows: a table value that is not finite, used by a row.
+    let sparse = SparseRows::from_bytes(&rows, |p| if p == 255 { f32::INFINITY } else { 0.5 });
+    let uses = rows.iter().position(|r| r.contains(&255));
+    let result = net.fit(&sparse, &classes, &adam);
+    match uses {
+        Some(sample) => assert!(matches!(result, Err(TrainError::NonFiniteInput { sample: s }) if s == sample)),
+        None => assert!(result.is_ok()),
     }
 }
 
