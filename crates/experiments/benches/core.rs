@@ -13,13 +13,13 @@ use std::time::Duration;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mimic::{
-    Adam, Conv2d, CrossEntropy, Dense, Distillation, Image, Initializer, Isa, MaxPool2d, Module,
+    Adam, Conv2d, CrossEntropy, Dense, Distillation, Identity, Image, Initializer, Isa, MaxPool2d, Module,
     Momentum, Mse, Network, ReLU, Schedule, Sgd, SoftTarget, SparseRows, Work, images,
     module::Train,
 };
 use mimic_experiments::cli::mnist;
 use mimic_experiments::experiment::Samples;
-use mimic_experiments::models::{LeNet5, Student, Teacher, TinyCnn};
+use mimic_experiments::models::{LeNet5, StrongTeacher, Student, Teacher, TinyCnn};
 use mimic_mnist::{Dataset, Scaling, SparseDataset, Split};
 use rand::{RngExt, SeedableRng};
 
@@ -376,11 +376,19 @@ fn passes(c: &mut Criterion, train_data: &Dataset, train: &Samples, test: &Sampl
     group.finish();
 }
 
+/// 784→1024→1024→10, the widest network of the epoch rows (1.9 M parameters).
+type Wider = (
+    Dense<784, 1024, ReLU>,
+    Dense<1024, 1024, ReLU>,
+    Dense<1024, 10, Identity>,
+);
+
 /// One epoch of every training schedule on the 60,000 real images, teacher and
-/// 784→10 student (cross-entropy, He initialisation), in one group so that the
-/// ratios between schedules come from one run.
-fn schedules<M: Measurement<Value = f64>>(
-    c: &mut Criterion<M>,
+/// 784→10 student (cross-entropy, He initialisation), wider networks and CNNs,
+/// on 1 and 2 threads, in one group so that the ratios between schedules come
+/// from one run.
+fn schedules(
+    c: &mut Criterion,
     train: &Samples,
     dense_rows: &[[f32; 784]],
 ) {
@@ -519,22 +527,49 @@ fn schedules<M: Measurement<Value = f64>>(
     // Convolutional networks on the images as 1 × 28 × 28 (the same memory).
     let rows = dense_rows;
     let pictures = images::<1, 28, 28, 784>(rows);
-    let lenet = Network::<Box<LeNet5>, _>::seeded(1, CrossEntropy);
-    group.bench_function("LeNet-5, batch 64, Adam, shuffled", |b| {
-        b.iter_batched_ref(
-            || lenet.clone(),
-            |net| net.fit(pictures, classes, &study(1e-3)).unwrap(),
-            BatchSize::LargeInput,
-        )
-    });
-    let tiny = Network::<Box<TinyCnn>, _>::seeded(1, CrossEntropy);
-    group.bench_function("tiny CNN, batch 64, Adam, shuffled", |b| {
-        b.iter_batched_ref(
-            || tiny.clone(),
-            |net| net.fit(pictures, classes, &study(1e-3)).unwrap(),
-            BatchSize::LargeInput,
-        )
-    });
+    // Multi-threaded rows: the same weights as one thread, bit for bit; wall
+    // time (the whole group is timed by the wall clock).
+    for threads in [1, 2] {
+        let name = |network: &str| {
+            let threads = if threads == 1 { String::new() } else { format!(", {threads} threads") };
+            format!("{network}, batch 64, Adam, shuffled{threads}")
+        };
+        epoch!(&name("teacher"), teacher(), classes, study(t).threads(threads));
+        // Networks made in place on the heap for every run (a clone of the
+        // widest would pass through the stack).
+        macro_rules! fresh {
+            ($name:expr, $net:ty, $inputs:expr, $flop:expr) => {{
+                group.throughput(Throughput::Elements($flop));
+                group.bench_function($name, |b| {
+                    b.iter_batched_ref(
+                        || Network::<Box<$net>, _>::seeded(1, CrossEntropy),
+                        |net| net.fit($inputs, classes, &study(1e-3).threads(threads)).unwrap(),
+                        BatchSize::LargeInput,
+                    )
+                });
+                group.throughput(Throughput::Elements(train.len() as u64));
+            }};
+        }
+        // Throughput in dense-equivalent FLOP (elements/s = FLOP/s): forward
+        // 2·W, weight gradient 2·W, input gradient 2·W but the first layer's.
+        let flop = |weights: u64, first: u64| 60_000 * (6 * weights - 2 * first);
+        fresh!(
+            &name("784→256→256→10 (throughput: FLOP)"),
+            StrongTeacher,
+            &train.inputs,
+            flop(784 * 256 + 256 * 256 + 256 * 10, 784 * 256)
+        );
+        fresh!(
+            &name("784→1024→1024→10 (throughput: FLOP)"),
+            Wider,
+            &train.inputs,
+            flop(784 * 1024 + 1024 * 1024 + 1024 * 10, 784 * 1024)
+        );
+        fresh!(&name("LeNet-5"), LeNet5, pictures, train.len() as u64);
+        if threads == 1 {
+            fresh!(&name("tiny CNN"), TinyCnn, pictures, train.len() as u64);
+        }
+    }
     let kd = Network::<Student, _>::seeded(1, Distillation::new(4.0, 0.5));
     epoch!(
         "student, KD T=4 α=0.5, per-sample SGD, file order",
@@ -616,8 +651,9 @@ fn all(c: &mut Criterion) {
     layers(c);
     passes(c, &train_data, &train, &test);
     convolutions(&mut cpu);
+    // Epochs by the wall clock: some run on two threads.
     schedules(
-        &mut cpu,
+        c,
         &train,
         &train_data.dense_inputs(Scaling::Divide255),
     );

@@ -27,8 +27,10 @@ fn bits<P: Parameters>(p: &P) -> Vec<u32> {
     out
 }
 
-/// The same training written by hand: batches in order, gradients summed with
-/// `accumulate_gradient`, averaged, clipped, then the rule's `update`.
+/// The same training written by hand: batches in order, each batch's samples
+/// cut into the schedule's parts, each part's gradients summed with
+/// `accumulate_gradient` into a buffer of its own, the parts added in order,
+/// averaged, clipped, then the rule's `update`.
 fn by_hand<O: Optimizer>(
     mut net: Network<Net, CrossEntropy>,
     schedule: &Schedule<O>,
@@ -48,9 +50,23 @@ fn by_hand<O: Optimizer>(
             .chunks(schedule.batch_size)
             .enumerate()
         {
-            for &k in batch {
-                net.accumulate_gradient(&inputs[k], &classes[k], &mut g)
-                    .unwrap();
+            let parts = schedule.parts.min(batch.len());
+            for p in 0..parts {
+                let mut part = zeros();
+                for &k in &batch[p * batch.len() / parts..(p + 1) * batch.len() / parts] {
+                    net.accumulate_gradient(&inputs[k], &classes[k], &mut part)
+                        .unwrap();
+                }
+                if p == 0 {
+                    g = part;
+                } else {
+                    let (mut unused_a, mut unused_b) = (zeros(), zeros());
+                    g.zip_mut(&mut part, &mut unused_a, &mut unused_b, &mut |(g, q, _, _)| {
+                        for (g, q) in g.iter_mut().zip(q.iter()) {
+                            *g += *q;
+                        }
+                    });
+                }
             }
             let scale = 1.0 / batch.len() as f32;
             let mut norm = 0.0f64;
