@@ -1,9 +1,10 @@
-"""LeNet-5 and a tiny CNN in PyTorch and in mimic, on this machine, in one run.
+"""Dense and convolutional networks in PyTorch and in mimic, on this machine, in one run.
 
 Both train the same networks the same way — batch 64, Adam 1e-3, shuffled, the
-60,000 MNIST training images scaled to [0, 1], one thread — and are timed the
-same way: the fastest of a few runs. PyTorch is also timed on two threads.
-Prints a Markdown table (the one in docs/performance.md).
+60,000 MNIST training images scaled to [0, 1], on 1 and on 2 threads — and are
+timed the same way: the fastest of a few runs. mimic's side is its `speed`
+example (dense networks from sparse rows, as its users feed pixels). Prints a
+Markdown table (the one in docs/performance.md).
 
 Set up once (PyTorch from PyPI with its CUDA dependencies, about 5 GB; it runs
 on the CPU here), then run from the repository's root:
@@ -51,6 +52,13 @@ def lenet():
     )
 
 
+def dense(*widths):
+    layers = []
+    for a, b in zip(widths, widths[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return lambda: nn.Sequential(nn.Flatten(), *layers[:-1])
+
+
 def tiny():
     return nn.Sequential(
         nn.Conv2d(1, 8, 3, stride=2), nn.ReLU(),
@@ -87,7 +95,7 @@ def measure(make, x, y, threads, epochs=2):
             opt.step()
 
     result = {"epoch_s": fastest(epochs, epoch)}
-    if threads == 1:
+    if threads == 1 and make in (lenet, tiny):
         net, bx, by = start, x[:64], y[:64]
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
 
@@ -119,34 +127,47 @@ def main():
     y = torch.from_numpy(labels)
 
     # Built first, so that nothing compiles while either is timed.
-    subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "cnn_speed"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "speed"], cwd=ROOT, check=True)
+    networks = {
+        "teacher": (dense(784, 16, 16, 10), 3),
+        "wide": (dense(784, 256, 256, 10), 2),
+        "wider": (dense(784, 1024, 1024, 10), 1),
+        "lenet": (lenet, 2),
+        "tiny": (tiny, 2),
+    }
     torch_results = {
-        "lenet": measure(lenet, x, y, 1),
-        "tiny": measure(tiny, x, y, 1),
-        "lenet_2": measure(lenet, x, y, 2),
+        name: {threads: measure(make, x, y, threads, runs) for threads in (1, 2)}
+        for name, (make, runs) in networks.items()
     }
     out = subprocess.run(
-        [os.path.join(ROOT, "target", "release", "examples", "cnn_speed")],
+        [os.path.join(ROOT, "target", "release", "examples", "speed")],
         cwd=ROOT, check=True, capture_output=True, text=True,
     ).stdout
     mimic = json.loads(out.strip().splitlines()[-1])
 
-    print(f"PyTorch {torch.__version__} (CPU), mimic {json.loads(subprocess.run(['cargo', 'metadata', '--format-version', '1', '--no-deps'], cwd=ROOT, capture_output=True, text=True).stdout)['packages'][0]['version']}; one thread each unless stated")
+    version = json.loads(subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT, capture_output=True, text=True).stdout)["packages"][0]["version"]
+    print(f"PyTorch {torch.__version__} (CPU), mimic {version}; one epoch of 60,000 images, batch 64, Adam 1e-3, shuffled")
     print()
-    print("| network, batch 64, Adam 1e-3, shuffled | PyTorch | mimic | PyTorch ÷ mimic |")
+    print("| network | threads | PyTorch | mimic | PyTorch ÷ mimic |")
+    print("|---|---|---|---|---|")
+    names = {
+        "teacher": "784→16→16→10",
+        "wide": "784→256→256→10",
+        "wider": "784→1024→1024→10",
+        "lenet": "LeNet-5",
+        "tiny": "tiny CNN",
+    }
+    for name in networks:
+        for threads, key in ((1, "epoch_s"), (2, "epoch_2_threads_s")):
+            t, m = torch_results[name][threads]["epoch_s"], mimic[name][key]
+            print(f"| {names[name]} | {threads} | {t:.3f} s | {m:.3f} s | {t / m:.2f}× |")
+    print()
+    print("| one batch of 64 images, 1 thread | PyTorch | mimic | PyTorch ÷ mimic |")
     print("|---|---|---|---|")
-    rows = [
-        ("LeNet-5: epoch of 60,000 images", "lenet", "epoch_s", "s"),
-        ("LeNet-5: forward, one batch", "lenet", "forward_ms", "ms"),
-        ("LeNet-5: forward + backward, one batch", "lenet", "forward_backward_ms", "ms"),
-        ("LeNet-5: whole Adam step, one batch", "lenet", "step_ms", "ms"),
-        ("tiny CNN: epoch of 60,000 images", "tiny", "epoch_s", "s"),
-    ]
-    for name, net, key, unit in rows:
-        t, m = torch_results[net][key], mimic[net][key]
-        print(f"| {name} | {t:.3f} {unit} | {m:.3f} {unit} | {t / m:.2f}× |")
-    t2 = torch_results["lenet_2"]["epoch_s"]
-    print(f"| LeNet-5: epoch, PyTorch on 2 threads | {t2:.3f} s | – | {t2 / mimic['lenet']['epoch_s']:.2f}× |")
+    for name in ("lenet", "tiny"):
+        for key, what in (("forward_ms", "forward"), ("forward_backward_ms", "forward + backward"), ("step_ms", "whole Adam step")):
+            t, m = torch_results[name][1][key], mimic[name][key]
+            print(f"| {names[name]}: {what} | {t:.3f} ms | {m:.3f} ms | {t / m:.2f}× |")
 
 
 if __name__ == "__main__":

@@ -73,6 +73,11 @@ struct RawSlice {
     len: usize,
 }
 
+/// A value alone on its cache line(s), so that threads writing neighbours do
+/// not take the line from each other.
+#[repr(align(128))]
+struct Padded<T>(T);
+
 /// A range of one parameter slice (the same range of every buffer).
 struct Block {
     slice: usize,
@@ -131,9 +136,11 @@ where
     slices: Vec<RawSlice>,
     slices_per_buffer: usize,
     blocks: Vec<Block>,
-    results: Vec<Phased<PartResult>>,
-    /// Per block: whether its parameters are finite after the update.
-    finite: Vec<Phased<bool>>,
+    /// Per part, each on a cache line of its own.
+    results: Vec<Padded<Phased<PartResult>>>,
+    /// Per thread: whether the parameters of its blocks are finite after the
+    /// update (each on a cache line of its own: threads write them at once).
+    finite: Vec<Padded<Phased<bool>>>,
     clip: Phased<f32>,
     pub(crate) plan: Phased<Plan>,
     pub(crate) barrier: SpinBarrier,
@@ -205,8 +212,12 @@ where
             })
             .collect();
         Self {
-            finite: blocks.iter().map(|_| Phased::new(true)).collect(),
-            results: parts.iter().map(|_| Phased::new(PartResult::default())).collect(),
+            // At most one thread per part does work.
+            finite: parts.iter().map(|_| Padded(Phased::new(true))).collect(),
+            results: parts
+                .iter()
+                .map(|_| Padded(Phased::new(PartResult::default())))
+                .collect(),
             network,
             inputs,
             targets,
@@ -307,7 +318,7 @@ where
                     (
                         &*s.network,
                         &mut *{ s.parts[p] },
-                        s.results[p].get_mut(),
+                        s.results[p].0.get_mut(),
                     )
                 };
                 *result = gradient_of_part(
@@ -327,7 +338,7 @@ where
             let mut in_batch = 0;
             for p in 0..used {
                 // SAFETY: read phase: results are written in the gradient phase only.
-                let result = unsafe { s.results[p].get() };
+                let result = unsafe { s.results[p].0.get() };
                 if let Some((sample, step, error)) = result.error.clone() {
                     let before = plan.steps_before + steps + in_batch + step;
                     return locate(Err(error), plan.epoch, sample, before).map(|_| (0.0, 0));
@@ -369,10 +380,11 @@ where
                 // SAFETY: written before the barrier above, read by all after.
                 factors.clip = unsafe { *s.clip.get() };
             }
-            for (j, block) in s.blocks.iter().enumerate().skip(thread).step_by(threads) {
+            let mut finite = true;
+            for block in s.blocks.iter().skip(thread).step_by(threads) {
                 let (slice, range) = (block.slice, block.range.clone());
-                // SAFETY: update phase: block `j` of every buffer, and
-                // `finite[j]`, belong to thread `j % threads`, this one.
+                // SAFETY: update phase: block `j` of every buffer belongs to
+                // thread `j % threads`, this one.
                 unsafe {
                     if clip_norm.is_none() {
                         sum_parts(s, block, used); // in the same pass, while in cache
@@ -387,14 +399,16 @@ where
                         ),
                         factors,
                     );
-                    *s.finite[j].get_mut() = all_finite(weights);
+                    finite &= all_finite(weights);
                 }
             }
+            // SAFETY: update phase: `finite[thread]` is this thread's.
+            unsafe { *s.finite[thread].0.get_mut() = finite };
             if s.barrier.wait().is_err() {
                 return Ok((total, steps));
             }
             // SAFETY: read phase for `finite`.
-            if s.finite.iter().any(|f| !unsafe { *f.get() }) {
+            if s.finite[..threads].iter().any(|f| !unsafe { *f.0.get() }) {
                 // Inputs and losses are checked before they reach a gradient,
                 // so only an update too large for f32 gets here.
                 return Err(TrainError::Diverged(Divergence {
