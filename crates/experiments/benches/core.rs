@@ -13,8 +13,8 @@ use std::time::Duration;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mimic::{
-    Adam, Conv2d, CrossEntropy, Dense, Distillation, Identity, Image, Initializer, Isa, MaxPool2d, Module,
-    Momentum, Mse, Network, ReLU, Schedule, Sgd, SoftTarget, SparseRows, Work, images,
+    Adam, Conv2d, CrossEntropy, Dense, Distillation, Identity, Image, Initializer, Isa, MaxPool2d,
+    Module, Momentum, Mse, Network, ReLU, Schedule, Sgd, SoftTarget, SparseRows, Work, images,
     module::Train,
 };
 use mimic_experiments::cli::mnist;
@@ -156,11 +156,7 @@ fn layer<const IN: usize, const OUT: usize>(c: &mut Criterion) {
     let y = dense.forward(&x);
     group.bench_function(
         BenchmarkId::new("backward", format!("{} FLOP", 4 * IN * OUT)),
-        |b| {
-            b.iter(|| {
-                dense.backward(&x, &y, &dy, 1e-6)
-            })
-        },
+        |b| b.iter(|| dense.backward(&x, &y, &dy, 1e-6)),
     );
     group.finish();
 }
@@ -232,7 +228,10 @@ impl<L: Train> Work for Backward<'_, L> {
     #[inline(always)]
     fn run(self) -> Option<L::Input> {
         if self.input_gradient {
-            Some(self.layer.gradient(self.x, self.trace, self.dy, self.gradients))
+            Some(
+                self.layer
+                    .gradient(self.x, self.trace, self.dy, self.gradients),
+            )
         } else {
             self.layer
                 .gradient_without_input_gradient(self.x, self.trace, self.dy, self.gradients);
@@ -387,11 +386,7 @@ type Wider = (
 /// 784→10 student (cross-entropy, He initialisation), wider networks and CNNs,
 /// on 1 and 2 threads, in one group so that the ratios between schedules come
 /// from one run.
-fn schedules(
-    c: &mut Criterion,
-    train: &Samples,
-    dense_rows: &[[f32; 784]],
-) {
+fn schedules(c: &mut Criterion, train: &Samples, dense_rows: &[[f32; 784]]) {
     let mut group = c.benchmark_group("epoch");
     group.sample_size(10);
     group.throughput(Throughput::Elements(train.len() as u64));
@@ -531,10 +526,19 @@ fn schedules(
     // time (the whole group is timed by the wall clock).
     for threads in [1, 2] {
         let name = |network: &str| {
-            let threads = if threads == 1 { String::new() } else { format!(", {threads} threads") };
+            let threads = if threads == 1 {
+                String::new()
+            } else {
+                format!(", {threads} threads")
+            };
             format!("{network}, batch 64, Adam, shuffled{threads}")
         };
-        epoch!(&name("teacher"), teacher(), classes, study(t).threads(threads));
+        epoch!(
+            &name("teacher"),
+            teacher(),
+            classes,
+            study(t).threads(threads)
+        );
         // Networks made in place on the heap for every run (a clone of the
         // widest would pass through the stack).
         macro_rules! fresh {
@@ -543,7 +547,10 @@ fn schedules(
                 group.bench_function($name, |b| {
                     b.iter_batched_ref(
                         || Network::<Box<$net>, _>::seeded(1, CrossEntropy),
-                        |net| net.fit($inputs, classes, &study(1e-3).threads(threads)).unwrap(),
+                        |net| {
+                            net.fit($inputs, classes, &study(1e-3).threads(threads))
+                                .unwrap()
+                        },
                         BatchSize::LargeInput,
                     )
                 });
@@ -652,11 +659,7 @@ fn all(c: &mut Criterion) {
     passes(c, &train_data, &train, &test);
     convolutions(&mut cpu);
     // Epochs by the wall clock: some run on two threads.
-    schedules(
-        c,
-        &train,
-        &train_data.dense_inputs(Scaling::Divide255),
-    );
+    schedules(c, &train, &train_data.dense_inputs(Scaling::Divide255));
     loading(c, &train_data);
 }
 

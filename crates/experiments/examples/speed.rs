@@ -52,7 +52,8 @@ where
     let epoch = |threads: usize| {
         fastest(epochs, || {
             let mut net = fresh();
-            net.fit(inputs, classes, &schedule.threads(threads)).unwrap();
+            net.fit(inputs, classes, &schedule.threads(threads))
+                .unwrap();
         })
     };
     let (one, two) = (epoch(1), epoch(2));
@@ -98,19 +99,34 @@ fn main() -> ExitCode {
     let run = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
     let mut parts = Vec::new();
     if run("teacher") {
-        parts.push(format!("\"teacher\": {}", measure::<TeacherLogits, _>(&sparse, &sparse_batch, &classes, 3)));
+        parts.push(format!(
+            "\"teacher\": {}",
+            measure::<TeacherLogits, _>(&sparse, &sparse_batch, &classes, 3)
+        ));
     }
     if run("wide") {
-        parts.push(format!("\"wide\": {}", measure::<StrongTeacher, _>(&sparse, &sparse_batch, &classes, 2)));
+        parts.push(format!(
+            "\"wide\": {}",
+            measure::<StrongTeacher, _>(&sparse, &sparse_batch, &classes, 2)
+        ));
     }
     if run("wider") {
-        parts.push(format!("\"wider\": {}", measure::<Wider, _>(&sparse, &sparse_batch, &classes, 1)));
+        parts.push(format!(
+            "\"wider\": {}",
+            measure::<Wider, _>(&sparse, &sparse_batch, &classes, 1)
+        ));
     }
     if run("lenet") {
-        parts.push(format!("\"lenet\": {}", measure::<LeNet5, _>(pictures, picture_batch, &classes, 2)));
+        parts.push(format!(
+            "\"lenet\": {}",
+            measure::<LeNet5, _>(pictures, picture_batch, &classes, 2)
+        ));
     }
     if run("tiny") {
-        parts.push(format!("\"tiny\": {}", measure::<TinyCnn, _>(pictures, picture_batch, &classes, 2)));
+        parts.push(format!(
+            "\"tiny\": {}",
+            measure::<TinyCnn, _>(pictures, picture_batch, &classes, 2)
+        ));
     }
     println!("{{{}}}", parts.join(", "));
     ExitCode::SUCCESS

@@ -117,6 +117,14 @@ pub(crate) struct Settings {
     pub(crate) clip_norm: Option<f32>,
 }
 
+/// The buffers of a run: one gradient per part and the optimizer's two
+/// state buffers, all zero, each the network's shape.
+pub(crate) struct Buffers<'a, L> {
+    pub(crate) parts: &'a mut [Box<L>],
+    pub(crate) first: &'a mut L,
+    pub(crate) second: &'a mut L,
+}
+
 /// Everything the threads of one `fit` share.
 pub(crate) struct Shared<'a, L: Train, F: Loss<L::Output>, X: ?Sized>
 where
@@ -170,17 +178,13 @@ where
     F::Target: Sized,
     X: ?Sized,
 {
-    /// The shared state of a run training `network` with gradient buffers
-    /// `parts` (as many as the schedule's parts, all zero) and optimizer state
-    /// `first` and `second` (all zero).
+    /// The shared state of a run training `network` with `buffers`.
     pub(crate) fn new(
         network: &'a mut Network<L, F>,
         inputs: &'a X,
         targets: &'a [F::Target],
         settings: Settings,
-        parts: &'a mut [Box<L>],
-        first: &'a mut L,
-        second: &'a mut L,
+        buffers: Buffers<'a, L>,
         update: &'a UpdateBlock<'a>,
     ) -> Self {
         let mut slices = Vec::new();
@@ -192,6 +196,11 @@ where
                 })
             })
         };
+        let Buffers {
+            parts,
+            first,
+            second,
+        } = buffers;
         collect(&mut network.layers, &mut slices);
         let slices_per_buffer = slices.len();
         collect(first, &mut slices);
@@ -314,13 +323,8 @@ where
                 let range = part(p);
                 // SAFETY: gradient phase: the network is only read; part `p`'s
                 // buffer and result belong to thread `p % threads`, this one.
-                let (network, gradients, result) = unsafe {
-                    (
-                        &*s.network,
-                        &mut *{ s.parts[p] },
-                        s.results[p].0.get_mut(),
-                    )
-                };
+                let (network, gradients, result) =
+                    unsafe { (&*s.network, &mut *{ s.parts[p] }, s.results[p].0.get_mut()) };
                 *result = gradient_of_part(
                     network,
                     s.inputs,

@@ -15,6 +15,7 @@ use rand_pcg::Pcg64;
 
 use core::ops::ControlFlow;
 
+use crate::batches::{Buffers, Factors, Settings, Shared, ThreadEpoch};
 use crate::init::{Initialize, Initializer, boxed};
 use crate::inputs::{Input, InputsOf};
 use crate::kernels::{Work, dispatch};
@@ -23,7 +24,6 @@ use crate::module::{Train, Zipped};
 use crate::network::{Network, StepError, VALID_RATE, valid_rate};
 use crate::optimizer::Optimizer;
 use crate::rate::RateSchedule;
-use crate::batches::{Factors, Settings, Shared, ThreadEpoch};
 use crate::threads::PoisonOnPanic;
 
 /// How to train: everything besides the network, the data and the targets —
@@ -420,7 +420,11 @@ where
         }
         if schedule.threads == 0 || schedule.parts == 0 {
             return Err(TrainError::Setting {
-                name: if schedule.threads == 0 { "threads" } else { "parts" },
+                name: if schedule.threads == 0 {
+                    "threads"
+                } else {
+                    "parts"
+                },
                 value: 0.0,
                 expected: "at least 1",
             });
@@ -524,9 +528,11 @@ where
         inputs,
         targets,
         settings,
-        &mut part_buffers,
-        &mut first,
-        &mut second,
+        Buffers {
+            parts: &mut part_buffers,
+            first: &mut first,
+            second: &mut second,
+        },
         &update,
     );
     // SAFETY: no other thread exists yet.
@@ -579,17 +585,6 @@ where
             };
             // SAFETY: between epochs, as above.
             let network = unsafe { shared.network() };
-            if !network.is_finite() {
-                // A finite gradient whose update overflowed (the gradients
-                // themselves are checked before every update).
-                result = Err(TrainError::Diverged(Divergence {
-                    epoch,
-                    sample: unsafe { shared.plan.get() }.order.last().copied().unwrap_or(0),
-                    step: steps_before,
-                    loss: f32::NAN,
-                }));
-                break;
-            }
             stats.push(epoch_stats);
             if after_epoch(epoch, network, &epoch_stats).is_break() {
                 break;

@@ -18,7 +18,13 @@ pub trait Input<L: Train>: Copy {
     /// `L`'s forward pass, keeping what backward needs.
     fn forward_trace(self, layers: &L) -> L::Trace;
     /// `L`'s per-sample SGD backward pass from `grad_output` ([`Train::backward`]).
-    fn backward(self, layers: &mut L, trace: &L::Trace, grad_output: &L::Output, learning_rate: f32);
+    fn backward(
+        self,
+        layers: &mut L,
+        trace: &L::Trace,
+        grad_output: &L::Output,
+        learning_rate: f32,
+    );
     /// Adds `L`'s parameter gradient from `grad_output` into `gradients`
     /// ([`Train::gradient`]).
     fn gradient(self, layers: &L, trace: &L::Trace, grad_output: &L::Output, gradients: &mut L);
@@ -73,7 +79,13 @@ impl<X: Values, L: Train<Input = X>> Input<L> for &X {
     }
 
     #[inline(always)]
-    fn backward(self, layers: &mut L, trace: &L::Trace, grad_output: &L::Output, learning_rate: f32) {
+    fn backward(
+        self,
+        layers: &mut L,
+        trace: &L::Trace,
+        grad_output: &L::Output,
+        learning_rate: f32,
+    ) {
         layers.backward_without_input_gradient(self, trace, grad_output, learning_rate)
     }
 
@@ -105,7 +117,13 @@ impl<const N: usize, L: SparseTrain<N>> Input<L> for SparseVector<'_, N> {
     }
 
     #[inline(always)]
-    fn backward(self, layers: &mut L, trace: &L::Trace, grad_output: &L::Output, learning_rate: f32) {
+    fn backward(
+        self,
+        layers: &mut L,
+        trace: &L::Trace,
+        grad_output: &L::Output,
+        learning_rate: f32,
+    ) {
         layers.backward_sparse(self, trace, grad_output, learning_rate)
     }
 
@@ -122,7 +140,10 @@ impl<const N: usize, L: SparseTrain<N>> Input<L> for SparseVector<'_, N> {
             // The table's 256 values, at once; if one is not finite, the
             // entries that use a code.
             Entries::Coded { entries, table } => {
-                finite(table) || entries.iter().all(|e| table[usize::from(e.code())].is_finite())
+                finite(table)
+                    || entries
+                        .iter()
+                        .all(|e| table[usize::from(e.code())].is_finite())
             }
         }
     }

@@ -62,7 +62,10 @@ impl fmt::Display for StepError {
                 write!(f, "learning rate {rate}: expected {VALID_RATE}")
             }
             StepError::NonFiniteInput => {
-                write!(f, "the input holds a NaN or an infinity: expected finite numbers")
+                write!(
+                    f,
+                    "the input holds a NaN or an infinity: expected finite numbers"
+                )
             }
         }
     }
@@ -72,7 +75,9 @@ impl core::error::Error for StepError {
     fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
         match self {
             StepError::Target(e) => Some(e),
-            StepError::NonFinite { .. } | StepError::LearningRate(_) | StepError::NonFiniteInput => None,
+            StepError::NonFinite { .. }
+            | StepError::LearningRate(_)
+            | StepError::NonFiniteInput => None,
         }
     }
 }

@@ -449,12 +449,7 @@ mod tests {
         let mut pool = MaxPool2d::<1, 4, 4, 2, 2, 2>::new();
         let y = pool.forward(&x);
         assert_eq!(y, [[[5.0, 2.0], [-1.0, 7.0]]]);
-        let dx = pool.backward(
-            &x,
-            &y,
-            &[[[1.0, 2.0], [3.0, 4.0]]],
-            0.1,
-        );
+        let dx = pool.backward(&x, &y, &[[[1.0, 2.0], [3.0, 4.0]]], 0.1);
         // Ties go to the first position in reading order.
         assert_eq!(
             dx,
@@ -481,12 +476,7 @@ mod tests {
         let mut pool = AvgPool2d::<1, 3, 3, 2, 2, 2, 1>::new();
         let y = pool.forward(&x);
         assert_eq!(y, [[[3.0, 4.0], [6.0, 7.0]]]);
-        let dx = pool.backward(
-            &x,
-            &y,
-            &[[[4.0, 4.0], [4.0, 4.0]]],
-            0.1,
-        );
+        let dx = pool.backward(&x, &y, &[[[4.0, 4.0], [4.0, 4.0]]], 0.1);
         assert_eq!(dx, [[[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]]);
     }
 }

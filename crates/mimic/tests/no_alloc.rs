@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mimic::{
-    Adam, Conv2d, CrossEntropy, Dense, Flatten, Identity, MaxPool2d, Mse, Network,
-    QuantizedDense, QuantizedModule, ReLU, Schedule, SparseVector, quantize,
+    Adam, Conv2d, CrossEntropy, Dense, Flatten, Identity, MaxPool2d, Mse, Network, QuantizedDense,
+    QuantizedModule, ReLU, Schedule, SparseVector, quantize,
 };
 
 type Teacher = (Dense<784, 16>, Dense<16, 16>, Dense<16, 10>);
@@ -167,7 +167,10 @@ fn multi_threaded_fit_allocates_nothing_per_batch() {
         .map(|k| core::array::from_fn(|i| ((i * 7 + k * 13) % 255) as f32 / 255.0))
         .collect();
     let classes: Vec<usize> = (0..2560).map(|k| k % 10).collect();
-    let schedule = Schedule::new(Adam::default()).batch_size(64).epochs(2).threads(2);
+    let schedule = Schedule::new(Adam::default())
+        .batch_size(64)
+        .epochs(2)
+        .threads(2);
     let mut counts = Vec::new();
     for n in [640, 2560] {
         let mut net: Box<Network<Teacher, CrossEntropy>> =

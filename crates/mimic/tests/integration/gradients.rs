@@ -20,9 +20,7 @@
 
 use mimic::{
     Activation, CrossEntropy, Dense, Identity, Initializer, LeakyReLU, Loss, Module, Mse, Network,
-    ReLU, Sigmoid, log_sum_exp,
-    module::Train,
-    softmax,
+    ReLU, Sigmoid, log_sum_exp, module::Train, softmax,
 };
 
 /// The seed's teacher.

@@ -61,11 +61,16 @@ fn by_hand<O: Optimizer>(
                     g = part;
                 } else {
                     let (mut unused_a, mut unused_b) = (zeros(), zeros());
-                    g.zip_mut(&mut part, &mut unused_a, &mut unused_b, &mut |(g, q, _, _)| {
-                        for (g, q) in g.iter_mut().zip(q.iter()) {
-                            *g += *q;
-                        }
-                    });
+                    g.zip_mut(
+                        &mut part,
+                        &mut unused_a,
+                        &mut unused_b,
+                        &mut |(g, q, _, _)| {
+                            for (g, q) in g.iter_mut().zip(q.iter()) {
+                                *g += *q;
+                            }
+                        },
+                    );
                 }
             }
             let scale = 1.0 / batch.len() as f32;

@@ -24,14 +24,24 @@ fn bits<P: Parameters>(p: &P) -> Vec<u32> {
 fn data(seed: u64, n: usize) -> (Vec<[u8; 64]>, Vec<usize>) {
     let mut rng = Pcg64::seed_from_u64(seed);
     let rows = (0..n)
-        .map(|_| core::array::from_fn(|_| if rng.random::<f32>() < 0.2 { rng.random() } else { 0 }))
+        .map(|_| {
+            core::array::from_fn(|_| {
+                if rng.random::<f32>() < 0.2 {
+                    rng.random()
+                } else {
+                    0
+                }
+            })
+        })
         .collect();
     let classes = (0..n).map(|_| rng.random_range(0..10)).collect();
     (rows, classes)
 }
 
 fn dense(rows: &[[u8; 64]]) -> Vec<[f32; 64]> {
-    rows.iter().map(|r| r.map(|p| f32::from(p) / 255.0)).collect()
+    rows.iter()
+        .map(|r| r.map(|p| f32::from(p) / 255.0))
+        .collect()
 }
 
 /// The weights after `schedule` on 1, 2, 3 and 4 threads, dense and sparse.
@@ -68,7 +78,10 @@ fn every_optimizer_gives_the_same_bits_on_any_thread_count() {
     fn base<O: Optimizer>(schedule: Schedule<O>) -> Schedule<O> {
         schedule.epochs(2).batch_size(16).shuffled(7)
     }
-    assert_all_equal(&weights_for_every_thread_count(base(Schedule::new(Sgd::new(0.1)))), "sgd");
+    assert_all_equal(
+        &weights_for_every_thread_count(base(Schedule::new(Sgd::new(0.1)))),
+        "sgd",
+    );
     assert_all_equal(
         &weights_for_every_thread_count(base(Schedule::new(Sgd::new(0.1).weight_decay(1e-3)))),
         "sgd with decay",
@@ -106,10 +119,19 @@ fn schedules_clipping_and_batch_sizes_give_the_same_bits_on_any_thread_count() {
                 .clip(0.5),
         ),
         ("batch size 1", adam.batch_size(1)),
-        ("batch size 3 (fewer samples than parts)", adam.batch_size(3)),
+        (
+            "batch size 3 (fewer samples than parts)",
+            adam.batch_size(3),
+        ),
         ("batch size 7, 8 parts", adam.batch_size(7).parts(8)),
         ("one batch of everything", adam.batch_size(1000)),
-        ("decay, in order", Schedule::new(Adam::new(3e-3)).batch_size(64).decay(0.5).epochs(2)),
+        (
+            "decay, in order",
+            Schedule::new(Adam::new(3e-3))
+                .batch_size(64)
+                .decay(0.5)
+                .epochs(2),
+        ),
     ] {
         assert_all_equal(&weights_for_every_thread_count(schedule), what);
     }
@@ -144,7 +166,12 @@ fn parts_not_threads_change_the_bits() {
     let before: Network<Net, _> = Network::seeded(1, CrossEntropy);
     // w − 1·(g/32) for every weight, from the same summed gradient.
     let mut expected = before.layers;
-    expected.zip_mut(&mut g, &mut h, &mut Default::default(), &mut |(w, g, _, _)| {
+    expected.zip_mut(&mut g, &mut h, &mut Default::default(), &mut |(
+        w,
+        g,
+        _,
+        _,
+    )| {
         for (w, g) in w.iter_mut().zip(g.iter()) {
             *w -= 1.0 * (*g * (1.0 / 32.0));
         }
@@ -167,7 +194,10 @@ fn distillation_gives_the_same_bits_on_any_thread_count() {
     let runs: Vec<Vec<u32>> = (1..=4)
         .map(|threads| {
             let mut student: Network<Net, _> = Network::seeded(12, Distillation::new(4.0, 0.7));
-            let schedule = Schedule::new(Adam::new(2e-3)).batch_size(20).epochs(2).threads(threads);
+            let schedule = Schedule::new(Adam::new(2e-3))
+                .batch_size(20)
+                .epochs(2)
+                .threads(threads);
             student.fit(&inputs, &soft, &schedule).unwrap();
             bits(&student.layers)
         })
@@ -188,14 +218,22 @@ type SmallCnn = (
 fn a_convolutional_network_gives_the_same_bits_on_any_thread_count() {
     let mut rng = Pcg64::seed_from_u64(4);
     let images: Vec<Image<1, 8, 8>> = (0..90)
-        .map(|_| [core::array::from_fn(|_| core::array::from_fn(|_| rng.random::<f32>()))])
+        .map(|_| {
+            [core::array::from_fn(|_| {
+                core::array::from_fn(|_| rng.random::<f32>())
+            })]
+        })
         .collect();
     let classes: Vec<usize> = (0..90).map(|_| rng.random_range(0..10)).collect();
     let runs: Vec<Vec<u32>> = (1..=4)
         .map(|threads| {
             let mut net: Network<SmallCnn, _> = Network::seeded(2, CrossEntropy);
-            let schedule = Schedule::new(Momentum::new(0.05)).batch_size(10).epochs(2).shuffled(1);
-            net.fit(&images, &classes, &schedule.threads(threads)).unwrap();
+            let schedule = Schedule::new(Momentum::new(0.05))
+                .batch_size(10)
+                .epochs(2)
+                .shuffled(1);
+            net.fit(&images, &classes, &schedule.threads(threads))
+                .unwrap();
             bits(&net.layers)
         })
         .collect();
@@ -250,7 +288,9 @@ fn a_nan_input_is_refused_by_name_and_leaves_the_network_as_it_was() {
     let uses = rows.iter().position(|r| r.contains(&255));
     let result = net.fit(&sparse, &classes, &adam);
     match uses {
-        Some(sample) => assert!(matches!(result, Err(TrainError::NonFiniteInput { sample: s }) if s == sample)),
+        Some(sample) => {
+            assert!(matches!(result, Err(TrainError::NonFiniteInput { sample: s }) if s == sample))
+        }
         None => assert!(result.is_ok()),
     }
 }
