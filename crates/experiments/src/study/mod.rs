@@ -16,6 +16,8 @@ mod config;
 pub mod data;
 pub mod jobs;
 pub mod lanes;
+pub mod merge;
+pub mod part;
 mod plots;
 pub mod questions;
 pub mod recipe;
