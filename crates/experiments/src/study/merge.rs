@@ -47,12 +47,13 @@ pub enum MergeError {
         /// This code's.
         expected: String,
     },
-    /// A part differs from the first part in something its results depend on:
-    /// the number of parts, a setting (seeds included), the data, the partition.
+    /// A part differs from the first part in something its results depend on —
+    /// the number of parts, a setting (seeds included), the data, the partition —
+    /// or from another part that trained the same teacher, in that teacher's bits.
     Mismatch {
         /// The part that differs.
         path: PathBuf,
-        /// The first part, which it was compared with.
+        /// The part it was compared with.
         first: PathBuf,
         /// What differs.
         what: String,
@@ -259,6 +260,27 @@ pub fn merge_parts(
             part: Shard { index, count },
             dirs: dirs.to_vec(),
         });
+    }
+    // A teacher trained by several parts must be the same bits in each: the
+    // partition assumes it (each part's lanes learn from their own copy).
+    let mut teachers: Vec<(&part::TeacherPrint, &PathBuf)> = Vec::new();
+    for (path, part) in &parts {
+        for t in &part.teachers {
+            match teachers.iter().find(|(u, _)| u.index == t.index) {
+                Some((u, other)) if u.print != t.print => {
+                    return Err(MergeError::Mismatch {
+                        path: path.clone(),
+                        first: (*other).clone(),
+                        what: format!(
+                            "its copy of the teacher {} has other bits ({} here, {}): another build or machine",
+                            t.name, t.print, u.print
+                        ),
+                    });
+                }
+                Some(_) => {}
+                None => teachers.push((t, path)),
+            }
+        }
     }
     // Every run must be one its part was given (a lane, or a teacher's row).
     for (path, part) in &parts {

@@ -10,6 +10,10 @@
 //! only those runs are scored on the test set ([`search`]). One seed fixes a
 //! network's initialisation and the order of its data, so the methods' runs of a
 //! seed are paired. [`report`] turns the runs into intervals, tests and plots.
+//!
+//! [`shard`] divides the study into parts that run on many machines at once, each
+//! written as a [`part`] file; [`merge`] puts the parts back together into the
+//! runs a single process returns.
 
 pub mod analysis;
 mod config;
@@ -109,12 +113,15 @@ pub fn run(
 }
 
 /// A part's runs, each with its place in the whole study's order and sorted by
-/// it, and the partition the part was cut by.
+/// it, the partition the part was cut by, and the teachers it trained.
 pub struct PartRuns {
     /// Every part's share of the study.
     pub partition: Partition,
     /// This part's runs.
     pub runs: Vec<(Order, Run)>,
+    /// The teachers it trained: each one's index in the study's list and its
+    /// logits on the transfer set and the test set (for [`part::logits_print`]).
+    pub teachers: Vec<(usize, teachers::Teacher)>,
 }
 
 /// The group of the omitted-class lanes, which run after the other three.
@@ -259,7 +266,11 @@ pub fn run_share(
         ));
     }
     runs.sort_by_key(|&(order, _)| order);
-    PartRuns { partition, runs }
+    PartRuns {
+        partition,
+        runs,
+        teachers: share.trains.iter().copied().zip(trained).collect(),
+    }
 }
 
 /// The comparisons of one group, each cell with the teacher it learns from, and

@@ -5,7 +5,8 @@
 //! figures), a part records what its runs depend on, so that the merge can refuse
 //! parts that do not belong together: the crate's version, every setting of the
 //! study but the thread count (results do not depend on it) and the command line,
-//! a fingerprint of the MNIST files, and the whole partition. Numbers that are not
+//! a fingerprint of the MNIST files, the whole partition, and a fingerprint of
+//! every teacher it trained (another part may train the same one). Numbers that are not
 //! integers are written as the shortest decimal that reads back as the same
 //! `f64`/`f32` (JSON readers may round a number's last bit; a string is exact), so
 //! a merged report is the one a single process writes.
@@ -24,6 +25,7 @@ use super::recipe::{Optim, Recipe, Teaching};
 use super::score::{Corrected, Scores};
 use super::search::{Phase, Run};
 use super::shard::{Partition, Shard, Share};
+use super::teachers::Teacher;
 use super::train::Net;
 use super::{StudyConfig, run_share};
 use crate::cli::write_atomically;
@@ -57,6 +59,22 @@ pub struct Part {
     pub test_classes: Vec<usize>,
     /// Its runs, in the study's order.
     pub runs: Vec<(Order, Run)>,
+    /// Every teacher it trained (some of which other parts train too, and
+    /// report): its index in the study's list of teachers, what it is, and a
+    /// fingerprint of its logits ([`logits_print`]). Parts that trained the same
+    /// teacher must agree on it bit for bit.
+    pub teachers: Vec<TeacherPrint>,
+}
+
+/// A teacher a part trained, for the merge to check against other parts' copies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TeacherPrint {
+    /// Its index in the study's list of teachers.
+    pub index: usize,
+    /// Its question, condition and network, for messages.
+    pub name: String,
+    /// [`logits_print`] of it.
+    pub print: String,
 }
 
 impl Part {
@@ -82,6 +100,21 @@ impl Part {
             seconds: start.elapsed().as_secs_f64(),
             test_classes: test.classes(),
             runs: done.runs,
+            teachers: done
+                .teachers
+                .iter()
+                .map(|(index, t)| TeacherPrint {
+                    index: *index,
+                    name: format!(
+                        "{} {} {}",
+                        t.run.question,
+                        t.run.condition,
+                        t.run.net.name()
+                    )
+                    .replace("  ", " "),
+                    print: logits_print(t),
+                })
+                .collect(),
         }
     }
 
@@ -161,6 +194,11 @@ impl Part {
             "seconds": float(self.seconds),
             "test_classes": digits(self.test_classes.iter().map(|&c| c as u8)),
             "runs": self.runs.iter().map(|(o, r)| run_json(o, r)).collect::<Vec<_>>(),
+            "teachers": self.teachers.iter().map(|t| json!({
+                "index": t.index,
+                "name": t.name,
+                "logits": t.print,
+            })).collect::<Vec<_>>(),
         })
     }
 
@@ -190,7 +228,20 @@ impl Part {
                 _ => Err("test_classes: expected digits".to_string()),
             })
             .collect::<Result<_, _>>()?;
+        let teachers = top
+            .array("teachers")?
+            .iter()
+            .map(|t| {
+                let t = Fields::of(t, "a teacher")?;
+                Ok(TeacherPrint {
+                    index: t.usize("index")?,
+                    name: t.str("name")?.to_string(),
+                    print: t.str("logits")?.to_string(),
+                })
+            })
+            .collect::<Result<_, String>>()?;
         Ok(Self {
+            teachers,
             shard,
             version: top.str("version")?.to_string(),
             settings: top.get("settings")?.clone(),
@@ -276,23 +327,57 @@ pub fn config(settings: &Value, command: String, threads: usize) -> Result<Study
     })
 }
 
-/// A fingerprint of the training and test sets (FNV-1a, 64 bits, over their
-/// sizes, labels and pixels): parts trained on different files differ in it.
+/// A fingerprint of the training and test sets (over their sizes, labels and
+/// pixels): parts trained on different files differ in it.
 pub fn fingerprint(train: &Dataset, test: &Dataset) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &b in bytes {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
+    let mut hash = Fnv::default();
     for set in [train, test] {
-        eat(&(set.len() as u64).to_le_bytes());
-        eat(set.labels());
+        hash.eat(&(set.len() as u64).to_le_bytes());
+        hash.eat(set.labels());
         for image in set.images() {
-            eat(image);
+            hash.eat(image);
         }
     }
-    format!("fnv1a64:{hash:016x}")
+    hash.to_string()
+}
+
+/// A fingerprint of a teacher's logits on its transfer set and the test set,
+/// every bit of every one: two parts' copies of a teacher differ in it unless they
+/// are the same teacher (a different build, or a machine whose arithmetic gave
+/// other bits, shows here — not only in the version).
+pub fn logits_print(teacher: &Teacher) -> String {
+    let mut hash = Fnv::default();
+    for logits in [&teacher.fit, &teacher.test] {
+        hash.eat(&(logits.len() as u64).to_le_bytes());
+        for x in logits.iter().flatten() {
+            hash.eat(&x.to_bits().to_le_bytes());
+        }
+    }
+    hash.to_string()
+}
+
+/// FNV-1a, 64 bits: enough to tell files and logits apart (not a defence
+/// against forgery, which parts need none of).
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn eat(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+impl std::fmt::Display for Fnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "fnv1a64:{:016x}", self.0)
+    }
 }
 
 fn float(x: f64) -> Value {

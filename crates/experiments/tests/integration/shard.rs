@@ -224,17 +224,19 @@ fn refusals(parts: &Path) {
 
     // A part with other settings (other final seeds), from another version, on
     // other data, or of another number of parts.
-    let mismatched = |name: &str, change: &dyn Fn(&mut Part)| {
+    let altered = |name: &str, k: usize, change: &dyn Fn(&mut Part)| {
         let dir = scratch(name);
-        copy(0, &dir).unwrap();
-        copy(1, &dir).unwrap();
-        let mut odd = read(2);
+        for j in (0..3).filter(|&j| j != k) {
+            copy(j, &dir).unwrap();
+        }
+        let mut odd = read(k);
         change(&mut odd);
         let written = odd.write(&dir).unwrap();
         let e = merge::merge(std::slice::from_ref(&dir)).unwrap_err();
         std::fs::remove_dir_all(&dir).ok();
         (e, written)
     };
+    let mismatched = |name: &str, change: &dyn Fn(&mut Part)| altered(name, 2, change);
     let (e, odd) = mismatched("seeds", &|p| {
         p.settings["seeds"] = serde_json::json!([1, 2])
     });
@@ -273,6 +275,23 @@ fn refusals(parts: &Path) {
         e.to_string().contains("trained on other MNIST files"),
         "{e}"
     );
+
+    // A teacher two parts trained, with other bits in one of them (as another
+    // build or a machine with other arithmetic would give).
+    let (k, teacher) = (0..3)
+        .flat_map(|k| read(k).teachers.into_iter().map(move |t| (k, t.index)))
+        .find(|&(k, t)| (0..k).any(|j| read(j).teachers.iter().any(|u| u.index == t)))
+        .expect("some teacher trained by two parts");
+    let (e, odd) = altered("teacher", k, &|p| {
+        for t in p.teachers.iter_mut().filter(|t| t.index == teacher) {
+            t.print = "fnv1a64:0000000000000000".into();
+        }
+    });
+    assert!(
+        matches!(&e, MergeError::Mismatch { path, .. } if *path == odd),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("its copy of the teacher"), "{e}");
 
     // Part 2 of 4 beside parts 0 and 1 of 3.
     let (e, odd) = mismatched("count", &|p| p.shard = Shard { index: 2, count: 4 });
