@@ -27,6 +27,15 @@
 //! their teacher unless training it again elsewhere finishes sooner (the parts
 //! run at once: wall time counts, duplicated work does not). Each part file
 //! records the whole partition, and the merge refuses parts that disagree on it.
+//!
+//! **How far it goes.** The full study has 40 units. By the planned work (the
+//! progress bar's cost model), its largest part is 53% of the study with 2 parts,
+//! 28% with 4 and 19% from 8 on (speed-ups of 1.9×, 3.6× and 5.2×), while all
+//! parts together do 105%, 111% and 125% of a single process's work (the
+//! duplicated teachers). The floor is the largest unit with its teacher: 784→32→10
+//! trained directly on every label, the omitted-class runs that take its choice,
+//! and the strong teacher. Going further would mean splitting a lane's final
+//! seeds over parts, each recomputing the lane's search.
 
 use std::fmt;
 use std::str::FromStr;
