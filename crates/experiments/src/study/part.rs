@@ -6,10 +6,12 @@
 //! parts that do not belong together: the crate's version, every setting of the
 //! study but the thread count (results do not depend on it) and the command line,
 //! a fingerprint of the MNIST files, the whole partition, and a fingerprint of
-//! every teacher it trained (another part may train the same one). Numbers that are not
-//! integers are written as the shortest decimal that reads back as the same
-//! `f64`/`f32` (JSON readers may round a number's last bit; a string is exact), so
-//! a merged report is the one a single process writes.
+//! every teacher it trained. The version alone does not tell two builds of one
+//! version apart; the teachers' fingerprints do whenever two parts trained the
+//! same teacher to other bits. Numbers that are not integers are written as the
+//! shortest decimal that reads back as the same `f64`/`f32` (JSON readers may
+//! round a number's last bit; a string is exact), so a merged report is the one a
+//! single process writes.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
