@@ -106,6 +106,9 @@ fn gunzip(path: &Path) -> String {
 
 #[test]
 fn three_processes_merge_into_what_one_process_writes() {
+    // MNIST first, so that in a fresh clone it is fetched once, not by four
+    // processes at once.
+    let (train, test) = mnist();
     let parts = scratch("parts");
     let start = std::time::Instant::now();
     let exe = std::env::current_exe().unwrap();
@@ -124,7 +127,6 @@ fn three_processes_merge_into_what_one_process_writes() {
         .collect();
 
     // Meanwhile, the whole study in this process.
-    let (train, test) = mnist();
     let config = quick();
     let single = study::run(&train, &test, &config, &mut |_| {});
     let one = scratch("single");
