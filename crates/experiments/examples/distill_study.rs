@@ -3,15 +3,21 @@
 //! when labels are few or noisy, when a class is missing from its data? Writes
 //! `report.md`, `results.csv`, `predictions.csv.gz` and plots.
 //!
+//! `--shard K/N` runs part K of N of the study and writes it as
+//! `part-K-of-N.json.gz`; `--merge DIR…` writes the report from every part (see
+//! `mimic_experiments::study::shard`).
+//!
 //! `cargo run --release --example distill_study -- --help`
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
 use mimic_experiments::cli::{self, DataArgs};
+use mimic_experiments::study::part::Part;
+use mimic_experiments::study::shard::Shard;
 use mimic_experiments::study::{self, Progress, StudyConfig};
 
 /// The distillation study on MNIST (about 5 minutes on 2 cores).
@@ -33,22 +39,31 @@ struct Settings {
     /// says it is not the study. Flags given explicitly still apply
     #[arg(long)]
     quick: bool,
+    /// Run only part K of N (K from 0) of the study's independent runs, and write
+    /// it into --out as part-K-of-N.json.gz for --merge
+    #[arg(long, value_name = "K/N", conflicts_with = "merge")]
+    shard: Option<Shard>,
+    /// Write the report into --out from the parts in these directories (written
+    /// by --shard) instead of running the study; settings come from the parts
+    #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with_all = ["seeds", "epochs", "quick", "data"])]
+    merge: Vec<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let settings = Settings::parse();
+    let command = std::iter::once("cargo run --release --example distill_study --".to_string())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if !settings.merge.is_empty() {
+        return merge(&settings.merge, &settings.out, command);
+    }
     let base = if settings.quick {
         StudyConfig::quick()
     } else {
         StudyConfig::default()
     };
-    let mut config = StudyConfig {
-        command: std::iter::once("cargo run --release --example distill_study --".to_string())
-            .chain(std::env::args().skip(1))
-            .collect::<Vec<_>>()
-            .join(" "),
-        ..base
-    };
+    let mut config = StudyConfig { command, ..base };
     if let Some(n) = settings.seeds {
         config.seeds = (1..=n).collect();
     }
@@ -57,8 +72,12 @@ fn main() -> ExitCode {
     }
     let out = settings.out;
     // The outputs are checked before the study runs for minutes, not after.
-    if let Err(e) = study::report::check_outputs(&out) {
-        eprintln!("error: cannot write the report into {}: {e}", out.display());
+    let (checked, what) = match settings.shard {
+        Some(shard) => (Part::check(&out, shard), "part"),
+        None => (study::report::check_outputs(&out), "report"),
+    };
+    if let Err(e) = checked {
+        eprintln!("error: cannot write the {what} into {}: {e}", out.display());
         return ExitCode::FAILURE;
     }
 
@@ -74,7 +93,7 @@ fn main() -> ExitCode {
 
     let terminal = std::io::stderr().is_terminal();
     let mut last_line = 0.0;
-    let runs = study::run(&train, &test, &config, &mut |p: Progress| {
+    let mut bar = |p: Progress| {
         let fraction = (p.done / p.total.max(1e-9)).min(1.0);
         let eta = p.eta().map_or_else(|| "?".into(), |s| format!("{s:.0} s"));
         if terminal {
@@ -97,18 +116,83 @@ fn main() -> ExitCode {
                 p.elapsed
             );
         }
-    });
+    };
+    if let Some(shard) = settings.shard {
+        let part = Part::run(&train, &test, &config, shard, &mut bar);
+        if terminal {
+            eprintln!();
+        }
+        return match part.write(&out) {
+            Ok(path) => {
+                let share = part.share();
+                println!(
+                    "part {shard}: {} lanes, {} teachers trained, {} runs in {:.0} s; written to {}",
+                    share.lanes.len(),
+                    share.trains.len(),
+                    part.runs.len(),
+                    part.seconds,
+                    path.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot write the part into {}: {e}", out.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let runs = study::run(&train, &test, &config, &mut bar);
     if terminal {
         eprintln!();
     }
     let seconds = start.elapsed().as_secs_f64();
     let test_classes = test.classes();
-    let compared = match study::report::write_outputs(&out, &config, &runs, &test_classes, seconds)
-    {
+    match write(&out, &config, &runs, &test_classes, seconds) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
+}
+
+/// Writes the report of the parts in `dirs` into `out`.
+fn merge(dirs: &[PathBuf], out: &Path, command: String) -> ExitCode {
+    if let Err(e) = study::report::check_outputs(out) {
+        eprintln!("error: cannot write the report into {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    let merged = match study::merge::merge(dirs) {
+        Ok(m) => m,
+        Err(e) => return cli::report_error(&e),
+    };
+    let config = StudyConfig {
+        command,
+        ..merged.config
+    };
+    println!("{} parts merged", merged.parts.len());
+    match write(
+        out,
+        &config,
+        &merged.runs,
+        &merged.test_classes,
+        merged.seconds,
+    ) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
+}
+
+/// Writes the report, CSVs and plots of `runs` into `out`, and prints the answers.
+fn write(
+    out: &Path,
+    config: &StudyConfig,
+    runs: &[study::Run],
+    test_classes: &[usize],
+    seconds: f64,
+) -> Result<(), ExitCode> {
+    let compared = match study::report::write_outputs(out, config, runs, test_classes, seconds) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: cannot write the report into {}: {e}", out.display());
-            return ExitCode::FAILURE;
+            return Err(ExitCode::FAILURE);
         }
     };
     for c in &compared {
@@ -128,5 +212,5 @@ fn main() -> ExitCode {
         runs.len(),
         out.join("report.md").display()
     );
-    ExitCode::SUCCESS
+    Ok(())
 }

@@ -10,17 +10,25 @@
 //! only those runs are scored on the test set ([`search`]). One seed fixes a
 //! network's initialisation and the order of its data, so the methods' runs of a
 //! seed are paired. [`report`] turns the runs into intervals, tests and plots.
+//!
+//! [`shard`] divides the study into parts that run on many machines at once, each
+//! written as a [`part`] file; [`merge`] puts the parts back together into the
+//! runs a single process returns.
 
 pub mod analysis;
 mod config;
 pub mod data;
 pub mod jobs;
+pub mod lanes;
+pub mod merge;
+pub mod part;
 mod plots;
 pub mod questions;
 pub mod recipe;
 pub mod report;
 pub mod score;
 pub mod search;
+pub mod shard;
 pub mod stats;
 pub mod teachers;
 pub mod train;
@@ -29,12 +37,16 @@ pub use config::StudyConfig;
 pub use jobs::Progress;
 pub use search::{Phase, Run};
 
+use std::collections::BTreeSet;
+
 use mimic_mnist::Dataset;
 
 use crate::experiment::Samples;
 use data::Split;
 use jobs::Tracker;
+use lanes::{Lane, Order};
 use search::search_and_finish;
+use shard::{Partition, Shard};
 use teachers::Which;
 
 /// The data variants the questions train on, made once.
@@ -93,6 +105,38 @@ pub fn run(
     config: &StudyConfig,
     progress: &mut dyn FnMut(Progress),
 ) -> Vec<Run> {
+    run_share(train, test, config, Shard::WHOLE, progress)
+        .runs
+        .into_iter()
+        .map(|(_, run)| run)
+        .collect()
+}
+
+/// A part's runs, each with its place in the whole study's order and sorted by
+/// it, the partition the part was cut by, and the teachers it trained.
+pub struct PartRuns {
+    /// Every part's share of the study.
+    pub partition: Partition,
+    /// This part's runs.
+    pub runs: Vec<(Order, Run)>,
+    /// The teachers it trained: each one's index in the study's list and its
+    /// logits on the transfer set and the test set (for [`part::logits_print`]).
+    pub teachers: Vec<(usize, teachers::Teacher)>,
+}
+
+/// The group of the omitted-class lanes, which run after the other three.
+const OMITTED: usize = 4;
+
+/// Runs part `shard` of the study ([`shard`]): its lanes, after the teachers they
+/// need; `progress` hears after every run (from this thread). [`Shard::WHOLE`] is
+/// the whole study.
+pub fn run_share(
+    train: &Dataset,
+    test: &Dataset,
+    config: &StudyConfig,
+    shard: Shard,
+    progress: &mut dyn FnMut(Progress),
+) -> PartRuns {
     let split = Split::new(train, test, config.train_limit, config.validation);
     let prepared = Prepared::new(&split, config);
     let budgets = config.label_budgets.len();
@@ -101,104 +145,93 @@ pub fn run(
     which.extend((0..budgets).map(Which::Limited));
     // Strong teachers first so the two cores share the longest runs.
     which.sort_by_key(|w| !matches!(w, Which::Strong | Which::Noisy));
-    let seeds = &config.seeds;
 
-    // Plan the work before any of it, so the bar's ETA means something. The
-    // omitted-class runs are planned at the direct arm's longest setting.
-    let planned_teachers = teachers::planned(&which, &split, &prepared, config);
-    let mut tracker_total = planned_teachers;
+    // Plan the work before any of it, so the bar's ETA means something and every
+    // part cuts the study alike. The omitted-class runs are planned at the direct
+    // arm's longest setting.
     let placeholder = teachers::Teacher {
         fit: Vec::new(),
         test: Vec::new(),
         run: empty_run(),
     };
-    let limited_placeholders = vec![&placeholder; budgets];
-    tracker_total += search::planned(&questions::seed(&split, &placeholder), seeds.len());
-    tracker_total += search::planned(
-        &questions::compression(&split, &placeholder, config),
-        seeds.len(),
-    );
-    tracker_total += search::planned(
-        &questions::limited(&split, &prepared, &limited_placeholders, config),
-        config.coarse_seeds.len(),
-    );
-    tracker_total += search::planned(
-        &questions::noise(&split, &prepared, &placeholder, config),
-        seeds.len(),
-    );
-    let placeholder_variants = vec![&placeholder; questions::VARIANTS.len()];
-    tracker_total += search::planned(
-        &questions::reference(&split, &placeholder_variants, config),
-        config.reference_seeds.len(),
-    );
-    let omitted_work = 2.0
-        * config.coarse_seeds.len() as f64
-        * search::work(
-            train::Net::Hidden32,
-            &recipe::Recipe {
-                epochs: 2 * config.epochs,
-                ..teachers::strong_recipe(1)
-            },
-            prepared.no_threes.len(),
-        );
-    tracker_total += omitted_work;
-    let mut tracker = Tracker::new(tracker_total, progress);
-
-    let trained = teachers::train_all(&which, &split, &prepared, config, &mut tracker);
-    let teacher = |w: Which| {
-        let k = which.iter().position(|&x| x == w).unwrap_or(0);
-        &trained[k]
+    let longest = recipe::Recipe {
+        epochs: 2 * config.epochs,
+        ..teachers::strong_recipe(1)
     };
-    let limited_teachers: Vec<&teachers::Teacher> =
-        (0..budgets).map(|k| teacher(Which::Limited(k))).collect();
-    let mut runs: Vec<Run> = trained.iter().map(|t| t.run.clone()).collect();
-
-    let strong = teacher(Which::Strong);
-    let split_eval = (&split.validation, &split.test);
-    let mut cells = questions::seed(&split, teacher(Which::Seed));
-    cells.extend(questions::compression(&split, strong, config));
-    cells.extend(questions::noise(
-        &split,
+    let omitted_plan = questions::omitted(
         &prepared,
-        teacher(Which::Noisy),
-        config,
-    ));
-    let (selection, threads) = (config.selection_seed, config.threads);
-    runs.extend(search_and_finish(
-        &cells,
-        split_eval,
-        selection,
-        seeds,
-        threads,
-        &mut tracker,
-    ));
-    // Differences expected to be a point or more: `coarse_seeds` (20 unless a
-    // faster run asks for fewer; the report then claims nothing under 0.5 points).
-    let limited = questions::limited(&split, &prepared, &limited_teachers, config);
-    runs.extend(search_and_finish(
-        &limited,
-        split_eval,
-        selection,
-        &config.coarse_seeds,
-        threads,
-        &mut tracker,
-    ));
-    let teacher_variants: Vec<_> = (0..questions::VARIANTS.len())
-        .map(|k| teacher(Which::Reference(k)))
+        &split,
+        &[],
+        &placeholder,
+        Some(longest),
+        Some(longest),
+    );
+    let teacher_work: Vec<f64> = which
+        .iter()
+        .map(|&w| teachers::planned(&[w], &split, &prepared, config))
         .collect();
-    let reference = questions::reference(&split, &teacher_variants, config);
-    runs.extend(search_and_finish(
-        &reference,
-        split_eval,
-        selection,
-        &config.reference_seeds,
-        threads,
-        &mut tracker,
-    ));
+    let units = units(
+        &groups(&split, &prepared, config, &|_| &placeholder),
+        &omitted_plan,
+        &which,
+        config,
+    );
+    let partition = Partition::new(&units, &teacher_work, shard.count);
+    let share = partition.share(shard.index);
+    let mine: BTreeSet<Lane> = share.lanes.iter().copied().collect();
+    let planned: f64 = share.trains.iter().map(|&t| teacher_work[t]).sum::<f64>()
+        + units
+            .iter()
+            .filter(|u| u.lanes.iter().any(|l| mine.contains(l)))
+            .map(|u| u.work)
+            .sum::<f64>();
+    let mut tracker = Tracker::new(planned, progress);
 
-    // The omitted class takes the compression question's choices for 784→32→10.
+    let trains: Vec<Which> = share.trains.iter().map(|&t| which[t]).collect();
+    let trained = teachers::train_all(&trains, &split, &prepared, config, &mut tracker);
+    // A teacher this part does not train is needed by none of its lanes.
+    let teacher = |w: Which| {
+        trains
+            .iter()
+            .position(|&x| x == w)
+            .map_or(&placeholder, |k| &trained[k])
+    };
+    let mut runs: Vec<(Order, Run)> = share
+        .reports
+        .iter()
+        .map(|&t| (Order::teacher(t), teacher(which[t]).run.clone()))
+        .collect();
+
+    let selected = |group: usize| {
+        let mine = &mine;
+        move |cell, arm| mine.contains(&Lane { group, cell, arm })
+    };
+    let split_eval = (&split.validation, &split.test);
+    let (selection, threads) = (config.selection_seed, config.threads);
+    for (g, group) in groups(&split, &prepared, config, &teacher)
+        .iter()
+        .enumerate()
+    {
+        // Differences expected to be a point or more (limited labels) use
+        // `coarse_seeds` (20 unless a faster run asks for fewer; the report then
+        // claims nothing under 0.5 points from them).
+        runs.extend(search_and_finish(
+            &group.cells,
+            g + 1,
+            &selected(g + 1),
+            split_eval,
+            selection,
+            group.finals,
+            threads,
+            &mut tracker,
+        ));
+    }
+
+    // The omitted class takes the compression question's choices for 784→32→10
+    // (the lanes that chose them ran in this part: see `units`).
     let chosen = |arm: &str| {
         runs.iter()
+            .map(|(_, r)| r)
             .find(|r| {
                 r.question == "compression"
                     && r.phase == Phase::Final
@@ -207,27 +240,180 @@ pub fn run(
             })
             .map(|r| r.recipe)
     };
-    if let (Some(direct), Some(kd)) = (chosen("direct"), chosen("kd")) {
-        let logits: Vec<[f32; 10]> = prepared
-            .no_threes_index
-            .iter()
-            .filter_map(|&k| strong.fit.get(k).copied())
-            .collect();
-        if logits.len() == prepared.no_threes.len() {
-            let cells = questions::omitted(&prepared, &split, &logits, strong, direct, kd);
-            let coarse = &config.coarse_seeds;
-            tracker.plan_more(search::planned(&cells, coarse.len()) - omitted_work);
-            runs.extend(search_and_finish(
-                &cells,
-                split_eval,
-                selection,
-                coarse,
-                threads,
-                &mut tracker,
-            ));
+    let strong = teacher(Which::Strong);
+    let logits: Vec<[f32; 10]> = prepared
+        .no_threes_index
+        .iter()
+        .filter_map(|&k| strong.fit.get(k).copied())
+        .collect();
+    let any_omitted = mine.iter().any(|l| l.group == OMITTED);
+    if any_omitted && logits.len() == prepared.no_threes.len() {
+        let (direct, kd) = (chosen("direct"), chosen("kd"));
+        let cells = questions::omitted(&prepared, &split, &logits, strong, direct, kd);
+        let chosen_work = planned_selected(&cells, &selected(OMITTED), config.coarse_seeds.len());
+        let assumed =
+            planned_selected(&omitted_plan, &selected(OMITTED), config.coarse_seeds.len());
+        tracker.plan_more(chosen_work - assumed);
+        runs.extend(search_and_finish(
+            &cells,
+            OMITTED,
+            &selected(OMITTED),
+            split_eval,
+            selection,
+            &config.coarse_seeds,
+            threads,
+            &mut tracker,
+        ));
+    }
+    runs.sort_by_key(|&(order, _)| order);
+    PartRuns {
+        partition,
+        runs,
+        teachers: share.trains.iter().copied().zip(trained).collect(),
+    }
+}
+
+/// The comparisons of one group, each cell with the teacher it learns from, and
+/// the seeds of its final runs.
+struct Group<'a> {
+    cells: Vec<search::Cell<'a>>,
+    teachers: Vec<Which>,
+    finals: &'a [u64],
+}
+
+impl<'a> Group<'a> {
+    fn add(&mut self, cells: Vec<search::Cell<'a>>, teacher: Which) {
+        self.teachers.extend(cells.iter().map(|_| teacher));
+        self.cells.extend(cells);
+    }
+}
+
+/// Groups 1 to 3 (the omitted class, group 4, waits for group 1's choices), with
+/// the teachers `teacher` gives.
+fn groups<'a>(
+    split: &'a Split,
+    prepared: &'a Prepared,
+    config: &'a StudyConfig,
+    teacher: &dyn Fn(Which) -> &'a teachers::Teacher,
+) -> Vec<Group<'a>> {
+    let group = |finals| Group {
+        cells: Vec::new(),
+        teachers: Vec::new(),
+        finals,
+    };
+    let mut main = group(&config.seeds);
+    main.add(questions::seed(split, teacher(Which::Seed)), Which::Seed);
+    let strong = teacher(Which::Strong);
+    main.add(questions::compression(split, strong, config), Which::Strong);
+    let noisy = teacher(Which::Noisy);
+    main.add(
+        questions::noise(split, prepared, noisy, config),
+        Which::Noisy,
+    );
+    let mut limited = group(&config.coarse_seeds);
+    let limited_teachers: Vec<_> = (0..config.label_budgets.len())
+        .map(|k| teacher(Which::Limited(k)))
+        .collect();
+    let cells = questions::limited(split, prepared, &limited_teachers, config);
+    for (k, cell) in cells.into_iter().enumerate() {
+        limited.add(vec![cell], Which::Limited(k));
+    }
+    let mut reference = group(&config.reference_seeds);
+    let variants: Vec<_> = (0..questions::VARIANTS.len())
+        .map(|k| teacher(Which::Reference(k)))
+        .collect();
+    for (k, cell) in questions::reference(split, &variants, config)
+        .into_iter()
+        .enumerate()
+    {
+        reference.add(vec![cell], Which::Reference(k));
+    }
+    vec![main, limited, reference]
+}
+
+/// The study's units of work (see [`shard`]): every lane of `groups` alone, but
+/// an omitted-class lane (planned by `omitted`) with the compression lane whose
+/// choice it takes.
+fn units(
+    groups: &[Group<'_>],
+    omitted: &[search::Cell<'_>],
+    which: &[Which],
+    config: &StudyConfig,
+) -> Vec<shard::Unit> {
+    let index = |w: Which| which.iter().position(|&x| x == w);
+    let mut units = Vec::new();
+    for (g, group) in groups.iter().enumerate() {
+        for (c, (cell, &w)) in group.cells.iter().zip(&group.teachers).enumerate() {
+            for (a, arm) in cell.arms.iter().enumerate() {
+                units.push(shard::Unit {
+                    lanes: vec![Lane {
+                        group: g + 1,
+                        cell: c,
+                        arm: a,
+                    }],
+                    teachers: index(w).into_iter().collect(),
+                    work: search::planned_arm(cell.net, arm, group.finals.len()),
+                });
+            }
         }
     }
-    runs
+    let compression = groups.first().and_then(|main| {
+        main.cells
+            .iter()
+            .position(|c| c.question == "compression" && c.net == train::Net::Hidden32)
+            .map(|c| (c, &main.cells[c]))
+    });
+    for (c, cell) in omitted.iter().enumerate() {
+        for (a, arm) in cell.arms.iter().enumerate() {
+            let lane = Lane {
+                group: OMITTED,
+                cell: c,
+                arm: a,
+            };
+            let work = search::planned_arm(cell.net, arm, config.coarse_seeds.len());
+            let follows = compression.and_then(|(k, chooser)| {
+                let same = chooser.arms.iter().position(|x| x.name == arm.name)?;
+                units.iter().position(|u: &shard::Unit| {
+                    u.lanes[0]
+                        == Lane {
+                            group: 1,
+                            cell: k,
+                            arm: same,
+                        }
+                })
+            });
+            match follows {
+                Some(u) => {
+                    units[u].lanes.push(lane);
+                    units[u].work += work;
+                }
+                // Nothing to follow: the lane will not run, but is still planned.
+                None => units.push(shard::Unit {
+                    lanes: vec![lane],
+                    teachers: index(Which::Strong).into_iter().collect(),
+                    work,
+                }),
+            }
+        }
+    }
+    units
+}
+
+/// Planned work of the arms of `cells` that `selected` accepts.
+fn planned_selected(
+    cells: &[search::Cell<'_>],
+    selected: &dyn Fn(usize, usize) -> bool,
+    finals: usize,
+) -> f64 {
+    let mut work = 0.0;
+    for (c, cell) in cells.iter().enumerate() {
+        for (a, arm) in cell.arms.iter().enumerate() {
+            if selected(c, a) {
+                work += search::planned_arm(cell.net, arm, finals);
+            }
+        }
+    }
+    work
 }
 
 fn empty_run() -> Run {

@@ -215,14 +215,15 @@ pub fn noise<'a>(
 /// Hinton et al.'s omitted class: 784→32→10 trained on a transfer set with no
 /// 3s, by KD from the strong teacher and directly, each with the setting the
 /// compression question chose for it; then 3's bias raised by the amount that
-/// maximises validation accuracy.
+/// maximises validation accuracy. A method whose choice is not known (`None`: a
+/// part of a sharded study that does not run it) has nothing to run.
 pub fn omitted<'a>(
     prepared: &'a Prepared,
     split: &'a Split,
     teacher_logits: &'a [[f32; 10]],
     teacher: &'a Teacher,
-    direct: Recipe,
-    kd: Recipe,
+    direct: Option<Recipe>,
+    kd: Option<Recipe>,
 ) -> Vec<Cell<'a>> {
     let data = |teacher| TrainData {
         inputs: &prepared.no_threes.inputs,
@@ -236,12 +237,12 @@ pub fn omitted<'a>(
         arms: vec![
             Arm {
                 name: "direct",
-                grid: vec![direct],
+                grid: direct.into_iter().collect(),
                 data: data(None),
             },
             Arm {
                 name: "kd",
-                grid: vec![kd],
+                grid: kd.into_iter().collect(),
                 data: data(Some(teacher_logits)),
             },
         ],

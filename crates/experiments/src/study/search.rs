@@ -3,6 +3,7 @@
 //! candidate settings, for every method a table compares.
 
 use super::jobs::{Tracker, parallel};
+use super::lanes::{Order, Stage};
 use super::recipe::{Recipe, widen};
 use super::score::{Scores, Truth, score, validation_accuracy};
 use super::train::{Eval, Net, TrainData, train};
@@ -76,18 +77,22 @@ pub fn work(net: Net, recipe: &Recipe, samples: usize) -> f64 {
 pub fn planned(cells: &[Cell<'_>], finals: usize) -> f64 {
     cells
         .iter()
-        .flat_map(|c| c.arms.iter().map(move |a| (c.net, a)))
-        .map(|(net, a)| {
-            let n = a.data.inputs.len();
-            let search: f64 = if a.grid.len() > 1 {
-                a.grid.iter().map(|r| work(net, r, n)).sum()
-            } else {
-                0.0
-            };
-            let longest = a.grid.iter().map(|r| work(net, r, n)).fold(0.0, f64::max);
-            search + finals as f64 * longest
-        })
+        .flat_map(|c| c.arms.iter().map(move |a| planned_arm(c.net, a, finals)))
         .sum()
+}
+
+/// Planned work of searching and finishing one arm of a cell on `net` over
+/// `finals` seeds: its grid (if there is a choice to make) and each final seed at
+/// its longest candidate.
+pub fn planned_arm(net: Net, arm: &Arm<'_>, finals: usize) -> f64 {
+    let n = arm.data.inputs.len();
+    let search: f64 = if arm.grid.len() > 1 {
+        arm.grid.iter().map(|r| work(net, r, n)).sum()
+    } else {
+        0.0
+    };
+    let longest = arm.grid.iter().map(|r| work(net, r, n)).fold(0.0, f64::max);
+    search + finals as f64 * longest
 }
 
 /// Trains `net` by `recipe` on `data` from `seed` and scores it.
@@ -127,31 +132,42 @@ pub fn one_run(
     }
 }
 
-/// For every cell and arm: each candidate with `selection_seed` (plus one step
-/// past any edge the best lands on), the best by validation accuracy (the first
-/// in grid order on ties; diverged runs lose), then that setting for every seed
-/// of `finals`. Returns every run, search runs first.
+/// For every cell and arm that `selected(cell, arm)` accepts: each candidate with
+/// `selection_seed` (plus one step past any edge the best lands on), the best by
+/// validation accuracy (the first in grid order on ties; diverged runs lose), then
+/// that setting for every seed of `finals`. Returns every run with its place in
+/// the study's order (cells of `group`), search runs first. An arm's runs depend
+/// on nothing but that arm, so a shard that selects some arms gets the very runs
+/// a whole study gets for them ([`super::lanes`]).
+#[allow(clippy::too_many_arguments)]
 pub fn search_and_finish(
     cells: &[Cell<'_>],
+    group: usize,
+    selected: &dyn Fn(usize, usize) -> bool,
     split: (&Samples, &Samples),
     selection_seed: u64,
     finals: &[u64],
     threads: usize,
     tracker: &mut Tracker<'_>,
-) -> Vec<Run> {
-    // (cell, arm, recipe)
-    let mut jobs: Vec<(usize, usize, Recipe)> = Vec::new();
+) -> Vec<(Order, Run)> {
+    let order = |stage, c, a, index| Order {
+        group,
+        stage,
+        cell: c,
+        arm: a,
+        index,
+    };
+    // (cell, arm, index within the arm's stage, recipe)
+    let mut jobs: Vec<Job> = Vec::new();
     for (c, cell) in cells.iter().enumerate() {
         for (a, arm) in cell.arms.iter().enumerate() {
-            if arm.grid.len() > 1 {
-                jobs.extend(arm.grid.iter().map(|r| (c, a, *r)));
+            if arm.grid.len() > 1 && selected(c, a) {
+                jobs.extend(arm.grid.iter().enumerate().map(|(i, r)| (c, a, i, *r)));
             }
         }
     }
-    let weight = |&(c, a, r): &(usize, usize, Recipe)| {
-        work(cells[c].net, &r, cells[c].arms[a].data.inputs.len())
-    };
-    let run = |&(c, a, r): &(usize, usize, Recipe)| {
+    let weight = |&(c, a, _, r): &Job| work(cells[c].net, &r, cells[c].arms[a].data.inputs.len());
+    let run = |&(c, a, _, r): &Job| {
         one_run(
             &cells[c],
             &cells[c].arms[a],
@@ -167,12 +183,14 @@ pub fn search_and_finish(
     for (c, cell) in cells.iter().enumerate() {
         for (a, arm) in cell.arms.iter().enumerate() {
             if let Some(best) = best(&runs, c, a, &jobs) {
-                extra.extend(widen(&arm.grid, &best).into_iter().map(|r| (c, a, r)));
+                let widened = widen(&arm.grid, &best).into_iter().enumerate();
+                extra.extend(widened.map(|(i, r)| (c, a, i, r)));
             }
         }
     }
     tracker.plan_more(extra.iter().map(weight).sum());
     let widened = parallel(threads, &extra, weight, tracker, run);
+    let searched = jobs.len();
     jobs.extend(extra);
     runs.extend(widened);
     // The finals, now that their settings are known: the plan assumed each
@@ -181,6 +199,9 @@ pub fn search_and_finish(
     let mut assumed = 0.0;
     for (c, cell) in cells.iter().enumerate() {
         for (a, arm) in cell.arms.iter().enumerate() {
+            if !selected(c, a) {
+                continue;
+            }
             let n = arm.data.inputs.len();
             let longest = arm
                 .grid
@@ -200,23 +221,49 @@ pub fn search_and_finish(
     }
     let actual: f64 = finals_jobs
         .iter()
-        .map(|&(c, a, r, _)| weight(&(c, a, r)))
+        .map(|&(c, a, r, _)| weight(&(c, a, 0, r)))
         .sum();
     tracker.plan_more(actual - assumed);
-    runs.extend(parallel(
+    let finished = parallel(
         threads,
         &finals_jobs,
-        |&(c, a, r, _)| weight(&(c, a, r)),
+        |&(c, a, r, _)| weight(&(c, a, 0, r)),
         tracker,
         |&(c, a, r, s)| one_run(&cells[c], &cells[c].arms[a], &r, Phase::Final, s, split),
-    ));
-    runs
+    );
+    let mut keyed: Vec<(Order, Run)> = jobs
+        .iter()
+        .enumerate()
+        .map(|(k, &(c, a, i, _))| {
+            let stage = if k < searched {
+                Stage::Search
+            } else {
+                Stage::Widened
+            };
+            order(stage, c, a, i)
+        })
+        .zip(runs)
+        .collect();
+    // A final's index is its seed's place in `finals`.
+    keyed.extend(
+        finals_jobs
+            .iter()
+            .map(|&(c, a, _, s)| {
+                let index = finals.iter().position(|&f| f == s).unwrap_or(0);
+                order(Stage::Final, c, a, index)
+            })
+            .zip(finished),
+    );
+    keyed
 }
 
+/// A search job: cell, arm, index within the arm's stage, recipe.
+type Job = (usize, usize, usize, Recipe);
+
 /// The best-validated recipe of cell `c`, arm `a` among the search runs.
-fn best(runs: &[Run], c: usize, a: usize, jobs: &[(usize, usize, Recipe)]) -> Option<Recipe> {
+fn best(runs: &[Run], c: usize, a: usize, jobs: &[Job]) -> Option<Recipe> {
     let mut best: Option<(f64, Recipe)> = None;
-    for (run, &(jc, ja, recipe)) in runs.iter().zip(jobs) {
+    for (run, &(jc, ja, _, recipe)) in runs.iter().zip(jobs) {
         if (jc, ja) != (c, a) {
             continue;
         }
