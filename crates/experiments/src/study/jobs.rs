@@ -67,28 +67,44 @@ impl<'a> Tracker<'a> {
 /// Runs `work` on every job over `threads` workers (large stacks: networks live
 /// there), telling `tracker` as each finishes with the job's `weight`; returns the
 /// results in job order, whatever the scheduling.
+///
+/// `work(job, cores)` may use `cores` threads of its own: 1, except for the last
+/// job to start, which gets the cores of the workers that have nothing left to
+/// do (a stage's largest network then trains on every core at its end). A
+/// training run's result does not depend on its thread count.
 pub fn parallel<J: Sync, R: Send>(
     threads: usize,
     jobs: &[J],
     weight: impl Fn(&J) -> f64,
     tracker: &mut Tracker<'_>,
-    work: impl Fn(&J) -> R + Sync,
+    work: impl Fn(&J, usize) -> R + Sync,
 ) -> Vec<R> {
     let next = AtomicUsize::new(0);
+    // Workers inside a job.
+    let busy = AtomicUsize::new(0);
+    let workers = threads.clamp(1, jobs.len().max(1));
     let (send, receive) = std::sync::mpsc::channel();
     let mut slots: Vec<Option<R>> = (0..jobs.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
         let mut started = 0;
-        for _ in 0..threads.clamp(1, jobs.len().max(1)) {
+        for _ in 0..workers {
             let send = send.clone();
-            let (next, work) = (&next, &work);
+            let (next, busy, work) = (&next, &busy, &work);
             let spawned = std::thread::Builder::new()
                 .stack_size(64 << 20)
                 .spawn_scoped(scope, move || {
                     loop {
                         let k = next.fetch_add(1, Ordering::Relaxed);
                         let Some(job) = jobs.get(k) else { break };
-                        if send.send((k, work(job))).is_err() {
+                        let others = busy.fetch_add(1, Ordering::Relaxed);
+                        let cores = if k + 1 == jobs.len() {
+                            threads.saturating_sub(others).max(1)
+                        } else {
+                            1
+                        };
+                        let result = work(job, cores);
+                        busy.fetch_sub(1, Ordering::Relaxed);
+                        if send.send((k, result)).is_err() {
                             break;
                         }
                     }
@@ -100,7 +116,7 @@ pub fn parallel<J: Sync, R: Send>(
             // No thread could start: do the work here rather than lose it.
             for (k, job) in jobs.iter().enumerate() {
                 tracker.finished(weight(job));
-                slots[k] = Some(work(job));
+                slots[k] = Some(work(job, 1));
             }
         }
         for (k, result) in receive {
@@ -121,7 +137,7 @@ mod tests {
         let mut seen = Vec::new();
         let mut callback = |p: Progress| seen.push(p);
         let mut tracker = Tracker::new(100.0, &mut callback);
-        let out = parallel(3, &jobs, |_| 2.0, &mut tracker, |&j| j * j);
+        let out = parallel(3, &jobs, |_| 2.0, &mut tracker, |&j, _| j * j);
         assert_eq!(out, jobs.iter().map(|j| j * j).collect::<Vec<_>>());
         assert_eq!(seen.len(), 50);
         let last = seen[49];

@@ -95,13 +95,13 @@ pub fn planned_arm(net: Net, arm: &Arm<'_>, finals: usize) -> f64 {
     search + finals as f64 * longest
 }
 
-/// Trains `net` by `recipe` on `data` from `seed` and scores it.
+/// Trains `net` by `recipe` on `data` from `seed` (on `threads` threads, which
+/// change no bit) and scores it.
 pub fn one_run(
     cell: &Cell<'_>,
     arm: &Arm<'_>,
     recipe: &Recipe,
-    phase: Phase,
-    seed: u64,
+    (phase, seed, threads): (Phase, u64, usize),
     split: (&Samples, &Samples),
 ) -> Run {
     let start = std::time::Instant::now();
@@ -110,7 +110,7 @@ pub fn one_run(
         test: &split.1.inputs,
         also: None,
     };
-    let trained = train(cell.net, recipe, &arm.data, &eval, seed);
+    let trained = train(cell.net, recipe, &arm.data, &eval, seed, threads);
     let (validation, test) = match trained {
         Ok(outputs) => (
             Some(validation_accuracy(&outputs, &cell.truth)),
@@ -167,13 +167,12 @@ pub fn search_and_finish(
         }
     }
     let weight = |&(c, a, _, r): &Job| work(cells[c].net, &r, cells[c].arms[a].data.inputs.len());
-    let run = |&(c, a, _, r): &Job| {
+    let run = |&(c, a, _, r): &Job, cores| {
         one_run(
             &cells[c],
             &cells[c].arms[a],
             &r,
-            Phase::Search,
-            selection_seed,
+            (Phase::Search, selection_seed, cores),
             split,
         )
     };
@@ -229,7 +228,9 @@ pub fn search_and_finish(
         &finals_jobs,
         |&(c, a, r, _)| weight(&(c, a, 0, r)),
         tracker,
-        |&(c, a, r, s)| one_run(&cells[c], &cells[c].arms[a], &r, Phase::Final, s, split),
+        |&(c, a, r, s), cores| {
+            one_run(&cells[c], &cells[c].arms[a], &r, (Phase::Final, s, cores), split)
+        },
     );
     let mut keyed: Vec<(Order, Run)> = jobs
         .iter()

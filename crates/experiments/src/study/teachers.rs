@@ -74,7 +74,7 @@ pub fn train_all(
         &jobs,
         weight,
         tracker,
-        |&(w, net, recipe)| {
+        |&(w, net, recipe), cores| {
             let start = std::time::Instant::now();
             let data = data(w, split, prepared);
             let eval = Eval {
@@ -92,7 +92,7 @@ pub fn train_all(
                 teacher_test: None,
                 correct_class: None,
             };
-            let outputs = train(net, &recipe, &data, &eval, config.selection_seed);
+            let outputs = train(net, &recipe, &data, &eval, config.selection_seed, cores);
             let (validation, test, fit, test_logits) = match outputs {
                 Ok(o) => (
                     Some(validation_accuracy(&o, &truth)),
