@@ -113,6 +113,7 @@ fn cached<L: Layers + mimic::module::Train<Output = [f32; 10]>>(
     Ok(layers)
 }
 
+/// Every core: the weights are the same for any number of threads.
 fn schedule(epochs: u64, seed: u64) -> Schedule<Adam> {
     Schedule::new(Adam::new(LEARNING_RATE))
         .epochs(epochs as usize)
@@ -122,6 +123,7 @@ fn schedule(epochs: u64, seed: u64) -> Schedule<Adam> {
             warmup: 100,
             floor: 0.0,
         })
+        .all_cores()
 }
 
 fn percent(network_accuracy: f32) -> String {

@@ -55,6 +55,10 @@ struct Settings {
     /// never touching the test set
     #[arg(long)]
     validation: bool,
+    /// Threads per mini-batch (1 to 64; the weights are the same for any
+    /// number) [default: every core]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
+    threads: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -81,17 +85,6 @@ fn main() -> ExitCode {
     // The rows, as they lie in memory, are 1 × 28 × 28 images: no copy.
     let train_images = images::<1, 28, 28, 784>(&train_rows);
     let eval_images = images::<1, 28, 28, 784>(&eval_rows);
-    println!(
-        "LeNet-5, Adam {} ({:?}), batch {}, {} epochs, seed {}; {} training images, {} {evaluated_on} images (loaded in {:.2} s)",
-        settings.rate,
-        settings.rates,
-        settings.batch,
-        settings.epochs,
-        settings.seed,
-        train_images.len(),
-        eval_images.len(),
-        loading.elapsed().as_secs_f64()
-    );
 
     let mut network: Network<Box<LeNet5>, _> = Network::seeded(settings.seed, CrossEntropy);
     let rate_schedule = match settings.rates {
@@ -106,6 +99,22 @@ fn main() -> ExitCode {
         .batch_size(settings.batch.get())
         .rate_schedule(rate_schedule)
         .shuffled(settings.seed);
+    let schedule = match settings.threads {
+        Some(n) => schedule.threads(n as usize),
+        None => schedule.all_cores(),
+    };
+    println!(
+        "LeNet-5, Adam {} ({:?}), batch {}, {} epochs, seed {}, {} threads; {} training images, {} {evaluated_on} images (loaded in {:.2} s)",
+        settings.rate,
+        settings.rates,
+        settings.batch,
+        settings.epochs,
+        settings.seed,
+        schedule.threads,
+        train_images.len(),
+        eval_images.len(),
+        loading.elapsed().as_secs_f64()
+    );
     let mut epoch_started = Instant::now();
     let mut training_seconds = 0.0;
     let result = network.fit_with(
