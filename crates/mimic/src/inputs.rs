@@ -44,25 +44,52 @@ pub trait Input<L: Train>: Copy {
 }
 
 /// The numbers a dense input is made of: `f32`, and arrays of them to any
-/// depth (`[f32; N]`, an [`Image`](crate::Image)).
-pub trait Values {
+/// depth (`[f32; N]`, an [`Image`](crate::Image)). Sealed: these are all.
+pub trait Values: sealed::Sealed {
+    /// Every number, in memory order.
+    fn values(&self) -> &[f32];
+
     /// Whether every number is finite (no NaN, no infinity).
-    fn all_finite(&self) -> bool;
+    #[inline(always)]
+    fn all_finite(&self) -> bool {
+        finite(self.values())
+    }
+}
+
+mod sealed {
+    /// Only `f32` and arrays of `Sealed`: contiguous `f32`s, no padding.
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl<T: Sealed, const N: usize> Sealed for [T; N] {}
 }
 
 impl Values for f32 {
     #[inline(always)]
-    fn all_finite(&self) -> bool {
-        self.is_finite()
+    fn values(&self) -> &[f32] {
+        core::slice::from_ref(self)
     }
 }
 
 impl<T: Values, const N: usize> Values for [T; N] {
-    /// One pass with no early exit, so that it vectorises.
     #[inline(always)]
-    fn all_finite(&self) -> bool {
-        self.iter().fold(true, |finite, v| finite & v.all_finite())
+    fn values(&self) -> &[f32] {
+        let len = core::mem::size_of::<Self>() / core::mem::size_of::<f32>();
+        // SAFETY: `Values` is sealed: `T` is `f32` or an array of them to any
+        // depth, so `Self` is `len` contiguous, initialised `f32`s with no
+        // padding, borrowed for as long as `self`.
+        unsafe { core::slice::from_raw_parts(self.as_ptr().cast::<f32>(), len) }
     }
+}
+
+/// Whether every value is finite: the largest exponent field is not all ones.
+/// One pass of integer maxima with no early exit, so that it vectorises.
+#[inline(always)]
+pub(crate) fn finite(values: &[f32]) -> bool {
+    const EXPONENT: u32 = 0x7f80_0000;
+    values
+        .iter()
+        .fold(0, |m: u32, v| m.max(v.to_bits() & EXPONENT))
+        < EXPONENT
 }
 
 /// A dense input: exactly what the first layer takes (`[f32; N]`, an
@@ -134,13 +161,16 @@ impl<const N: usize, L: SparseTrain<N>> Input<L> for SparseVector<'_, N> {
 
     #[inline(always)]
     fn finite(self) -> bool {
-        let finite = |values: &[f32]| values.iter().fold(true, |f, v| f & v.is_finite());
         match self.entries() {
             Entries::Wide { values, .. } => finite(values),
             // The table's 256 values, at once; if one is not finite, the
             // entries that use a code.
-            Entries::Coded { entries, table } => {
-                finite(table)
+            Entries::Coded {
+                entries,
+                table,
+                table_finite,
+            } => {
+                table_finite
                     || entries
                         .iter()
                         .all(|e| table[usize::from(e.code())].is_finite())

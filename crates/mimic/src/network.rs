@@ -189,9 +189,6 @@ where
         if !valid_rate(learning_rate) {
             return Err(StepError::LearningRate(learning_rate));
         }
-        if !input.finite() {
-            return Err(StepError::NonFiniteInput);
-        }
         dispatch(SgdStep {
             network: self,
             input,
@@ -210,9 +207,6 @@ where
         target: &F::Target,
         gradients: &mut L,
     ) -> Result<f32, StepError> {
-        if !input.finite() {
-            return Err(StepError::NonFiniteInput);
-        }
         dispatch(GradientStep {
             network: self,
             input,
@@ -297,6 +291,11 @@ where
 
     #[inline(always)]
     fn run(self) -> Self::Output {
+        // Checked here, in the copy compiled for the widest vectors (a step
+        // inside `fit` skips it: `fit` checks every input once).
+        if !self.input.finite() {
+            return Err(StepError::NonFiniteInput);
+        }
         self.network
             .sgd_step(self.input, self.target, self.learning_rate)
     }
@@ -324,6 +323,10 @@ where
 
     #[inline(always)]
     fn run(self) -> Self::Output {
+        // As in `SgdStep`.
+        if !self.input.finite() {
+            return Err(StepError::NonFiniteInput);
+        }
         self.network
             .gradient_step(self.input, self.target, self.gradients)
     }

@@ -4,8 +4,9 @@
 //! A mini-batch takes a few microseconds to tens of microseconds, so the
 //! threads meet two or three times per batch. A mutex and condition variable
 //! would put each waiting thread to sleep and cost a wake-up (tens of
-//! microseconds) per meeting; the barrier here spins first, then yields the core
-//! (more threads than cores, or a slow callback between epochs), then sleeps.
+//! microseconds) per meeting; the barrier here spins briefly, then yields the
+//! core (to the thread it waits for, when threads outnumber free cores), then
+//! sleeps (a slow callback between epochs).
 
 use core::cell::UnsafeCell;
 use core::hint::spin_loop;
@@ -61,10 +62,14 @@ impl SpinBarrier {
                 return Err(Poisoned);
             }
             rounds = rounds.saturating_add(1);
-            if rounds < 20_000 {
-                spin_loop(); // a batch's other half is microseconds away
-            } else if rounds < 40_000 {
-                std::thread::yield_now(); // more threads than cores
+            if rounds < 64 {
+                spin_loop(); // the others are a moment away
+            } else if rounds < 20_000 {
+                // Give the core to whoever is waiting for it: with more
+                // threads than free cores, the thread we wait for may be the
+                // one that needs it. With a core of its own, this returns at
+                // once (a system call, a fraction of a microsecond).
+                std::thread::yield_now();
             } else {
                 std::thread::sleep(Duration::from_micros(50)); // a long pause
             }

@@ -229,7 +229,13 @@ pub fn search_and_finish(
         |&(c, a, r, _)| weight(&(c, a, 0, r)),
         tracker,
         |&(c, a, r, s), cores| {
-            one_run(&cells[c], &cells[c].arms[a], &r, (Phase::Final, s, cores), split)
+            one_run(
+                &cells[c],
+                &cells[c].arms[a],
+                &r,
+                (Phase::Final, s, cores),
+                split,
+            )
         },
     );
     let mut keyed: Vec<(Order, Run)> = jobs

@@ -395,7 +395,7 @@ kernel! {
     pub fn gather_sum(rows: &[[f32; OUT]; IN], x: SparseVector<'_, IN>) -> [f32; OUT] {
         match x.entries() {
             Entries::Wide { indices, values } => gather(rows, indices, values, |i| i, |v| v),
-            Entries::Coded { entries, table } => gather(
+            Entries::Coded { entries, table, .. } => gather(
                 rows,
                 entries,
                 entries,
@@ -462,7 +462,7 @@ kernel! {
     pub fn scatter_add(rows: &mut [[f32; OUT]; IN], x: SparseVector<'_, IN>, g: &[f32; OUT]) {
         match x.entries() {
             Entries::Wide { indices, values } => scatter(rows, indices, values, |i| i, |v| v, g),
-            Entries::Coded { entries, table } => scatter(
+            Entries::Coded { entries, table, .. } => scatter(
                 rows,
                 entries,
                 entries,

@@ -43,6 +43,8 @@ enum Storage {
     Coded {
         entries: Vec<CodedEntry>,
         table: Arc<[f32; 256]>,
+        /// Whether every value of the table is finite (checked once).
+        finite: bool,
     },
 }
 
@@ -64,9 +66,10 @@ impl Storage {
                 indices: Vec::new(),
                 values: Vec::new(),
             },
-            Storage::Coded { table, .. } => Storage::Coded {
+            Storage::Coded { table, finite, .. } => Storage::Coded {
                 entries: Vec::new(),
                 table: Arc::clone(table),
+                finite: *finite,
             },
         }
     }
@@ -82,7 +85,7 @@ impl Storage {
     fn widen(&mut self) -> (&mut Vec<u32>, &mut Vec<f32>) {
         match self {
             Storage::Wide { indices, values } => (indices, values),
-            Storage::Coded { entries, table } => {
+            Storage::Coded { entries, table, .. } => {
                 let indices = entries.iter().map(|e| e.position()).collect();
                 let values = entries.iter().map(|e| e.value(table)).collect();
                 *self = Storage::Wide { indices, values };
@@ -96,10 +99,11 @@ impl Storage {
     fn extend_from(&mut self, from: &Storage, range: core::ops::Range<usize>) {
         match (&mut *self, from) {
             (
-                Storage::Coded { entries, table },
+                Storage::Coded { entries, table, .. },
                 Storage::Coded {
                     entries: from_entries,
                     table: from_table,
+                    ..
                 },
             ) if same_table(table, from_table) => {
                 entries.extend_from_slice(from_entries.get(range).unwrap_or_default());
@@ -121,6 +125,7 @@ impl Storage {
                 Storage::Coded {
                     entries: from_entries,
                     table: from_table,
+                    ..
                 },
             ) => {
                 let (indices, values) = self.widen();
@@ -276,6 +281,7 @@ impl<const N: usize> SparseRows<N> {
         if !coded && self.storage.len() == 0 && Self::NARROW {
             self.storage = Storage::Coded {
                 entries: Vec::new(),
+                finite: crate::inputs::finite(&table),
                 table: Arc::new(table),
             };
             coded = true;
@@ -356,10 +362,15 @@ impl<const N: usize> SparseRows<N> {
                 // position (the lists are private and only ever appended to).
                 unsafe { SparseVector::new_unchecked(indices, values) }
             }
-            Storage::Coded { entries, table } => {
+            Storage::Coded {
+                entries,
+                table,
+                finite,
+            } => {
                 let entries = entries.get(start..end).unwrap_or_default();
-                // SAFETY: as above (listed by `push_bytes`, or copied).
-                unsafe { SparseVector::coded_unchecked(entries, table) }
+                // SAFETY: as above (listed by `push_bytes`, or copied), and
+                // `finite` was worked out from this table when it was made.
+                unsafe { SparseVector::coded_known(entries, table, *finite) }
             }
         }
     }

@@ -31,6 +31,9 @@ pub(crate) enum Entries<'a> {
     Coded {
         entries: &'a [CodedEntry],
         table: &'a [f32; 256],
+        /// Whether every value of the table is finite (worked out once per
+        /// table by [`SparseRows`](crate::SparseRows), not for every row).
+        table_finite: bool,
     },
 }
 
@@ -93,7 +96,11 @@ impl<'a, const N: usize> SparseVector<'a, N> {
     /// ```
     pub fn coded(entries: &'a [CodedEntry], table: &'a [f32; 256]) -> Option<Self> {
         valid(entries.iter().map(|e| e.position()), N).then_some(Self {
-            entries: Entries::Coded { entries, table },
+            entries: Entries::Coded {
+                entries,
+                table,
+                table_finite: crate::inputs::finite(table),
+            },
         })
     }
 
@@ -106,7 +113,34 @@ impl<'a, const N: usize> SparseVector<'a, N> {
     pub unsafe fn coded_unchecked(entries: &'a [CodedEntry], table: &'a [f32; 256]) -> Self {
         debug_assert!(Self::coded(entries, table).is_some());
         Self {
-            entries: Entries::Coded { entries, table },
+            entries: Entries::Coded {
+                entries,
+                table,
+                table_finite: crate::inputs::finite(table),
+            },
+        }
+    }
+
+    /// [`SparseVector::coded_unchecked`] with the table's finiteness already
+    /// known.
+    ///
+    /// # Safety
+    /// As for [`SparseVector::coded_unchecked`], and `table_finite` must be
+    /// whether every value of `table` is finite.
+    #[inline]
+    pub(crate) unsafe fn coded_known(
+        entries: &'a [CodedEntry],
+        table: &'a [f32; 256],
+        table_finite: bool,
+    ) -> Self {
+        debug_assert!(Self::coded(entries, table).is_some());
+        debug_assert_eq!(table_finite, crate::inputs::finite(table));
+        Self {
+            entries: Entries::Coded {
+                entries,
+                table,
+                table_finite,
+            },
         }
     }
 
@@ -134,7 +168,7 @@ impl<'a, const N: usize> SparseVector<'a, N> {
     fn entry(&self, k: usize) -> Option<(usize, f32)> {
         match self.entries {
             Entries::Wide { indices, values } => Some((*indices.get(k)? as usize, *values.get(k)?)),
-            Entries::Coded { entries, table } => {
+            Entries::Coded { entries, table, .. } => {
                 let e = entries.get(k)?;
                 Some((e.position() as usize, e.value(table)))
             }
