@@ -10,5 +10,7 @@ mod distillation_gradients;
 mod gradients;
 mod optimizers;
 mod persist;
+mod persist_settings;
+mod settings;
 mod threads;
 mod user_data;
