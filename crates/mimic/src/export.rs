@@ -782,12 +782,21 @@ fn check_names(items: &[Item<'_>], same: fn(&str, &str) -> bool) -> Result<(), E
 
 /// `text` as the inside of one comment line, in Rust or C: control characters
 /// (a line break would end the comment and make the rest code) become spaces,
-/// and `*/` (which would end a C comment) becomes `* /`.
+/// `*/` (which would end a C comment) becomes `* /`, `/*` (a warning inside
+/// one) `/ *`, and `??` (the start of C99's trigraphs, `??/` a backslash)
+/// `? ?`.
 fn comment_text(text: &str) -> String {
-    text.chars()
+    let mut text = text
+        .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect::<String>()
         .replace("*/", "* /")
+        .replace("/*", "/ *");
+    // `???` becomes `? ??` in one pass: again until none is left.
+    while text.contains("??") {
+        text = text.replace("??", "? ?");
+    }
+    text
 }
 
 /// `text`'s lines, each as [`comment_text`]: what a multi-line comment holds.
@@ -1123,6 +1132,7 @@ mod tests {
             assert_eq!(line.matches("*/").count(), 1, "{line}");
         }
         assert!(!c.contains('\r'));
+        assert_eq!(comment_text("a ???/ b /*/ c"), "a ? ? ?/ b / * / c");
     }
 
     #[test]

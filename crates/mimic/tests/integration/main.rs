@@ -7,6 +7,7 @@ mod compile_fail;
 mod conv_gradients;
 mod determinism;
 mod distillation_gradients;
+mod export_compiles;
 mod gradients;
 mod optimizers;
 mod persist;

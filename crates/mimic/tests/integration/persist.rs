@@ -526,3 +526,22 @@ fn resaving_keeps_the_replaced_files_mode() {
     load_file(&path).unwrap();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The fuzzer's seeds for `persist_load` (written by `fuzz/seeds.sh`) are
+/// files mimic loads, each with its loss: the fuzzer starts from real files.
+#[test]
+fn the_fuzz_seeds_are_valid_files() {
+    use mimic::{LabelSmoothing, persist::StoredLoss};
+    let seeds = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/seeds/persist_load");
+    fn loads<F: StoredLoss>(dir: &str, name: &str) {
+        let path = std::path::Path::new(dir).join(format!("{name}.safetensors"));
+        if let Err(e) = persist::load::<(Dense<4, 3>, Dense<3, 2>), F>(&path) {
+            panic!("{}: {e:?}", path.display());
+        }
+    }
+    loads::<CrossEntropy>(seeds, "cross-entropy");
+    loads::<Mse>(seeds, "mse");
+    loads::<LabelSmoothing>(seeds, "label-smoothing");
+    loads::<Distillation>(seeds, "distillation");
+    persist::load::<Teacher, CrossEntropy>(format!("{seeds}/teacher.safetensors")).unwrap();
+}
