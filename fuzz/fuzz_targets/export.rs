@@ -50,11 +50,26 @@ fuzz_target!(|data: &[u8]| {
     let calibration = [[0.5f32, 0.25, 1.0], [1.0, 0.0, 0.5]];
     let int8 = quantize::<_, u8>(&mlp, 1.0 / 255.0, &calibration).ok();
     let mut items = vec![
-        Item { name: &first, ty: "crate::Mlp", doc: &doc, network: &mlp },
-        Item { name: &second, ty: "crate::Cnn", doc: &doc, network: &cnn },
+        Item {
+            name: &first,
+            ty: "crate::Mlp",
+            doc: &doc,
+            network: &mlp,
+        },
+        Item {
+            name: &second,
+            ty: "crate::Cnn",
+            doc: &doc,
+            network: &cnn,
+        },
     ];
     if let Some(int8) = &int8 {
-        items.push(Item { name: "INT8", ty: "crate::Int8", doc: &doc, network: int8 });
+        items.push(Item {
+            name: "INT8",
+            ty: "crate::Int8",
+            doc: &doc,
+            network: int8,
+        });
     }
     // The caller's texts change comment lines only: the code is the same as
     // with no texts at all.
