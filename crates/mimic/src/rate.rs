@@ -66,8 +66,8 @@ impl RateSchedule {
     }
 
     /// Whether every setting is in its range for a training of `updates`
-    /// updates, or the first that is not: a factor `γ` must be a finite number
-    /// > 0 (0 stops training after the first epoch, a negative one flips the
+    /// updates, or the first that is not: a factor `γ` must be a finite
+    /// number above 0 (0 stops training after the first epoch, a negative one flips the
     /// rate's sign every epoch), a step schedule's `k` at least 1, a cosine's
     /// floor in `[0, 1]` (a fraction of the rate: above 1 the rate would rise)
     /// and its warm-up no longer than training (when there is any). [`Network::fit`](crate::Network::fit)
