@@ -4,7 +4,6 @@
 //! loads saves again (what loads is what saves).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use mimic::module::Parameters;
 use mimic::persist::{self, Layers, StoredLoss};
 use mimic::{
     Conv2d, CrossEntropy, Dense, Distillation, Flatten, Identity, LabelSmoothing, MaxPool2d, Mse,
