@@ -44,8 +44,10 @@ pub enum ExportError {
     /// with a digit).
     BadName(String),
     /// An item name or include guard is a keyword of Rust or C (`fn`, `int`,
-    /// `self`, `_`, …), or a C name in the `mimic_` namespace of the helpers
-    /// the header defines: the generated source would not compile.
+    /// `self`, `_`, …), or an include guard that is a name the header's own
+    /// code uses (`x`, `acc`, a helper function or macro) or that the C
+    /// standard reserves (`__…`, `<stdint.h>`'s `INT8_MAX`, `int8_t`, …): as
+    /// a macro it would change that code, and the source would not compile.
     Keyword(String),
     /// Two items would have the same name: the same in Rust, or the same but
     /// for case in C (its names are the items' in lower case).
@@ -67,7 +69,7 @@ impl core::fmt::Display for ExportError {
             Self::BadName(name) => write!(f, "{name:?} is not an identifier"),
             Self::Keyword(name) => write!(
                 f,
-                "{name:?} is a keyword of Rust or C, or in the generated helpers' namespace: expected another name"
+                "{name:?} is a keyword of Rust or C, or a name the generated header uses or the C standard reserves: expected another name"
             ),
             Self::DuplicateName { first, second } => write!(
                 f,
@@ -747,8 +749,7 @@ const C_KEYWORDS: &[&str] = &[
 ];
 
 /// An identifier (letters, digits, `_`, not starting with a digit) that is no
-/// keyword of Rust or C and not in the header's own `mimic_` namespace (its
-/// helper functions and macros, in any case).
+/// keyword of Rust or C.
 fn check_name(name: &str) -> Result<(), ExportError> {
     let mut chars = name.chars();
     let ok = chars
@@ -758,11 +759,63 @@ fn check_name(name: &str) -> Result<(), ExportError> {
     if !ok {
         return Err(ExportError::BadName(name.into()));
     }
-    let helpers = name.len() >= 6 && name[..6].eq_ignore_ascii_case("mimic_");
-    if helpers || RUST_KEYWORDS.contains(&name) || C_KEYWORDS.contains(&name) {
+    if RUST_KEYWORDS.contains(&name) || C_KEYWORDS.contains(&name) {
         return Err(ExportError::Keyword(name.into()));
     }
     Ok(())
+}
+
+/// Whether the C standard reserves `name` as a macro that the header's
+/// `<stdint.h>` may define or use: `__…`, `_` and a capital, `INT…`/`UINT…`
+/// limits and constants (`INT8_MAX`, `UINT32_C`), other limits, and `…_t`
+/// types.
+fn reserved_in_c(name: &str) -> bool {
+    let b = name.as_bytes();
+    let integer = name.starts_with("INT") || name.starts_with("UINT");
+    let limit = ["_MAX", "_MIN", "_C"].iter().any(|end| name.ends_with(end));
+    name.starts_with("__")
+        || b.len() > 1 && b[0] == b'_' && b[1].is_ascii_uppercase()
+        || integer && limit
+        || name.ends_with("_t")
+        || matches!(
+            name,
+            "SIZE_MAX"
+                | "PTRDIFF_MAX"
+                | "PTRDIFF_MIN"
+                | "SIG_ATOMIC_MAX"
+                | "SIG_ATOMIC_MIN"
+                | "WCHAR_MAX"
+                | "WCHAR_MIN"
+                | "WINT_MAX"
+                | "WINT_MIN"
+                | "NULL"
+        )
+}
+
+/// Every identifier in the C `code`, outside its comments.
+fn c_identifiers(code: &str) -> std::collections::HashSet<&str> {
+    let mut identifiers = std::collections::HashSet::new();
+    let mut rest = code;
+    while !rest.is_empty() {
+        // The code up to the next comment; then past the comment.
+        let (text, after) = match (rest.find("/*"), rest.find("//")) {
+            (Some(a), b) if b.is_none_or(|b| a < b) => {
+                let end = rest[a..].find("*/").map_or(rest.len(), |e| a + e + 2);
+                (&rest[..a], &rest[end..])
+            }
+            (_, Some(b)) => {
+                let end = rest[b..].find('\n').map_or(rest.len(), |e| b + e);
+                (&rest[..b], &rest[end..])
+            }
+            _ => (rest, ""),
+        };
+        identifiers.extend(
+            text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|t| t.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')),
+        );
+        rest = after;
+    }
+    identifiers
 }
 
 /// Checks every item's name, and that no two are the same as `same` compares
@@ -859,7 +912,9 @@ pub fn c_header(guard: &str, header: &str, items: &[Item<'_>]) -> Result<String,
     for line in header.lines().flat_map(comment_lines) {
         let _ = writeln!(out, "/* {line} */");
     }
-    let _ = write!(out, "#ifndef {guard}\n#define {guard}\n\n{C_HELPERS}");
+    let _ = write!(out, "#ifndef {guard}\n#define {guard}\n\n");
+    let body_start = out.len();
+    out.push_str(C_HELPERS);
     for item in items {
         let name = item.name.to_ascii_lowercase();
         let mut layers = Vec::new();
@@ -870,6 +925,11 @@ pub fn c_header(guard: &str, header: &str, items: &[Item<'_>]) -> Result<String,
             out.push_str(&layer.definitions);
         }
         c_predict(&mut out, &name, &layers);
+    }
+    // The guard is defined as a macro (of nothing) before the code: it must be
+    // no name the code uses, nor one `<stdint.h>` may.
+    if reserved_in_c(guard) || c_identifiers(&out[body_start..]).contains(guard) {
+        return Err(ExportError::Keyword(guard.into()));
     }
     let _ = writeln!(out, "\n#endif /* {guard} */");
     Ok(out)
@@ -1047,8 +1107,8 @@ mod tests {
         }
     }
 
-    /// Keywords of either language, the helpers' namespace, and names that
-    /// would collide are refused, as item names and as include guards.
+    /// Keywords of either language, guards the header's code would see as
+    /// macros, and names that would collide are refused.
     #[test]
     fn keywords_and_colliding_names_are_refused() {
         let layer: Dense<1, 1, Identity> = Dense::from_transposed([[1.0]], [0.0], Identity);
@@ -1058,16 +1118,7 @@ mod tests {
             doc: "",
             network: &layer,
         };
-        for keyword in [
-            "fn",
-            "self",
-            "Self",
-            "_",
-            "int",
-            "static",
-            "while",
-            "mimic_dense_f32",
-        ] {
+        for keyword in ["fn", "self", "Self", "_", "int", "static", "while"] {
             assert_eq!(
                 rust_source("", &[item(keyword)]),
                 Err(ExportError::Keyword(keyword.into())),
@@ -1081,10 +1132,28 @@ mod tests {
                 Err(ExportError::Keyword(keyword.into()))
             );
         }
-        assert_eq!(
-            c_header("MIMIC_ACCUMULATE", "", &[]),
-            Err(ExportError::Keyword("MIMIC_ACCUMULATE".into()))
-        );
+        // A guard is a macro: no name the header's code uses, nor a reserved one.
+        for guard in [
+            "MIMIC_ACCUMULATE",
+            "mimic_dense_f32",
+            "x",
+            "acc",
+            "net_predict",
+            "net_l0_weights",
+            "INT8_MAX",
+            "uint8_t",
+            "__GUARD",
+            "_Guard",
+        ] {
+            assert_eq!(
+                c_header(guard, "", &[item("NET")]),
+                Err(ExportError::Keyword(guard.into())),
+            );
+        }
+        // Names the code does not use are fine, even close ones; and items
+        // may be named anything that is not a keyword.
+        assert!(c_header("MIMIC_STUDENT_H", "", &[item("mimic_dense_f32")]).is_ok());
+        assert!(c_header("NET", "the x and acc", &[item("NET")]).is_ok());
         let duplicate = |first: &str, second: &str| ExportError::DuplicateName {
             first: first.into(),
             second: second.into(),
