@@ -12,7 +12,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 export RUSTC_BOOTSTRAP=1
 mkdir -p logs
-for target in csv idx idx_gzip safetensors; do
+for target in csv idx idx_gzip safetensors persist_load export; do
   mkdir -p "corpus/$target"
   echo "fuzzing $target for ${seconds} s"
   log="logs/$target.log"

@@ -334,21 +334,34 @@ fn run(train: &Dataset, test: &Dataset, settings: &Settings) -> Result<Export, S
     })
 }
 
-/// Writes the student's source files into the firmware crate at `dir`.
+/// The files the export writes into the firmware crate at `dir`.
+fn export_paths(dir: &Path) -> [PathBuf; 2] {
+    [dir.join("src/cnn.rs"), dir.join("c/cnn.h")]
+}
+
+/// Writes the student's source files into the firmware crate at `dir`, both or
+/// neither: they describe one network.
 fn export(dir: &Path, files: &Export) -> Result<(), String> {
-    for (file, text) in [
-        (dir.join("src/cnn.rs"), &files.rust_source),
-        (dir.join("c/cnn.h"), &files.c_header),
-    ] {
-        cli::write_atomically(&file, text.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-        println!("wrote {}", file.display());
-    }
+    let [rust, c] = export_paths(dir);
+    cli::write_together(&[
+        (&rust, files.rust_source.as_bytes()),
+        (&c, files.c_header.as_bytes()),
+    ])
+    .map_err(|e| format!("cannot write {} and {}: {e}", rust.display(), c.display()))?;
+    println!("wrote {}\nwrote {}", rust.display(), c.display());
     Ok(())
 }
 
 fn main() -> ExitCode {
     let settings = Settings::parse();
+    // Output paths are checked before anything is trained, not after.
+    if let Some(dir) = &settings.export_firmware {
+        let paths = export_paths(dir);
+        if let Err(e) = cli::check_outputs(&[&paths[0], &paths[1]]) {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let (train, test) = match settings.data.load() {
         Ok(sets) => sets,
         Err(e) => return cli::report_error(e.as_ref()),

@@ -352,16 +352,16 @@ impl Report {
     }
 }
 
-/// Writes the student's source files into the firmware crate at `dir`.
+/// Writes the student's source files into the firmware crate at `dir`, both or
+/// neither: they describe one network.
 fn export(dir: &Path, report: &Report) -> Result<(), String> {
-    for (file, text) in [
-        (dir.join("src/student.rs"), &report.rust_source),
-        (dir.join("c/student.h"), &report.c_header),
-    ] {
-        cli::write_atomically(&file, text.as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-        println!("wrote {}", file.display());
-    }
+    let (rust, c) = (dir.join("src/student.rs"), dir.join("c/student.h"));
+    cli::write_together(&[
+        (&rust, report.rust_source.as_bytes()),
+        (&c, report.c_header.as_bytes()),
+    ])
+    .map_err(|e| format!("cannot write {} and {}: {e}", rust.display(), c.display()))?;
+    println!("wrote {}\nwrote {}", rust.display(), c.display());
     Ok(())
 }
 
@@ -373,11 +373,10 @@ fn main() -> ExitCode {
         outputs.push(dir.join("src/student.rs"));
         outputs.push(dir.join("c/student.h"));
     }
-    for path in &outputs {
-        if let Err(e) = cli::check_output(path) {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    let paths: Vec<&Path> = outputs.iter().map(PathBuf::as_path).collect();
+    if let Err(e) = cli::check_outputs(&paths) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
     }
     let (train, test) = match settings.data.load() {
         Ok(sets) => sets,

@@ -39,8 +39,8 @@ struct Settings {
     /// Seed of the initialisation and the shuffling
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Passes over the training set
-    #[arg(long, default_value = "10")]
+    /// Passes over the training set (1 to 1,000,000)
+    #[arg(long, default_value = "10", value_parser = epochs)]
     epochs: NonZeroUsize,
     /// Adam's learning rate
     #[arg(long, default_value_t = 2e-3)]
@@ -59,6 +59,11 @@ struct Settings {
     /// number) [default: every core]
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=64))]
     threads: Option<u64>,
+}
+
+/// `--epochs`: from 1 to `MAX_EPOCHS` (a count near `usize::MAX` is refused here).
+fn epochs(text: &str) -> Result<NonZeroUsize, String> {
+    cli::parse_epochs(text).and_then(|n| NonZeroUsize::new(n).ok_or_else(|| "0 epochs".into()))
 }
 
 fn main() -> ExitCode {

@@ -10,9 +10,14 @@ struct Settings {
     /// Seed of the initialisation and the shuffling
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Passes over the 400 points (at least one)
-    #[arg(long, default_value = "300")]
+    /// Passes over the 400 points (1 to 1,000,000)
+    #[arg(long, default_value = "300", value_parser = epochs)]
     epochs: NonZeroUsize,
+}
+/// `--epochs`: from 1 to `MAX_EPOCHS` (a count near `usize::MAX` is refused here).
+fn epochs(text: &str) -> Result<NonZeroUsize, String> {
+    mimic_experiments::cli::parse_epochs(text)
+        .and_then(|n| NonZeroUsize::new(n).ok_or_else(|| "0 epochs".into()))
 }
 type Classifier = (
     Dense<2, 32, ReLU>,

@@ -201,12 +201,16 @@ fn main() -> ExitCode {
     let start = Instant::now();
     let settings = Settings::parse();
     // Output paths are checked before anything is trained, not after.
-    let outputs = [&settings.json, &settings.save_teacher];
-    for path in outputs.into_iter().flatten() {
-        if let Err(e) = cli::check_output(path) {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    // Each must be writable, and no two the same file (the JSON would replace
+    // the saved teacher).
+    let outputs: Vec<&std::path::Path> = [&settings.json, &settings.save_teacher]
+        .into_iter()
+        .flatten()
+        .map(PathBuf::as_path)
+        .collect();
+    if let Err(e) = cli::check_outputs(&outputs) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
     }
     // Read straight into nonzero pixels: the dense images are never needed here.
     let (train, test) = match settings.data.load_samples(settings.scaling) {

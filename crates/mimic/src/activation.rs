@@ -8,6 +8,7 @@ use core::fmt::Debug;
 
 use crate::init::Initializer;
 use crate::math::exp32;
+use crate::setting::{InvalidSetting, fraction_below_one};
 
 /// An element-wise non-linearity applied after a layer's affine map.
 pub trait Activation: Copy + Debug + Default + PartialEq + Send + Sync + 'static {
@@ -55,6 +56,28 @@ impl LeakyReLU {
     pub const fn new(slope: f32) -> Self {
         Self { slope }
     }
+}
+
+impl LeakyReLU {
+    /// Whether the slope is in `[0, 1)`: for a negative slope `y > 0` is no
+    /// longer `x > 0` (the derivative would be wrong), and at 1 or more it is
+    /// no non-linearity. `persist` saves and loads only such slopes.
+    ///
+    /// ```
+    /// use mimic::LeakyReLU;
+    ///
+    /// assert!(LeakyReLU::default().check().is_ok());
+    /// assert!(LeakyReLU::new(-0.5).check().is_err());
+    /// ```
+    pub fn check(&self) -> Result<(), InvalidSetting> {
+        check_slope(self.slope)
+    }
+}
+
+/// A LeakyReLU slope's range, `[0, 1)`, as [`LeakyReLU::check`] and the saved
+/// files' `slope` entries are checked.
+pub(crate) fn check_slope(slope: f32) -> Result<(), InvalidSetting> {
+    fraction_below_one("LeakyReLU slope", slope)
 }
 
 impl Default for LeakyReLU {

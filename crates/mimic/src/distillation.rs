@@ -7,6 +7,7 @@
 
 use crate::loss::{CrossEntropy, Loss, LossError};
 use crate::math::{self, exp64, ln64};
+use crate::setting::{InvalidSetting, fraction, positive};
 
 /// What a distilled student is trained towards: the teacher's logits for the
 /// sample, and its true class.
@@ -37,6 +38,20 @@ impl Distillation {
     /// A distillation loss with temperature `temperature` and soft weight `alpha`.
     pub const fn new(temperature: f32, alpha: f32) -> Self {
         Self { temperature, alpha }
+    }
+
+    /// Whether the temperature is a finite number > 0 and `α` is in `[0, 1]`.
+    ///
+    /// ```
+    /// use mimic::Distillation;
+    ///
+    /// assert!(Distillation::new(4.0, 0.5).check().is_ok());
+    /// assert_eq!(Distillation::new(0.0, 0.5).check().unwrap_err().name, "temperature");
+    /// assert_eq!(Distillation::new(4.0, -0.1).check().unwrap_err().name, "alpha");
+    /// ```
+    pub fn check(&self) -> Result<(), InvalidSetting> {
+        positive("temperature", self.temperature)?;
+        fraction("alpha", self.alpha)
     }
 }
 
@@ -79,6 +94,10 @@ fn softened<const N: usize, const K: usize>(xs: [&[f32; N]; K], t: f64) -> [Soft
 
 impl<const N: usize> Loss<[f32; N]> for Distillation {
     type Target = SoftTarget<N>;
+
+    fn check(&self) -> Result<(), InvalidSetting> {
+        Distillation::check(self)
+    }
 
     /// The soft term is computed in f64: at high temperatures the two
     /// distributions are close, and their KL divergence is a small difference of
@@ -207,6 +226,10 @@ pub struct PreparedDistillation(pub Distillation);
 
 impl<const N: usize> Loss<[f32; N]> for PreparedDistillation {
     type Target = PreparedTarget<N>;
+
+    fn check(&self) -> Result<(), InvalidSetting> {
+        self.0.check()
+    }
 
     #[inline(always)]
     fn loss_and_gradient(

@@ -6,6 +6,8 @@
 //! results are identical to calling [`Network::forward`] on each input, whatever
 //! the thread count.
 
+use std::collections::BTreeMap;
+
 use crate::inputs::{Input, InputsOf};
 use crate::kernels::{Work, dispatch};
 use crate::loss::Loss;
@@ -68,6 +70,13 @@ where
 
 /// How often each true class was predicted as each class.
 ///
+/// Only the pairs that occur are stored, so any number of classes is
+/// representable (no `classes²` table to overflow or allocate). A pair with a
+/// class outside `0..classes` is in no cell but is still a sample: it counts in
+/// [`ConfusionMatrix::total`] and [`ConfusionMatrix::outside`], and as correct
+/// when its two classes are equal — so [`ConfusionMatrix::accuracy`] is always
+/// [`accuracy`] of the same predictions.
+///
 /// ```
 /// use mimic::ConfusionMatrix;
 ///
@@ -79,21 +88,33 @@ where
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfusionMatrix {
     classes: usize,
-    /// `counts[truth * classes + predicted]`.
-    counts: Vec<u64>,
+    /// `(truth, predicted) → count`, for pairs inside `0..classes`.
+    counts: BTreeMap<(usize, usize), u64>,
+    /// Pairs with a class outside `0..classes`.
+    outside: u64,
+    /// Of those, pairs whose two classes are equal.
+    outside_correct: u64,
 }
 
 impl ConfusionMatrix {
-    /// Counts `(truth, predicted)` pairs over `classes` classes; pairs with a class
-    /// outside `0..classes` are not counted.
+    /// Counts `(truth, predicted)` pairs over `classes` classes (pairs beyond
+    /// the shorter of the two lists are ignored, as [`accuracy`] does).
     pub fn new(classes: usize, predicted: &[usize], truth: &[usize]) -> Self {
-        let mut counts = vec![0; classes * classes];
+        let mut matrix = Self {
+            classes,
+            counts: BTreeMap::new(),
+            outside: 0,
+            outside_correct: 0,
+        };
         for (&p, &t) in predicted.iter().zip(truth) {
             if p < classes && t < classes {
-                counts[t * classes + p] += 1;
+                *matrix.counts.entry((t, p)).or_insert(0) += 1;
+            } else {
+                matrix.outside += 1;
+                matrix.outside_correct += u64::from(p == t);
             }
         }
-        Self { classes, counts }
+        matrix
     }
 
     /// Number of classes.
@@ -101,29 +122,41 @@ impl ConfusionMatrix {
         self.classes
     }
 
-    /// How many samples of class `truth` were predicted as `predicted`.
+    /// How many samples of class `truth` were predicted as `predicted` (0 for
+    /// a class outside `0..classes`).
     pub fn count(&self, truth: usize, predicted: usize) -> u64 {
-        if truth < self.classes && predicted < self.classes {
-            self.counts[truth * self.classes + predicted]
-        } else {
-            0
-        }
+        self.counts.get(&(truth, predicted)).copied().unwrap_or(0)
     }
 
-    /// Samples counted.
+    /// Samples counted, those with a class outside `0..classes` included.
     pub fn total(&self) -> u64 {
-        self.counts.iter().sum()
+        self.counts.values().sum::<u64>() + self.outside
     }
 
-    /// The fraction predicted correctly (0 when empty).
+    /// Samples whose true or predicted class is outside `0..classes`.
+    pub fn outside(&self) -> u64 {
+        self.outside
+    }
+
+    /// The fraction predicted correctly, over every sample counted (0 when
+    /// empty): the same as [`accuracy`] of the same predictions.
     pub fn accuracy(&self) -> f64 {
-        let correct: u64 = (0..self.classes).map(|c| self.count(c, c)).sum();
-        ratio(correct, self.total())
+        let diagonal: u64 = self
+            .counts
+            .iter()
+            .filter(|((t, p), _)| t == p)
+            .map(|(_, &n)| n)
+            .sum();
+        ratio(diagonal + self.outside_correct, self.total())
     }
 
     /// The fraction of class `class` predicted as `class` (0 when it never occurs).
     pub fn recall(&self, class: usize) -> f64 {
-        let row: u64 = (0..self.classes).map(|p| self.count(class, p)).sum();
+        let row: u64 = self
+            .counts
+            .range((class, 0)..=(class, usize::MAX))
+            .map(|(_, &n)| n)
+            .sum();
         ratio(self.count(class, class), row)
     }
 }
@@ -234,4 +267,35 @@ where
 /// The predicted class of every output.
 fn predictions<O: AsRef<[f32]>>(outputs: &[O]) -> Vec<usize> {
     outputs.iter().map(|o| argmax(o.as_ref())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A matrix of `usize::MAX` classes is built (its `classes²` table used to
+    /// overflow), and answers without walking every class.
+    #[test]
+    fn any_number_of_classes_is_representable() {
+        let m = ConfusionMatrix::new(usize::MAX, &[3, usize::MAX - 1], &[3, 7]);
+        assert_eq!(
+            (m.total(), m.count(3, 3), m.count(7, usize::MAX - 1)),
+            (2, 1, 1)
+        );
+        assert_eq!(m.accuracy(), 0.5);
+        assert_eq!(m.recall(7), 0.0);
+        assert_eq!(m.recall(3), 1.0);
+    }
+
+    /// With classes outside the matrix, its accuracy is still `accuracy`'s.
+    #[test]
+    fn accuracy_agrees_with_the_free_function_out_of_range() {
+        let predicted = [0, 1, 2, 5, 7, 1];
+        let truth = [0, 9, 2, 5, 1, 1];
+        let m = ConfusionMatrix::new(3, &predicted, &truth);
+        assert_eq!(m.total(), 6);
+        assert_eq!(m.outside(), 3);
+        assert_eq!(m.accuracy() as f32, accuracy(&predicted, &truth));
+        assert_eq!(m.accuracy(), 4.0 / 6.0);
+    }
 }

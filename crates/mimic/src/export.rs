@@ -43,6 +43,20 @@ pub enum ExportError {
     /// An item name is not an identifier (letters, digits, `_`, not starting
     /// with a digit).
     BadName(String),
+    /// An item name or include guard is a keyword of Rust or C (`fn`, `int`,
+    /// `self`, `_`, …), or an include guard that is a name the header's own
+    /// code uses (`x`, `acc`, a helper function or macro) or that the C
+    /// standard reserves (`__…`, `<stdint.h>`'s `INT8_MAX`, `int8_t`, …): as
+    /// a macro it would change that code, and the source would not compile.
+    Keyword(String),
+    /// Two items would have the same name: the same in Rust, or the same but
+    /// for case in C (its names are the items' in lower case).
+    DuplicateName {
+        /// The first item's name.
+        first: String,
+        /// The second item's name.
+        second: String,
+    },
 }
 
 impl core::fmt::Display for ExportError {
@@ -53,6 +67,14 @@ impl core::fmt::Display for ExportError {
                 write!(f, "the activation {activation} cannot be exported")
             }
             Self::BadName(name) => write!(f, "{name:?} is not an identifier"),
+            Self::Keyword(name) => write!(
+                f,
+                "{name:?} is a keyword of Rust or C, or a name the generated header uses or the C standard reserves: expected another name"
+            ),
+            Self::DuplicateName { first, second } => write!(
+                f,
+                "items {first:?} and {second:?} would have the same name in the generated source"
+            ),
         }
     }
 }
@@ -94,10 +116,23 @@ pub trait Export {
     fn c_layers(&self, prefix: &str, layers: &mut Vec<CLayer>) -> Result<(), ExportError>;
 }
 
+/// The activation's slope for non-positive inputs, if it has a literal: a NaN
+/// or infinite slope would be written as `NaN` or `inf`, which is no number in
+/// Rust or C.
+fn finite_slope<A: PiecewiseLinear>(activation: &A, item: &str) -> Result<f32, ExportError> {
+    let slope = activation.negative_slope();
+    if slope.is_finite() {
+        Ok(slope)
+    } else {
+        Err(ExportError::NotFinite { item: item.into() })
+    }
+}
+
 /// The Rust expression of an activation.
-fn rust_activation<A: PiecewiseLinear>(activation: &A) -> Result<String, ExportError> {
+fn rust_activation<A: PiecewiseLinear>(activation: &A, item: &str) -> Result<String, ExportError> {
+    let slope = finite_slope(activation, item)?;
     Ok(match A::NAME {
-        "leaky_relu" => format!("::mimic::LeakyReLU::new({:?})", activation.negative_slope()),
+        "leaky_relu" => format!("::mimic::LeakyReLU::new({slope:?})"),
         "relu" => "::mimic::ReLU".into(),
         "identity" => "::mimic::Identity".into(),
         other => return Err(ExportError::Unsupported { activation: other }),
@@ -145,7 +180,7 @@ where
 impl<const IN: usize, const OUT: usize, A: PiecewiseLinear> Export for Dense<IN, OUT, A> {
     fn rust_expression(&self, item: &str, out: &mut String) -> Result<(), ExportError> {
         all_finite(self, item)?;
-        let activation = rust_activation(self.activation())?;
+        let activation = rust_activation(self.activation(), item)?;
         out.push_str("::mimic::Dense::from_transposed(\n[");
         for row in self.weights_transposed() {
             list(out, row, |out, &w| float(out, w));
@@ -178,7 +213,7 @@ impl<const IN: usize, const OUT: usize, A: PiecewiseLinear> Export for Dense<IN,
             definitions.push_str("f,");
         }
         definitions.push_str("};\n");
-        let slope = self.activation().negative_slope();
+        let slope = finite_slope(self.activation(), prefix)?;
         layers.push(CLayer {
             definitions,
             input: "float",
@@ -370,7 +405,7 @@ impl<
     fn rust_expression(&self, item: &str, out: &mut String) -> Result<(), ExportError> {
         let flat = self.weights().as_flattened().as_flattened().as_flattened();
         all_finite_conv(flat, self.bias(), item)?;
-        let activation = rust_activation(self.activation())?;
+        let activation = rust_activation(self.activation(), item)?;
         out.push_str("::mimic::Conv2d::from_parts(\n");
         rust_filters(out, self.weights(), |out, &w| float(out, w));
         out.push_str(",\n");
@@ -394,7 +429,7 @@ impl<
             definitions.push_str("f,");
         }
         definitions.push_str("};\n");
-        let slope = self.activation().negative_slope();
+        let slope = finite_slope(self.activation(), prefix)?;
         layers.push(CLayer {
             definitions,
             input: "float",
@@ -432,7 +467,7 @@ impl<
             self.bias(),
             item,
         )?;
-        let activation = rust_activation(self.activation())?;
+        let activation = rust_activation(self.activation(), item)?;
         out.push_str("::mimic::DepthwiseConv2d::from_parts(\n");
         out.push('[');
         for kernel in self.weights() {
@@ -639,17 +674,187 @@ pub struct Item<'a> {
     pub network: &'a dyn Export,
 }
 
+/// Rust's keywords, strict and reserved (edition 2024), and `_`: none can name
+/// a `static`.
+const RUST_KEYWORDS: &[&str] = &[
+    "_", "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum",
+    "extern", "false", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod",
+    "move", "mut", "pub", "ref", "return", "self", "Self", "static", "struct", "super", "trait",
+    "true", "type", "union", "unsafe", "use", "where", "while", "abstract", "become", "box", "do",
+    "final", "macro", "override", "priv", "try", "typeof", "unsized", "virtual", "yield",
+];
+
+/// C's keywords (C99 to C23), and the macros the header's `<stdint.h>` and
+/// `<stdbool.h>` may define in their place.
+const C_KEYWORDS: &[&str] = &[
+    "auto",
+    "break",
+    "case",
+    "char",
+    "const",
+    "continue",
+    "default",
+    "do",
+    "double",
+    "else",
+    "enum",
+    "extern",
+    "float",
+    "for",
+    "goto",
+    "if",
+    "inline",
+    "int",
+    "long",
+    "register",
+    "restrict",
+    "return",
+    "short",
+    "signed",
+    "sizeof",
+    "static",
+    "struct",
+    "switch",
+    "typedef",
+    "union",
+    "unsigned",
+    "void",
+    "volatile",
+    "while",
+    "_Bool",
+    "_Complex",
+    "_Imaginary",
+    "_Alignas",
+    "_Alignof",
+    "_Atomic",
+    "_Generic",
+    "_Noreturn",
+    "_Static_assert",
+    "_Thread_local",
+    "_BitInt",
+    "_Decimal32",
+    "_Decimal64",
+    "_Decimal128",
+    "alignas",
+    "alignof",
+    "bool",
+    "constexpr",
+    "false",
+    "nullptr",
+    "static_assert",
+    "thread_local",
+    "true",
+    "typeof",
+    "typeof_unqual",
+];
+
+/// An identifier (letters, digits, `_`, not starting with a digit) that is no
+/// keyword of Rust or C.
 fn check_name(name: &str) -> Result<(), ExportError> {
     let mut chars = name.chars();
     let ok = chars
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(ExportError::BadName(name.into()))
+    if !ok {
+        return Err(ExportError::BadName(name.into()));
     }
+    if RUST_KEYWORDS.contains(&name) || C_KEYWORDS.contains(&name) {
+        return Err(ExportError::Keyword(name.into()));
+    }
+    Ok(())
+}
+
+/// Whether the C standard reserves `name` as a macro that the header's
+/// `<stdint.h>` may define or use: `__…`, `_` and a capital, `INT…`/`UINT…`
+/// limits and constants (`INT8_MAX`, `UINT32_C`), other limits, and `…_t`
+/// types.
+fn reserved_in_c(name: &str) -> bool {
+    let b = name.as_bytes();
+    let integer = name.starts_with("INT") || name.starts_with("UINT");
+    let limit = ["_MAX", "_MIN", "_C"].iter().any(|end| name.ends_with(end));
+    name.starts_with("__")
+        || b.len() > 1 && b[0] == b'_' && b[1].is_ascii_uppercase()
+        || integer && limit
+        || name.ends_with("_t")
+        || matches!(
+            name,
+            "SIZE_MAX"
+                | "PTRDIFF_MAX"
+                | "PTRDIFF_MIN"
+                | "SIG_ATOMIC_MAX"
+                | "SIG_ATOMIC_MIN"
+                | "WCHAR_MAX"
+                | "WCHAR_MIN"
+                | "WINT_MAX"
+                | "WINT_MIN"
+                | "NULL"
+        )
+}
+
+/// Every identifier in the C `code`, outside its comments.
+fn c_identifiers(code: &str) -> std::collections::HashSet<&str> {
+    let mut identifiers = std::collections::HashSet::new();
+    let mut rest = code;
+    while !rest.is_empty() {
+        // The code up to the next comment; then past the comment.
+        let (text, after) = match (rest.find("/*"), rest.find("//")) {
+            (Some(a), b) if b.is_none_or(|b| a < b) => {
+                let end = rest[a..].find("*/").map_or(rest.len(), |e| a + e + 2);
+                (&rest[..a], &rest[end..])
+            }
+            (_, Some(b)) => {
+                let end = rest[b..].find('\n').map_or(rest.len(), |e| b + e);
+                (&rest[..b], &rest[end..])
+            }
+            _ => (rest, ""),
+        };
+        identifiers.extend(
+            text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|t| t.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')),
+        );
+        rest = after;
+    }
+    identifiers
+}
+
+/// Checks every item's name, and that no two are the same as `same` compares
+/// them (exactly for Rust, ignoring case for C).
+fn check_names(items: &[Item<'_>], same: fn(&str, &str) -> bool) -> Result<(), ExportError> {
+    for (j, item) in items.iter().enumerate() {
+        check_name(item.name)?;
+        if let Some(first) = items[..j].iter().find(|i| same(i.name, item.name)) {
+            return Err(ExportError::DuplicateName {
+                first: first.name.into(),
+                second: item.name.into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `text` as the inside of one comment line, in Rust or C: control characters
+/// (a line break would end the comment and make the rest code) become spaces,
+/// `*/` (which would end a C comment) becomes `* /`, `/*` (a warning inside
+/// one) `/ *`, and `??` (the start of C99's trigraphs, `??/` a backslash)
+/// `? ?`.
+fn comment_text(text: &str) -> String {
+    let mut text = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .replace("*/", "* /")
+        .replace("/*", "/ *");
+    // `???` becomes `? ??` in one pass: again until none is left.
+    while text.contains("??") {
+        text = text.replace("??", "? ?");
+    }
+    text
+}
+
+/// `text`'s lines, each as [`comment_text`]: what a multi-line comment holds.
+fn comment_lines(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split('\n').map(comment_text)
 }
 
 /// A Rust source file defining one `static` per item, built by `const`
@@ -671,16 +876,20 @@ fn check_name(name: &str) -> Result<(), ExportError> {
 /// # Ok::<(), mimic::export::ExportError>(())
 /// ```
 pub fn rust_source(header: &str, items: &[Item<'_>]) -> Result<String, ExportError> {
+    check_names(items, |a, b| a == b)?;
     let mut out = String::new();
-    for line in header.lines() {
+    for line in header.lines().flat_map(comment_lines) {
         let _ = writeln!(out, "// {line}");
     }
     for item in items {
-        check_name(item.name)?;
+        out.push('\n');
+        for line in comment_lines(item.doc) {
+            let _ = writeln!(out, "/// {line}");
+        }
         let _ = write!(
             out,
-            "\n/// {}\n#[rustfmt::skip]\npub static {}: {} = ",
-            item.doc, item.name, item.ty
+            "#[rustfmt::skip]\npub static {}: {} = ",
+            item.name, item.ty
         );
         item.network.rust_expression(item.name, &mut out)?;
         out.push_str(";\n");
@@ -698,21 +907,29 @@ const C_HELPERS: &str = include_str!("export_runtime.h");
 /// layer's input type (`const uint8_t *` for pixels). `guard` is the include guard.
 pub fn c_header(guard: &str, header: &str, items: &[Item<'_>]) -> Result<String, ExportError> {
     check_name(guard)?;
+    check_names(items, |a, b| a.eq_ignore_ascii_case(b))?;
     let mut out = String::new();
-    for line in header.lines() {
+    for line in header.lines().flat_map(comment_lines) {
         let _ = writeln!(out, "/* {line} */");
     }
-    let _ = write!(out, "#ifndef {guard}\n#define {guard}\n\n{C_HELPERS}");
+    let _ = write!(out, "#ifndef {guard}\n#define {guard}\n\n");
+    let body_start = out.len();
+    out.push_str(C_HELPERS);
     for item in items {
-        check_name(item.name)?;
         let name = item.name.to_ascii_lowercase();
         let mut layers = Vec::new();
         item.network.c_layers(&name, &mut layers)?;
-        let _ = write!(out, "\n/* {}: {} */\n", item.name, item.doc);
+        let doc = comment_lines(item.doc).collect::<Vec<_>>().join(" ");
+        let _ = write!(out, "\n/* {}: {doc} */\n", item.name);
         for layer in &layers {
             out.push_str(&layer.definitions);
         }
         c_predict(&mut out, &name, &layers);
+    }
+    // The guard is defined as a macro (of nothing) before the code: it must be
+    // no name the code uses, nor one `<stdint.h>` may.
+    if reserved_in_c(guard) || c_identifiers(&out[body_start..]).contains(guard) {
+        return Err(ExportError::Keyword(guard.into()));
     }
     let _ = writeln!(out, "\n#endif /* {guard} */");
     Ok(out)
@@ -867,6 +1084,124 @@ mod tests {
         assert!(c_header("bad guard", "", &[]).is_err());
         // Sigmoid has no integer or piecewise-linear form: not `Export` at all.
         let _: Dense<1, 1, Sigmoid> = Dense::zeros();
+    }
+
+    /// A NaN or infinite LeakyReLU slope is refused: it used to be written as
+    /// `NaN` or `inff`, which compiles in neither language.
+    #[test]
+    fn non_finite_slopes_are_refused() {
+        for slope in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let layer: Dense<1, 1> = Dense::from_transposed([[1.0]], [0.0], LeakyReLU::new(slope));
+            let items = [Item {
+                name: "NET",
+                ty: "T",
+                doc: "",
+                network: &layer,
+            }];
+            let expected = Err(ExportError::NotFinite { item: "NET".into() });
+            assert_eq!(rust_source("", &items), expected);
+            assert_eq!(
+                c_header("G", "", &items),
+                Err(ExportError::NotFinite { item: "net".into() })
+            );
+        }
+    }
+
+    /// Keywords of either language, guards the header's code would see as
+    /// macros, and names that would collide are refused.
+    #[test]
+    fn keywords_and_colliding_names_are_refused() {
+        let layer: Dense<1, 1, Identity> = Dense::from_transposed([[1.0]], [0.0], Identity);
+        let item = |name| Item {
+            name,
+            ty: "T",
+            doc: "",
+            network: &layer,
+        };
+        for keyword in ["fn", "self", "Self", "_", "int", "static", "while"] {
+            assert_eq!(
+                rust_source("", &[item(keyword)]),
+                Err(ExportError::Keyword(keyword.into())),
+            );
+            assert_eq!(
+                c_header("G", "", &[item(keyword)]),
+                Err(ExportError::Keyword(keyword.into())),
+            );
+            assert_eq!(
+                c_header(keyword, "", &[]),
+                Err(ExportError::Keyword(keyword.into()))
+            );
+        }
+        // A guard is a macro: no name the header's code uses, nor a reserved one.
+        for guard in [
+            "MIMIC_ACCUMULATE",
+            "mimic_dense_f32",
+            "x",
+            "acc",
+            "net_predict",
+            "net_l0_weights",
+            "INT8_MAX",
+            "uint8_t",
+            "__GUARD",
+            "_Guard",
+        ] {
+            assert_eq!(
+                c_header(guard, "", &[item("NET")]),
+                Err(ExportError::Keyword(guard.into())),
+            );
+        }
+        // Names the code does not use are fine, even close ones; and items
+        // may be named anything that is not a keyword.
+        assert!(c_header("MIMIC_STUDENT_H", "", &[item("mimic_dense_f32")]).is_ok());
+        assert!(c_header("NET", "the x and acc", &[item("NET")]).is_ok());
+        let duplicate = |first: &str, second: &str| ExportError::DuplicateName {
+            first: first.into(),
+            second: second.into(),
+        };
+        // In C the names are lowered: `Net` and `NET` are one.
+        assert_eq!(
+            c_header("G", "", &[item("Net"), item("NET")]),
+            Err(duplicate("Net", "NET"))
+        );
+        assert!(rust_source("", &[item("Net"), item("NET")]).is_ok());
+        assert_eq!(
+            rust_source("", &[item("NET"), item("NET")]),
+            Err(duplicate("NET", "NET"))
+        );
+    }
+
+    /// Line breaks and `*/` in a doc string or a header line stay inside their
+    /// comments: nothing the caller writes there becomes code.
+    #[test]
+    fn comments_cannot_become_code() {
+        let layer: Dense<1, 1, Identity> = Dense::from_transposed([[1.0]], [0.0], Identity);
+        let evil = "line one\npub static INJECTED: u8 = 0; */ int injected; /*\rdone";
+        let items = [Item {
+            name: "NET",
+            ty: "T",
+            doc: evil,
+            network: &layer,
+        }];
+        let rust = rust_source(evil, &items).unwrap();
+        for line in rust.lines() {
+            assert!(
+                line.is_empty()
+                    || line.starts_with("//")
+                    || !line.contains("INJECTED") && !line.contains("injected"),
+                "{line}"
+            );
+        }
+        assert!(
+            rust.contains("/// line one\n/// pub static INJECTED"),
+            "{rust}"
+        );
+        let c = c_header("G", evil, &items).unwrap();
+        for line in c.lines().filter(|l| l.contains("injected")) {
+            assert!(line.starts_with("/*") && line.ends_with("*/"), "{line}");
+            assert_eq!(line.matches("*/").count(), 1, "{line}");
+        }
+        assert!(!c.contains('\r'));
+        assert_eq!(comment_text("a ???/ b /*/ c"), "a ? ? ?/ b / * / c");
     }
 
     #[test]

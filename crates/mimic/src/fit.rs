@@ -24,6 +24,7 @@ use crate::module::{Train, Zipped};
 use crate::network::{Network, StepError, VALID_RATE, valid_rate};
 use crate::optimizer::Optimizer;
 use crate::rate::RateSchedule;
+use crate::setting::InvalidSetting;
 use crate::threads::PoisonOnPanic;
 
 /// How to train: everything besides the network, the data and the targets —
@@ -220,8 +221,8 @@ pub enum TrainError {
         /// Index of the sample.
         sample: usize,
     },
-    /// A setting of the [`Schedule`] that training cannot use; nothing was
-    /// trained.
+    /// A setting of the [`Schedule`] or of the loss that training cannot use
+    /// (see [`InvalidSetting`]); nothing was trained.
     Setting {
         /// The setting, e.g. `"learning rate"`.
         name: &'static str,
@@ -271,6 +272,16 @@ impl fmt::Display for TrainError {
                 value,
                 expected,
             } => write!(f, "{name} {value}: expected {expected}"),
+        }
+    }
+}
+
+impl From<InvalidSetting> for TrainError {
+    fn from(e: InvalidSetting) -> Self {
+        TrainError::Setting {
+            name: e.name,
+            value: e.value,
+            expected: e.expected,
         }
     }
 }
@@ -429,6 +440,19 @@ where
                 expected: "at least 1",
             });
         }
+        // Every other setting, by the predicate beside what it configures: the
+        // optimizer's, the rate schedule's (for this many updates), the loss's.
+        schedule.optimizer.check()?;
+        let batch_for_updates = if schedule.per_sample_sgd() {
+            1
+        } else {
+            schedule.batch_size.max(1)
+        };
+        let all_updates = schedule
+            .epochs
+            .saturating_mul(inputs.len().div_ceil(batch_for_updates));
+        schedule.rate_schedule.check(all_updates)?;
+        self.loss.check()?;
         let per_sample = schedule.per_sample_sgd();
         let batch = if per_sample {
             1

@@ -116,6 +116,7 @@ pub mod pool;
 pub mod quantized;
 #[cfg(feature = "std")]
 mod rate;
+mod setting;
 pub mod sparse;
 #[cfg(feature = "std")]
 mod threads;
@@ -150,6 +151,7 @@ pub use fit::{Divergence, EpochStats, Schedule, TrainError};
 pub use optimizer::{Adam, AdamW, Momentum, Optimizer, Sgd};
 #[cfg(feature = "std")]
 pub use rate::RateSchedule;
+pub use setting::InvalidSetting;
 // Evaluate.
 #[cfg(feature = "std")]
 pub use evaluate::{ConfusionMatrix, accuracy};

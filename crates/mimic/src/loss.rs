@@ -8,6 +8,7 @@
 use core::fmt;
 
 use crate::math::{self, exp32_within, ln32};
+use crate::setting::{InvalidSetting, fraction_below_one};
 
 /// A loss on a network output `O` against a target.
 pub trait Loss<O>: Sync {
@@ -21,6 +22,15 @@ pub trait Loss<O>: Sync {
     /// The loss alone.
     fn loss(&self, output: &O, target: &Self::Target) -> Result<f32, LossError> {
         self.loss_and_gradient(output, target).map(|(loss, _)| loss)
+    }
+
+    /// Whether every setting of the loss is in its range, or the first that is
+    /// not ([`LabelSmoothing`]'s `ε`, [`Distillation`](crate::Distillation)'s
+    /// temperature and weight): [`Network::fit`](crate::Network::fit) trains
+    /// nothing, and `persist` saves and loads nothing, with such a loss. The
+    /// default, for losses without settings, accepts.
+    fn check(&self) -> Result<(), InvalidSetting> {
+        Ok(())
     }
 }
 
@@ -114,7 +124,7 @@ impl<const N: usize> Loss<[f32; N]> for CrossEntropy {
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct LabelSmoothing {
-    /// `ε`, in `[0, 1]`.
+    /// `ε`, in `[0, 1)`.
     pub epsilon: f32,
 }
 
@@ -123,10 +133,26 @@ impl LabelSmoothing {
     pub const fn new(epsilon: f32) -> Self {
         Self { epsilon }
     }
+
+    /// Whether `ε` is in `[0, 1)` (at 1 the class is forgotten altogether).
+    ///
+    /// ```
+    /// use mimic::LabelSmoothing;
+    ///
+    /// assert!(LabelSmoothing::new(0.1).check().is_ok());
+    /// assert_eq!(LabelSmoothing::new(1.0).check().unwrap_err().name, "label smoothing");
+    /// ```
+    pub fn check(&self) -> Result<(), InvalidSetting> {
+        fraction_below_one("label smoothing", self.epsilon)
+    }
 }
 
 impl<const N: usize> Loss<[f32; N]> for LabelSmoothing {
     type Target = usize;
+
+    fn check(&self) -> Result<(), InvalidSetting> {
+        LabelSmoothing::check(self)
+    }
 
     #[inline(always)]
     fn loss_and_gradient(

@@ -18,6 +18,8 @@
 
 use core::fmt::Debug;
 
+use crate::setting::{InvalidSetting, fraction_below_one, non_negative, positive, require};
+
 /// An update rule for parameters, given their (batch-averaged) gradient.
 pub trait Optimizer: Copy + Debug + PartialEq + Send + Sync + 'static {
     /// A short name for reports, e.g. `"adam"`.
@@ -62,6 +64,14 @@ pub trait Optimizer: Copy + Debug + PartialEq + Send + Sync + 'static {
     /// during backpropagation, with no buffers at all).
     fn is_plain_sgd(&self) -> bool {
         false
+    }
+
+    /// Whether every setting is in its range, or the first that is not:
+    /// [`Network::fit`](crate::Network::fit) trains nothing with such a rule.
+    /// The default checks the learning rate (a finite number ≥ 0); the
+    /// built-in rules check their other settings too.
+    fn check(&self) -> Result<(), InvalidSetting> {
+        non_negative("learning rate", self.learning_rate())
     }
 }
 
@@ -149,6 +159,12 @@ impl Optimizer for Sgd {
 
     fn is_plain_sgd(&self) -> bool {
         self.weight_decay == 0.0
+    }
+
+    /// The rate and the weight decay are finite numbers ≥ 0.
+    fn check(&self) -> Result<(), InvalidSetting> {
+        non_negative("learning rate", self.learning_rate)?;
+        non_negative("weight decay", self.weight_decay)
     }
 }
 
@@ -254,6 +270,14 @@ impl Optimizer for Momentum {
     fn is_plain_sgd(&self) -> bool {
         self.momentum == 0.0 && self.weight_decay == 0.0
     }
+
+    /// The rate and the weight decay are finite numbers ≥ 0, the momentum is in
+    /// `[0, 1)` (at 1 or more the velocity never decays).
+    fn check(&self) -> Result<(), InvalidSetting> {
+        non_negative("learning rate", self.learning_rate)?;
+        fraction_below_one("momentum", self.momentum)?;
+        non_negative("weight decay", self.weight_decay)
+    }
 }
 
 /// Adam (Kingma and Ba), with optional L2 weight decay added to the gradient.
@@ -342,6 +366,33 @@ impl Optimizer for Adam {
     ) {
         AdamStep::new(*self, self.weight_decay, 1.0, rate, t).update_batch(w, g, m, v, scale, clip);
     }
+
+    /// The rate and the weight decay are finite numbers ≥ 0, `β₁` and `β₂` are
+    /// in `[0, 1)`, `ε` is a finite number > 0.
+    fn check(&self) -> Result<(), InvalidSetting> {
+        check_adam(
+            self.learning_rate,
+            self.beta1,
+            self.beta2,
+            self.epsilon,
+            self.weight_decay,
+        )
+    }
+}
+
+/// Adam's and AdamW's settings (see [`Adam::check`](Optimizer::check)).
+fn check_adam(
+    rate: f32,
+    beta1: f32,
+    beta2: f32,
+    epsilon: f32,
+    weight_decay: f32,
+) -> Result<(), InvalidSetting> {
+    non_negative("learning rate", rate)?;
+    fraction_below_one("beta1", beta1)?;
+    fraction_below_one("beta2", beta2)?;
+    positive("epsilon", epsilon)?;
+    non_negative("weight decay", weight_decay)
 }
 
 /// AdamW (Loshchilov and Hutter): Adam with decoupled weight decay.
@@ -447,6 +498,24 @@ impl Optimizer for AdamW {
     ) {
         self.adam_step(rate, t)
             .update_batch(w, g, m, v, scale, clip);
+    }
+
+    /// Adam's settings, and a decoupled decay of at most the whole weight per
+    /// update (`η·λ ≤ 1`: beyond it `w·(1 − ηλ)` flips every weight's sign).
+    fn check(&self) -> Result<(), InvalidSetting> {
+        check_adam(
+            self.learning_rate,
+            self.beta1,
+            self.beta2,
+            self.epsilon,
+            self.weight_decay,
+        )?;
+        require(
+            self.learning_rate * self.weight_decay <= 1.0,
+            "weight decay",
+            self.weight_decay,
+            "a finite number ≥ 0 with learning rate × weight decay ≤ 1",
+        )
     }
 }
 

@@ -14,7 +14,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rand::SeedableRng;
@@ -22,7 +21,7 @@ use rand_pcg::Pcg64;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use sha2::{Digest, Sha256};
 
-use crate::activation::Activation;
+use crate::activation::{Activation, check_slope};
 use crate::conv::Conv2d;
 use crate::depthwise::DepthwiseConv2d;
 use crate::distillation::Distillation;
@@ -33,6 +32,10 @@ use crate::loss::{CrossEntropy, LabelSmoothing, Mse};
 use crate::module::Parameters;
 use crate::network::Network;
 use crate::pool::{Pool2d, Pooling};
+use crate::setting::InvalidSetting;
+
+mod files;
+pub use files::{check_distinct, check_writable, write_atomically, write_together};
 
 /// One layer's parameters in the file's orientation.
 #[derive(Clone, Debug, PartialEq)]
@@ -265,8 +268,15 @@ pub trait StoredLoss: Sized {
     fn settings(&self) -> Vec<(&'static str, String)> {
         Vec::new()
     }
-    /// The loss from its settings; `Err` says which setting is missing or wrong.
+    /// The loss from its settings; `Err` says which setting is missing or not
+    /// a number. (Whether the numbers are in range is [`StoredLoss::check`]'s.)
     fn restore(setting: &dyn Fn(&str) -> Option<String>) -> Result<Self, String>;
+    /// Whether the settings are in their ranges: the predicate training uses
+    /// ([`Loss::check`](crate::Loss::check)), so that what trains saves and
+    /// what saves loads. The default, for losses without settings, accepts.
+    fn check(&self) -> Result<(), InvalidSetting> {
+        Ok(())
+    }
 }
 
 impl StoredLoss for Mse {
@@ -290,10 +300,12 @@ impl StoredLoss for LabelSmoothing {
     }
     fn restore(setting: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
         let text = setting("loss.epsilon").ok_or("`loss.epsilon` is missing")?;
-        let epsilon = text.parse().ok().filter(|e| (0.0..=1.0).contains(e));
-        epsilon
+        text.parse()
             .map(LabelSmoothing::new)
-            .ok_or_else(|| format!("`loss.epsilon`: expected a number from 0 to 1, found {text:?}"))
+            .map_err(|_| format!("`loss.epsilon`: expected a number, found {text:?}"))
+    }
+    fn check(&self) -> Result<(), InvalidSetting> {
+        LabelSmoothing::check(self)
     }
 }
 
@@ -316,10 +328,17 @@ impl StoredLoss for Distillation {
             number("loss.alpha")?,
         ))
     }
+    fn check(&self) -> Result<(), InvalidSetting> {
+        Distillation::check(self)
+    }
 }
 
 /// Why a model could not be saved or loaded. Every message names the file (or
-/// `<bytes>`) and the tensor or metadata key concerned.
+/// `<bytes>`, or what `from_bytes` was told), and the tensor or metadata key
+/// concerned where one is: a tensor of the wrong kind, shape or name is named,
+/// but a flipped bit that leaves the file well-formed changes what the
+/// checksum covers, and is reported as a [`PersistError::Checksum`] mismatch,
+/// which cannot say where the change is.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum PersistError {
@@ -378,6 +397,20 @@ pub enum PersistError {
         /// Its dtype.
         found: String,
     },
+    /// A weight or bias is NaN or infinite: no usable network (refused by
+    /// [`save`] and by [`load`] alike).
+    NotFinite {
+        /// Where the bytes came from, or where they were to go.
+        origin: String,
+    },
+    /// A setting of the loss or of an activation is out of its range (refused
+    /// by [`save`] and by [`load`] alike, with the predicate training uses).
+    Setting {
+        /// Where the bytes came from, or where they were to go.
+        origin: String,
+        /// The setting, its value and its range.
+        source: InvalidSetting,
+    },
     /// A tensor whose shape differs from the network's.
     Shape {
         /// Where the bytes came from.
@@ -430,6 +463,13 @@ impl fmt::Display for PersistError {
                     "{origin}: tensor `{name}` has dtype {found}, but the network expects F32"
                 )
             }
+            PersistError::NotFinite { origin } => write!(
+                f,
+                "{origin}: a weight or bias is NaN or infinite: no usable network"
+            ),
+            PersistError::Setting { origin, .. } => {
+                write!(f, "{origin}: a setting of the network is out of range")
+            }
             PersistError::Shape {
                 origin,
                 name,
@@ -448,6 +488,7 @@ impl std::error::Error for PersistError {
         match self {
             PersistError::Io { source, .. } => Some(source),
             PersistError::Format { source, .. } => Some(source),
+            PersistError::Setting { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -483,12 +524,37 @@ fn checksum<'a>(
 }
 
 /// The network's parameters as safetensors bytes; `seed` is recorded if given.
+/// A network [`from_bytes`] would refuse is refused here: a NaN or infinite
+/// parameter ([`PersistError::NotFinite`]), a loss setting or a LeakyReLU slope
+/// out of its range ([`PersistError::Setting`]).
 pub fn to_bytes<L: Layers, F: StoredLoss>(
     network: &Network<L, F>,
     seed: Option<u64>,
 ) -> Result<Vec<u8>, PersistError> {
+    to_bytes_for(network, seed, "<bytes>")
+}
+
+/// [`to_bytes`], naming `origin` (where the bytes are to go) in errors.
+fn to_bytes_for<L: Layers, F: StoredLoss>(
+    network: &Network<L, F>,
+    seed: Option<u64>,
+    origin: &str,
+) -> Result<Vec<u8>, PersistError> {
+    let setting = |source| PersistError::Setting {
+        origin: origin.into(),
+        source,
+    };
+    if !network.layers.all_finite() {
+        return Err(PersistError::NotFinite {
+            origin: origin.into(),
+        });
+    }
+    network.loss.check().map_err(setting)?;
     let mut layers = Vec::with_capacity(L::COUNT);
     network.layers.export(&mut layers);
+    for parameter in layers.iter().filter_map(|l| l.parameter) {
+        check_slope(parameter).map_err(setting)?;
+    }
     let mut metadata = BTreeMap::new();
     metadata.insert("format".to_string(), FORMAT.to_string());
     metadata.insert(
@@ -525,7 +591,7 @@ pub fn to_bytes<L: Layers, F: StoredLoss>(
     );
     metadata.insert("checksum".to_string(), sum);
     let format_error = |source| PersistError::Format {
-        origin: "<bytes>".into(),
+        origin: origin.into(),
         source,
     };
     let views = bytes
@@ -618,6 +684,11 @@ pub fn from_bytes<L: Layers, F: StoredLoss>(
     }
     let loss = F::restore(&|key| metadata.get(key).cloned())
         .map_err(|problem| meta_error("loss", problem))?;
+    let setting = |source| PersistError::Setting {
+        origin: origin.clone(),
+        source,
+    };
+    loss.check().map_err(setting)?;
     // Files of mimic 0.2 also record the network's learning rate, which networks
     // no longer hold (it is the optimizer's): it is covered by the checksum
     // like every entry, and otherwise ignored.
@@ -672,13 +743,14 @@ pub fn from_bytes<L: Layers, F: StoredLoss>(
         }
         let parameter = match metadata.get(&format!("{i}.slope")) {
             Some(text) => {
-                let slope = text.parse::<f32>().ok().filter(|s| (0.0..1.0).contains(s));
-                Some(slope.ok_or_else(|| {
+                let slope = text.parse::<f32>().map_err(|_| {
                     meta_error(
                         &format!("{i}.slope"),
-                        format!("expected a slope from 0 to 1 (excluded), found {text:?}"),
+                        format!("expected a number, found {text:?}"),
                     )
-                })?)
+                })?;
+                check_slope(slope).map_err(setting)?;
+                Some(slope)
             }
             None => None,
         };
@@ -689,10 +761,9 @@ pub fn from_bytes<L: Layers, F: StoredLoss>(
         })
     })?;
     if !layers.all_finite() {
-        return Err(meta_error(
-            "tensors",
-            "a weight or bias is NaN or infinite: the file holds no usable network".into(),
-        ));
+        return Err(PersistError::NotFinite {
+            origin: origin.clone(),
+        });
     }
     // Last, so that a file of the wrong shape says which tensor is wrong; a file
     // that passed every check above may still have been altered.
@@ -758,7 +829,11 @@ fn check_offsets(bytes: &[u8], origin: &str) -> Result<(), PersistError> {
 
 /// Saves the network to `path` atomically: the bytes go to a temporary file in the
 /// same directory, which is flushed to disk and then renamed over `path`, so a
-/// crash leaves either the old file or the new one, never half of one.
+/// crash leaves either the old file or the new one, never half of one. Saves
+/// from any number of threads, to one path or many, each use their own
+/// temporary file; a replaced file keeps its permission bits (see
+/// [`write_atomically`]). What [`load`] would refuse is not saved (see
+/// [`to_bytes`]).
 pub fn save<L: Layers, F: StoredLoss>(
     network: &Network<L, F>,
     path: impl AsRef<Path>,
@@ -770,79 +845,8 @@ pub fn save<L: Layers, F: StoredLoss>(
         source,
     };
     check_writable(path).map_err(io)?;
-    let bytes = to_bytes(network, seed)?;
-    let temporary = unique_temporary(path);
-    let written = (|| {
-        // `create_new`: never share a temporary with another save, nor write
-        // through something that appeared under its name.
-        let mut file = std::fs::File::options()
-            .write(true)
-            .create_new(true)
-            .open(&temporary)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    written.map_err(io)
-}
-
-/// Whether `path` may be written by [`save`]: its directory exists and is
-/// writable, and `path` is
-/// absent or a regular file. A symbolic link, a directory, a device or a FIFO is
-/// refused (never replaced), so saving to `/dev/null` or through a link is an
-/// error rather than a silent replacement. Call it before long work to fail early.
-pub fn check_writable(path: &Path) -> std::io::Result<()> {
-    use std::io::{Error, ErrorKind};
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_file() => {}
-        Ok(meta) => {
-            let what = if meta.file_type().is_symlink() {
-                "a symbolic link"
-            } else if meta.is_dir() {
-                "a directory"
-            } else {
-                "not a regular file"
-            };
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                format!("{what}: refusing to replace it (expected a regular file or a new name)"),
-            ));
-        }
-        Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if !parent.is_dir() {
-        return Err(Error::new(
-            ErrorKind::NotFound,
-            format!("the directory {} does not exist", parent.display()),
-        ));
-    }
-    // Writable: the only sure test is to create a file there (removed at once),
-    // named as `save`'s temporary would be.
-    let probe = unique_temporary(path);
-    std::fs::File::options()
-        .write(true)
-        .create_new(true)
-        .open(&probe)?;
-    std::fs::remove_file(&probe)
-}
-
-/// A name for a temporary file beside `path`, unique in this process (process
-/// id and a counter) and short whatever `path`'s own name is: saves from many
-/// threads never share one, and a file name near the system's limit does not
-/// make the temporary's name too long after the work is done.
-fn unique_temporary(path: &Path) -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    path.with_file_name(format!(".mimic-{}-{n}.tmp", std::process::id()))
+    let bytes = to_bytes_for(network, seed, &path.display().to_string())?;
+    write_atomically(path, &bytes).map_err(io)
 }
 
 /// The header a file written by [`save`] may have at most: its JSON lists each

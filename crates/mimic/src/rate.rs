@@ -1,6 +1,8 @@
 //! Learning-rate schedules: the rate of every update as a function of the epoch
 //! and the update's place in training.
 
+use crate::setting::{InvalidSetting, count, fraction, positive, require};
+
 /// How the learning rate changes during training: a multiple of the optimizer's
 /// own rate `η` (`Sgd::new(η)`, `Adam::new(η)`, …) for every update.
 ///
@@ -59,6 +61,47 @@ impl RateSchedule {
                 let cosine = 0.5 * (1.0 + (core::f64::consts::PI * progress).cos());
                 let floor = f64::from(floor);
                 (f64::from(base) * (floor + (1.0 - floor) * cosine)) as f32
+            }
+        }
+    }
+
+    /// Whether every setting is in its range for a training of `updates`
+    /// updates, or the first that is not: a factor `γ` must be a finite
+    /// number above 0 (0 stops training after the first epoch, a negative one flips the
+    /// rate's sign every epoch), a step schedule's `k` at least 1, a cosine's
+    /// floor in `[0, 1]` (a fraction of the rate: above 1 the rate would rise)
+    /// and its warm-up no longer than training (when there is any). [`Network::fit`](crate::Network::fit)
+    /// trains nothing with such a schedule.
+    ///
+    /// ```
+    /// use mimic::RateSchedule;
+    ///
+    /// assert!(RateSchedule::Exponential { factor: 0.9 }.check(100).is_ok());
+    /// let error = RateSchedule::Cosine { warmup: 0, floor: -0.5 }.check(100).unwrap_err();
+    /// assert_eq!(error.name, "cosine floor");
+    /// assert!(RateSchedule::Cosine { warmup: 101, floor: 0.0 }.check(100).is_err());
+    /// ```
+    pub fn check(self, updates: usize) -> Result<(), InvalidSetting> {
+        match self {
+            RateSchedule::Constant => Ok(()),
+            RateSchedule::Exponential { factor } => positive("decay factor", factor),
+            RateSchedule::Step { every, factor } => {
+                require(
+                    every >= 1,
+                    "step schedule's every",
+                    count(every),
+                    "at least 1",
+                )?;
+                positive("decay factor", factor)
+            }
+            RateSchedule::Cosine { warmup, floor } => {
+                fraction("cosine floor", floor)?;
+                require(
+                    warmup <= updates || updates == 0,
+                    "warm-up",
+                    count(warmup),
+                    "at most the number of updates in training",
+                )
             }
         }
     }

@@ -254,9 +254,23 @@ impl<const IN: usize, const OUT: usize, X: QuantizedInput> QuantizedDense<IN, OU
     }
 
     /// [`QuantizedDense::accumulate`], compiled for whatever ISA its caller is.
+    /// Positions are listed as `u16` when every one fits (a layer of at most
+    /// 65,536 inputs: half the stack of wider positions), else as `usize`:
+    /// never narrowed, so a wide layer never reads one input as another.
     #[inline(always)]
     fn accumulate_here(&self, x: &[X; IN]) -> [i32; OUT] {
-        let mut indices = [0u16; IN];
+        if IN <= 1 << 16 {
+            self.accumulate_listed::<u16>(x)
+        } else {
+            self.accumulate_listed::<usize>(x)
+        }
+    }
+
+    /// The sum, with the nonzero inputs' positions listed as `P`s (which hold
+    /// every position below `IN`: see [`QuantizedDense::accumulate_here`]).
+    #[inline(always)]
+    fn accumulate_listed<P: Position>(&self, x: &[X; IN]) -> [i32; OUT] {
+        let mut indices = [P::default(); IN];
         let mut values = [0i32; IN];
         let mut n = 0;
         // Blocks of 8 inputs that are all zero (an image's empty margins) are
@@ -267,16 +281,14 @@ impl<const IN: usize, const OUT: usize, X: QuantizedInput> QuantizedDense<IN, OU
             }
             for (k, &v) in chunk.iter().enumerate() {
                 // n ≤ i < IN, so the slot exists; it is kept only if v is nonzero.
-                // Layers wider than u16 inputs are far beyond a microcontroller's
-                // memory; `as u16` would only alias rows, never index out of bounds.
-                indices[n] = (8 * block + k) as u16;
+                indices[n] = P::from_index(8 * block + k);
                 values[n] = v.widen();
                 n += usize::from(values[n] != 0);
             }
         }
         let mut acc = self.bias;
         for (&i, &v) in indices.iter().zip(&values).take(n) {
-            let Some(row) = self.weights_t.get(usize::from(i)) else {
+            let Some(row) = self.weights_t.get(i.index()) else {
                 continue;
             };
             for (a, &w) in acc.iter_mut().zip(row) {
@@ -395,6 +407,38 @@ pub fn argmax_i32(values: &[i32]) -> usize {
     best
 }
 
+/// An input's position in a list of nonzero inputs: `u16` for layers of at
+/// most 65,536 inputs, `usize` for wider ones.
+trait Position: Copy + Default {
+    /// The position `i` (which the type holds: the caller chose it so).
+    fn from_index(i: usize) -> Self;
+    /// The position as an index.
+    fn index(self) -> usize;
+}
+
+impl Position for u16 {
+    #[inline(always)]
+    fn from_index(i: usize) -> Self {
+        // Only chosen when every position is below 2¹⁶ (exact then).
+        i as u16
+    }
+    #[inline(always)]
+    fn index(self) -> usize {
+        usize::from(self)
+    }
+}
+
+impl Position for usize {
+    #[inline(always)]
+    fn from_index(i: usize) -> Self {
+        i
+    }
+    #[inline(always)]
+    fn index(self) -> usize {
+        self
+    }
+}
+
 /// Why a network could not be quantised.
 #[cfg(feature = "std")]
 #[derive(Clone, Debug, PartialEq)]
@@ -425,6 +469,13 @@ pub enum QuantizeError {
         /// The output channel.
         output: usize,
     },
+    /// A layer's outputs are 0 on every calibration input (all-zero inputs, or
+    /// a layer that is dead on them): they say nothing about the range its
+    /// outputs take, so no output scale can be calibrated.
+    Uncalibrated {
+        /// The layer, counting from 0.
+        layer: usize,
+    },
     /// The activation has no integer form (only LeakyReLU, ReLU and identity do).
     Unsupported {
         /// The activation's name.
@@ -449,6 +500,10 @@ impl core::fmt::Display for QuantizeError {
             Self::AccumulatorOverflow { layer, output } => write!(
                 f,
                 "layer {layer}, output {output}: the 32-bit accumulator could overflow (too many inputs per output)"
+            ),
+            Self::Uncalibrated { layer } => write!(
+                f,
+                "layer {layer}: every output is 0 on the calibration inputs, so no output scale can be calibrated (are the inputs all zero?)"
             ),
             Self::Unsupported { activation } => {
                 write!(f, "the activation {activation} has no integer form")
@@ -610,8 +665,8 @@ pub fn quantize_input<X: QuantizedInput, const N: usize>(x: &[f32; N], scale: f3
 }
 
 /// The output scale calibrated on a layer's float outputs: the largest
-/// magnitude over 127 (1 for a layer that is 0 everywhere), or an error if an
-/// output is NaN or infinite.
+/// magnitude over 127, or an error if an output is NaN or infinite, or if every
+/// output is 0 (any scale would be a guess).
 #[cfg(feature = "std")]
 pub(crate) fn output_scale<'a>(
     outputs: impl Iterator<Item = &'a f32>,
@@ -628,8 +683,10 @@ pub(crate) fn output_scale<'a>(
     if !largest.is_finite() {
         return Err(QuantizeError::NotFinite { layer });
     }
-    // A layer that is 0 on every calibration input: any scale will do.
-    Ok(if largest > 0.0 { largest / 127.0 } else { 1.0 })
+    if largest == 0.0 {
+        return Err(QuantizeError::Uncalibrated { layer });
+    }
+    Ok(largest / 127.0)
 }
 
 /// One output channel in int8 (see [`quantize_channel`]).
@@ -754,7 +811,7 @@ impl<const IN: usize, const OUT: usize, A: PiecewiseLinear, X: QuantizedInput> Q
 mod tests {
     use super::*;
     use crate::kernels::Isa;
-    use crate::{Dense, Initialize, Initializer, LeakyReLU};
+    use crate::{Dense, Identity, Initialize, Initializer, LeakyReLU};
     use rand::{RngExt, SeedableRng};
 
     #[test]
@@ -858,6 +915,37 @@ mod tests {
         }
     }
 
+    /// A layer wider than 65,536 inputs reads input 65,536 as itself, not as
+    /// input 0 (positions were narrowed to `u16`), on every instruction set.
+    #[test]
+    fn positions_past_u16_are_not_narrowed() {
+        const IN: usize = (1 << 16) + 1;
+        // The arrays are large for a test thread's stack: run on a bigger one.
+        std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(|| {
+                let mut weights = vec![[0i8; 1]; IN];
+                weights[0] = [-3];
+                weights[IN - 1] = [5];
+                let layer: Box<QuantizedDense<IN, 1, i8>> = Box::new(QuantizedDense::from_parts(
+                    weights.try_into().unwrap(),
+                    [0],
+                    [Requantize::new(1 << 30, 30)],
+                    [Requantize::new(1 << 30, 30)],
+                ));
+                let mut x = Box::new([0i8; IN]);
+                x[IN - 1] = 2;
+                for isa in [Isa::Portable, Isa::Avx2, Isa::Avx512] {
+                    Isa::force(isa);
+                    assert_eq!(layer.accumulate(&x), [10], "{isa:?}");
+                }
+                Isa::force(Isa::detect());
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
     #[test]
     fn leaky_relu_is_a_second_multiplier() {
         // One input, weight 1, output scale = input scale: y = x, or 0.1·x.
@@ -901,6 +989,19 @@ mod tests {
                 output: 0
             })
         ));
+    }
+
+    /// Calibrating on inputs that are all zero (outputs all zero) is refused:
+    /// it used to succeed with an output scale of 1, chosen for no reason.
+    #[test]
+    fn calibrating_on_zeros_is_refused() {
+        let layer: Dense<2, 2, Identity> =
+            Dense::from_transposed([[1.0, -1.0], [0.5, 2.0]], [0.0, 0.0], Identity);
+        assert_eq!(
+            quantize::<_, u8>(&layer, 1.0 / 255.0, &[[0.0, 0.0]; 4]),
+            Err(QuantizeError::Uncalibrated { layer: 0 })
+        );
+        assert!(quantize::<_, u8>(&layer, 1.0 / 255.0, &[[0.0, 0.0], [0.0, 1.0]]).is_ok());
     }
 
     #[test]

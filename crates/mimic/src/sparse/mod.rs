@@ -21,6 +21,6 @@ mod vector;
 pub use coded::CodedEntry;
 
 #[cfg(feature = "std")]
-pub use rows::SparseRows;
+pub use rows::{RowOutOfRange, SparseRows};
 pub(crate) use vector::Entries;
 pub use vector::SparseVector;

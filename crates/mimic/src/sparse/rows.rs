@@ -33,6 +33,27 @@ pub struct SparseRows<const N: usize> {
     storage: Storage,
 }
 
+/// A row index past the last row, given to [`SparseRows::try_select`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowOutOfRange {
+    /// The index given.
+    pub row: usize,
+    /// How many rows there are.
+    pub rows: usize,
+}
+
+impl core::fmt::Display for RowOutOfRange {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "row {} is out of range: expected an index in 0..{}",
+            self.row, self.rows
+        )
+    }
+}
+
+impl std::error::Error for RowOutOfRange {}
+
 /// The entries of all rows, one after the other.
 #[derive(Clone, Debug)]
 enum Storage {
@@ -396,19 +417,45 @@ impl<const N: usize> SparseRows<N> {
     }
 
     /// The rows `k` for `k` in `keep`, in that order (e.g. a subset or a split),
-    /// in the same layout.
-    pub fn select(&self, keep: impl IntoIterator<Item = usize>) -> Self {
+    /// in the same layout; an index that is not a row is an error naming it
+    /// (it used to be skipped silently, leaving the rows and their targets out
+    /// of step).
+    ///
+    /// ```
+    /// use mimic::SparseRows;
+    ///
+    /// let rows = SparseRows::from_dense(&[[1.0, 0.0], [0.0, 2.0]]);
+    /// assert_eq!(rows.try_select([1, 1, 0])?.len(), 3);
+    /// let error = rows.try_select([0, 2]).unwrap_err();
+    /// assert_eq!((error.row, error.rows), (2, 2));
+    /// # Ok::<(), mimic::sparse::RowOutOfRange>(())
+    /// ```
+    pub fn try_select(&self, keep: impl IntoIterator<Item = usize>) -> Result<Self, RowOutOfRange> {
         let mut selected = Self {
             offsets: vec![0],
             storage: self.storage.empty_like(),
         };
         for k in keep {
-            if let (Some(&start), Some(&end)) = (self.offsets.get(k), self.offsets.get(k + 1)) {
-                selected.storage.extend_from(&self.storage, start..end);
-                selected.offsets.push(selected.storage.len());
-            }
+            let (Some(&start), Some(&end)) = (self.offsets.get(k), self.offsets.get(k + 1)) else {
+                return Err(RowOutOfRange {
+                    row: k,
+                    rows: self.len(),
+                });
+            };
+            selected.storage.extend_from(&self.storage, start..end);
+            selected.offsets.push(selected.storage.len());
         }
-        selected
+        Ok(selected)
+    }
+
+    /// [`SparseRows::try_select`] for indices known to be rows.
+    ///
+    /// # Panics
+    /// If an index is not a row (as indexing a slice out of bounds does): use
+    /// [`SparseRows::try_select`] for indices that may not be.
+    pub fn select(&self, keep: impl IntoIterator<Item = usize>) -> Self {
+        self.try_select(keep)
+            .unwrap_or_else(|error| panic!("SparseRows::select: {error}"))
     }
 
     /// The fraction of entries that are nonzero.
@@ -516,10 +563,27 @@ mod tests {
         let row: Vec<_> = sparse.get(0).unwrap().iter().collect();
         assert_eq!(row, [(3, 1.0), (700, 0.2)]);
         assert!(sparse.get(1).unwrap().is_empty());
-        let picked = sparse.select([1, 0, 5]);
+        let picked = sparse.select([1, 0]);
         assert_eq!(picked.len(), 2);
         assert!(picked.get(0).unwrap().is_empty());
         assert_eq!(picked.get(1), sparse.get(0));
         assert_eq!(picked.bytes_per_entry(), 4);
+    }
+
+    /// An index that is not a row is an error naming it, not skipped.
+    #[test]
+    fn selecting_a_missing_row_is_an_error() {
+        let sparse = SparseRows::from_bytes(&[[0u8, 7], [9, 0]], f32::from);
+        assert_eq!(
+            sparse.try_select([1, 0, 5]).unwrap_err(),
+            RowOutOfRange { row: 5, rows: 2 }
+        );
+        assert_eq!(
+            RowOutOfRange { row: 5, rows: 2 }.to_string(),
+            "row 5 is out of range: expected an index in 0..2"
+        );
+        let outcome = std::panic::catch_unwind(|| sparse.select([2]));
+        assert!(outcome.is_err(), "select panics as slice indexing does");
+        assert_eq!(sparse.try_select([1, 1]).unwrap().len(), 2);
     }
 }
