@@ -133,7 +133,7 @@ impl Part {
     /// Checks, before any work, that the part `shard` can be written into `dir`
     /// (which is created if need be).
     pub fn check(dir: &Path, shard: Shard) -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
+        crate::cli::check_output_dir(dir)?; // a device or file named as such
         let name = shard.file_name();
         mimic::persist::check_writable(&dir.join(&name))
             .map_err(|e| std::io::Error::new(e.kind(), format!("{name}: {e}")))

@@ -39,7 +39,7 @@ pub fn output_names() -> Vec<&'static str> {
 /// or can be created, and none of the files it writes is anything but a regular
 /// file.
 pub fn check_outputs(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    crate::cli::check_output_dir(dir)?; // a device or file named as such
     for name in output_names() {
         mimic::persist::check_writable(&dir.join(name))
             .map_err(|e| std::io::Error::new(e.kind(), format!("{name}: {e}")))?;
