@@ -9,7 +9,7 @@ use core::mem::MaybeUninit;
 use rand::Rng;
 
 use crate::activation::{Activation, LeakyReLU};
-use crate::image::{Image, input_row, shifted_rows, valid_outputs};
+use crate::image::{Image, backward_from_gradient, input_row, shifted_rows, valid_outputs};
 #[cfg(feature = "std")]
 use crate::init::{Initialize, Initializer, Normal};
 use crate::module::{Module, Parameters, Train, Zipped};
@@ -358,56 +358,7 @@ depthwise_impl!(Train => {
         trace
     }
 
-    #[inline(always)]
-    fn backward(
-        &mut self,
-        x: &Image<C, H, W>,
-        y: &Image<C, OH, OW>,
-        dy: &Image<C, OH, OW>,
-        learning_rate: f32,
-    ) -> Image<C, H, W> {
-        let dz = self.output_delta(y, dy);
-        let dx = self.input_gradient(&dz); // before the update
-        self.apply_gradient(x, &dz, |p, g| p - learning_rate * g);
-        dx
-    }
-
-    #[inline(always)]
-    fn backward_without_input_gradient(
-        &mut self,
-        x: &Image<C, H, W>,
-        y: &Image<C, OH, OW>,
-        dy: &Image<C, OH, OW>,
-        learning_rate: f32,
-    ) {
-        let dz = self.output_delta(y, dy);
-        self.apply_gradient(x, &dz, |p, g| p - learning_rate * g);
-    }
-
-    #[inline(always)]
-    fn gradient(
-        &self,
-        x: &Image<C, H, W>,
-        y: &Image<C, OH, OW>,
-        dy: &Image<C, OH, OW>,
-        gradients: &mut Self,
-    ) -> Image<C, H, W> {
-        let dz = self.output_delta(y, dy);
-        gradients.apply_gradient(x, &dz, |p, g| p + g);
-        self.input_gradient(&dz)
-    }
-
-    #[inline(always)]
-    fn gradient_without_input_gradient(
-        &self,
-        x: &Image<C, H, W>,
-        y: &Image<C, OH, OW>,
-        dy: &Image<C, OH, OW>,
-        gradients: &mut Self,
-    ) {
-        let dz = self.output_delta(y, dy);
-        gradients.apply_gradient(x, &dz, |p, g| p + g);
-    }
+    backward_from_gradient!(Image<C, OH, OW>);
 });
 
 depthwise_impl!(

@@ -170,6 +170,68 @@ pub(crate) fn input_row<const H: usize, const S: usize, const P: usize>(
     (oh * S + kh).checked_sub(P).filter(|&ih| ih < H)
 }
 
+/// The four backward methods of [`Train`](crate::module::Train) for a layer
+/// over images whose inherent `output_delta` (∂loss/∂pre-activation),
+/// `input_gradient` (∂loss/∂input) and `apply_gradient(x, dz, f)` (each
+/// parameter `p` becomes `f(p, its gradient)`) do the work: per-sample SGD
+/// updates in place after the input's gradient is taken; accumulation adds
+/// into the gradient buffer. Used by both convolutions.
+macro_rules! backward_from_gradient {
+    ($out:ty) => {
+        #[inline(always)]
+        fn backward(
+            &mut self,
+            x: &Image<C, H, W>,
+            y: &$out,
+            dy: &$out,
+            learning_rate: f32,
+        ) -> Image<C, H, W> {
+            let dz = self.output_delta(y, dy);
+            let dx = self.input_gradient(&dz); // before the update, as for Dense
+            self.apply_gradient(x, &dz, |p, g| p - learning_rate * g);
+            dx
+        }
+
+        #[inline(always)]
+        fn backward_without_input_gradient(
+            &mut self,
+            x: &Image<C, H, W>,
+            y: &$out,
+            dy: &$out,
+            learning_rate: f32,
+        ) {
+            let dz = self.output_delta(y, dy);
+            self.apply_gradient(x, &dz, |p, g| p - learning_rate * g);
+        }
+
+        #[inline(always)]
+        fn gradient(
+            &self,
+            x: &Image<C, H, W>,
+            y: &$out,
+            dy: &$out,
+            gradients: &mut Self,
+        ) -> Image<C, H, W> {
+            let dz = self.output_delta(y, dy);
+            gradients.apply_gradient(x, &dz, |p, g| p + g);
+            self.input_gradient(&dz)
+        }
+
+        #[inline(always)]
+        fn gradient_without_input_gradient(
+            &self,
+            x: &Image<C, H, W>,
+            y: &$out,
+            dy: &$out,
+            gradients: &mut Self,
+        ) {
+            let dz = self.output_delta(y, dy);
+            gradients.apply_gradient(x, &dz, |p, g| p + g);
+        }
+    };
+}
+pub(crate) use backward_from_gradient;
+
 #[cfg(test)]
 mod tests {
     use super::*;
