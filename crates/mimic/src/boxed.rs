@@ -110,6 +110,28 @@ impl<L: Train> Train for Box<L> {
     ) {
         (**self).gradient_without_input_gradient(input, trace, grad_output, gradients)
     }
+
+    #[inline(always)]
+    fn gradient_group<const S: usize>(
+        &self,
+        inputs: [&Self::Input; S],
+        traces: [&Self::Trace; S],
+        grad_outputs: [&Self::Output; S],
+        gradients: &mut Self,
+    ) -> [Self::Input; S] {
+        (**self).gradient_group(inputs, traces, grad_outputs, gradients)
+    }
+
+    #[inline(always)]
+    fn gradient_group_without_input_gradient<const S: usize>(
+        &self,
+        inputs: [&Self::Input; S],
+        traces: [&Self::Trace; S],
+        grad_outputs: [&Self::Output; S],
+        gradients: &mut Self,
+    ) {
+        (**self).gradient_group_without_input_gradient(inputs, traces, grad_outputs, gradients)
+    }
 }
 
 impl<const N: usize, L: SparseTrain<N>> SparseTrain<N> for Box<L> {
@@ -143,6 +165,17 @@ impl<const N: usize, L: SparseTrain<N>> SparseTrain<N> for Box<L> {
         gradients: &mut Self,
     ) {
         (**self).gradient_sparse(input, trace, grad_output, gradients)
+    }
+
+    #[inline(always)]
+    fn gradient_group_sparse<const S: usize>(
+        &self,
+        inputs: [SparseVector<'_, N>; S],
+        traces: [&Self::Trace; S],
+        grad_outputs: [&Self::Output; S],
+        gradients: &mut Self,
+    ) {
+        (**self).gradient_group_sparse(inputs, traces, grad_outputs, gradients)
     }
 }
 

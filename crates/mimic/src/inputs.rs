@@ -28,6 +28,15 @@ pub trait Input<L: Train>: Copy {
     /// Adds `L`'s parameter gradient from `grad_output` into `gradients`
     /// ([`Train::gradient`]).
     fn gradient(self, layers: &L, trace: &L::Trace, grad_output: &L::Output, gradients: &mut L);
+    /// [`Input::gradient`] for a group of inputs at once ([`Train::gradient_group`]):
+    /// the same bits as one after another.
+    fn gradient_group<const S: usize>(
+        inputs: [Self; S],
+        layers: &L,
+        traces: [&L::Trace; S],
+        grad_outputs: [&L::Output; S],
+        gradients: &mut L,
+    );
 
     /// Whether every number of the input is finite (no NaN, no infinity).
     fn finite(self) -> bool;
@@ -122,6 +131,17 @@ impl<X: Values, L: Train<Input = X>> Input<L> for &X {
     }
 
     #[inline(always)]
+    fn gradient_group<const S: usize>(
+        inputs: [Self; S],
+        layers: &L,
+        traces: [&L::Trace; S],
+        grad_outputs: [&L::Output; S],
+        gradients: &mut L,
+    ) {
+        layers.gradient_group_without_input_gradient(inputs, traces, grad_outputs, gradients)
+    }
+
+    #[inline(always)]
     fn finite(self) -> bool {
         self.all_finite()
     }
@@ -157,6 +177,17 @@ impl<const N: usize, L: SparseTrain<N>> Input<L> for SparseVector<'_, N> {
     #[inline(always)]
     fn gradient(self, layers: &L, trace: &L::Trace, grad_output: &L::Output, gradients: &mut L) {
         layers.gradient_sparse(self, trace, grad_output, gradients)
+    }
+
+    #[inline(always)]
+    fn gradient_group<const S: usize>(
+        inputs: [Self; S],
+        layers: &L,
+        traces: [&L::Trace; S],
+        grad_outputs: [&L::Output; S],
+        gradients: &mut L,
+    ) {
+        layers.gradient_group_sparse(inputs, traces, grad_outputs, gradients)
     }
 
     #[inline(always)]

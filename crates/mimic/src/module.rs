@@ -116,6 +116,37 @@ pub trait Train: Module + Parameters + Sized + Send + Sync {
         grad_output: &Self::Output,
         gradients: &mut Self,
     );
+
+    /// [`Train::gradient`] for a group of `S` samples at once, returning each
+    /// one's ∂loss/∂input: the same bits as calling it for sample 0, 1, … in
+    /// turn (every parameter's gradient still adds the samples in that order),
+    /// which is what this default does. A layer with a faster way overrides it:
+    /// `Dense` reads each weight row once for the group instead of once per
+    /// sample. Mini-batches call it; a tuple passes the group down layer by layer.
+    #[inline(always)]
+    fn gradient_group<const S: usize>(
+        &self,
+        inputs: [&Self::Input; S],
+        traces: [&Self::Trace; S],
+        grad_outputs: [&Self::Output; S],
+        gradients: &mut Self,
+    ) -> [Self::Input; S] {
+        core::array::from_fn(|s| self.gradient(inputs[s], traces[s], grad_outputs[s], gradients))
+    }
+
+    /// [`Train::gradient_group`] for a first layer: ∂loss/∂input is never computed.
+    #[inline(always)]
+    fn gradient_group_without_input_gradient<const S: usize>(
+        &self,
+        inputs: [&Self::Input; S],
+        traces: [&Self::Trace; S],
+        grad_outputs: [&Self::Output; S],
+        gradients: &mut Self,
+    ) {
+        for s in 0..S {
+            self.gradient_without_input_gradient(inputs[s], traces[s], grad_outputs[s], gradients);
+        }
+    }
 }
 
 /// A trainable module whose first layer can take a sparse input (only the nonzero
@@ -145,4 +176,19 @@ pub trait SparseTrain<const N: usize>: Train<Input = [f32; N]> {
         grad_output: &Self::Output,
         gradients: &mut Self,
     );
+
+    /// [`Train::gradient_group_without_input_gradient`] from sparse inputs (by
+    /// default, [`SparseTrain::gradient_sparse`] for each sample in turn).
+    #[inline(always)]
+    fn gradient_group_sparse<const S: usize>(
+        &self,
+        inputs: [SparseVector<'_, N>; S],
+        traces: [&Self::Trace; S],
+        grad_outputs: [&Self::Output; S],
+        gradients: &mut Self,
+    ) {
+        for s in 0..S {
+            self.gradient_sparse(inputs[s], traces[s], grad_outputs[s], gradients);
+        }
+    }
 }

@@ -248,6 +248,45 @@ where
         Ok(loss)
     }
 
+    /// [`Network::gradient_step`] for a group of samples: each one's forward pass
+    /// and loss in turn, then one backward pass for the whole group
+    /// ([`Train::gradient_group`]), with the same bits as one sample after
+    /// another. Returns the losses, or the first sample (its place in the group)
+    /// whose loss fails, in which case nothing is added to `gradients`.
+    #[inline(always)]
+    pub(crate) fn gradient_group_step<X: Input<L>, const S: usize>(
+        &self,
+        inputs: [X; S],
+        targets: [&F::Target; S],
+        gradients: &mut L,
+    ) -> Result<[f32; S], (usize, StepError)> {
+        let traces: [L::Trace; S] = core::array::from_fn(|s| inputs[s].forward_trace(&self.layers));
+        let results: [Result<(f32, L::Output), StepError>; S] = core::array::from_fn(|s| {
+            checked_loss(&self.loss, L::traced_output(&traces[s]), targets[s])
+        });
+        let mut losses = [0.0; S];
+        for (s, result) in results.iter().enumerate() {
+            match result {
+                Ok((loss, _)) => losses[s] = *loss,
+                Err(error) => return Err((s, error.clone())),
+            }
+        }
+        // Every result is `Ok` (checked just above), so the fallback — any
+        // reference of the right type — is never used.
+        let fallback = L::traced_output(&traces[0]);
+        let grad_outputs = results
+            .each_ref()
+            .map(|r| r.as_ref().map_or(fallback, |(_, g)| g));
+        X::gradient_group(
+            inputs,
+            &self.layers,
+            traces.each_ref(),
+            grad_outputs,
+            gradients,
+        );
+        Ok(losses)
+    }
+
     /// Whether every weight and bias is finite.
     pub fn is_finite(&self) -> bool {
         self.layers.all_finite()

@@ -153,6 +153,30 @@ macro_rules! chain {
                 chain!(@upper gradient self, trace, gradients, g = grad_output; $(($BT $bi after $BP $bpi))+);
                 self.$ai.gradient_without_input_gradient(input, &trace.$ai, g, &mut gradients.$ai)
             }
+
+            #[inline(always)]
+            fn gradient_group<const S: usize>(
+                &self,
+                inputs: [&Self::Input; S],
+                traces: [&Self::Trace; S],
+                grad_outputs: [&Self::Output; S],
+                gradients: &mut Self,
+            ) -> [Self::Input; S] {
+                chain!(@upper group self, traces, gradients, g = grad_outputs; $(($BT $bi after $BP $bpi))+);
+                self.$ai.gradient_group(inputs, traces.map(|t| &t.$ai), g, &mut gradients.$ai)
+            }
+
+            #[inline(always)]
+            fn gradient_group_without_input_gradient<const S: usize>(
+                &self,
+                inputs: [&Self::Input; S],
+                traces: [&Self::Trace; S],
+                grad_outputs: [&Self::Output; S],
+                gradients: &mut Self,
+            ) {
+                chain!(@upper group self, traces, gradients, g = grad_outputs; $(($BT $bi after $BP $bpi))+);
+                self.$ai.gradient_group_without_input_gradient(inputs, traces.map(|t| &t.$ai), g, &mut gradients.$ai)
+            }
         }
 
         impl<const N: usize, $A: SparseTrain<N>, $($T: Train<Input = <$P as Module>::Output>),+> SparseTrain<N>
@@ -195,6 +219,18 @@ macro_rules! chain {
             ) {
                 chain!(@upper gradient self, trace, gradients, g = grad_output; $(($BT $bi after $BP $bpi))+);
                 self.$ai.gradient_sparse(input, &trace.$ai, g, &mut gradients.$ai)
+            }
+
+            #[inline(always)]
+            fn gradient_group_sparse<const S: usize>(
+                &self,
+                inputs: [SparseVector<'_, N>; S],
+                traces: [&Self::Trace; S],
+                grad_outputs: [&Self::Output; S],
+                gradients: &mut Self,
+            ) {
+                chain!(@upper group self, traces, gradients, g = grad_outputs; $(($BT $bi after $BP $bpi))+);
+                self.$ai.gradient_group_sparse(inputs, traces.map(|t| &t.$ai), g, &mut gradients.$ai)
             }
         }
 
@@ -315,6 +351,19 @@ macro_rules! chain {
                 $g,
                 $rate,
             );
+        )+
+    };
+    // A group of samples: `$g` holds one gradient per sample.
+    (@upper group $this:tt, $traces:ident, $gradients:ident, $g:ident = $grad:expr; $(($BT:ident $bi:tt after $BP:ident $bpi:tt))+) => {
+        let $g = $grad;
+        $(
+            let $g = $this.$bi.gradient_group(
+                $traces.map(|t| <$BP as Train>::traced_output(&t.$bpi)),
+                $traces.map(|t| &t.$bi),
+                $g,
+                &mut $gradients.$bi,
+            );
+            let $g = $g.each_ref();
         )+
     };
     (@upper gradient $this:tt, $trace:ident, $gradients:ident, $g:ident = $grad:expr; $(($BT:ident $bi:tt after $BP:ident $bpi:tt))+) => {

@@ -173,34 +173,34 @@ pub(crate) fn dispatch<W: Work>(work: W) -> W::Output {
 macro_rules! kernel {
     (
         $(#[$doc:meta])*
-        pub fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? $body:block
+        pub fn $name:ident $(<const $S:ident: usize>)? ($($arg:ident: $ty:ty),*) $(-> $ret:ty)? $body:block
     ) => {
         $(#[$doc])*
         #[inline(always)]
-        pub(crate) fn $name<const IN: usize, const OUT: usize>($($arg: $ty),*) $(-> $ret)? {
+        pub(crate) fn $name<const IN: usize, const OUT: usize $(, const $S: usize)?>($($arg: $ty),*) $(-> $ret)? {
             #[inline(always)]
-            fn portable<const IN: usize, const OUT: usize>($($arg: $ty),*) $(-> $ret)? $body
+            fn portable<const IN: usize, const OUT: usize $(, const $S: usize)?>($($arg: $ty),*) $(-> $ret)? $body
 
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2")]
-            fn avx2<const IN: usize, const OUT: usize>($($arg: $ty),*) $(-> $ret)? {
-                portable::<IN, OUT>($($arg),*)
+            fn avx2<const IN: usize, const OUT: usize $(, const $S: usize)?>($($arg: $ty),*) $(-> $ret)? {
+                portable::<IN, OUT $(, $S)?>($($arg),*)
             }
 
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f")]
-            fn avx512<const IN: usize, const OUT: usize>($($arg: $ty),*) $(-> $ret)? {
-                portable::<IN, OUT>($($arg),*)
+            fn avx512<const IN: usize, const OUT: usize $(, const $S: usize)?>($($arg: $ty),*) $(-> $ret)? {
+                portable::<IN, OUT $(, $S)?>($($arg),*)
             }
 
             match Isa::current() {
                 // SAFETY: `Isa::current` never returns more than the CPU supports.
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => unsafe { avx512::<IN, OUT>($($arg),*) },
+                Isa::Avx512 => unsafe { avx512::<IN, OUT $(, $S)?>($($arg),*) },
                 // SAFETY: as above.
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => unsafe { avx2::<IN, OUT>($($arg),*) },
-                _ => portable::<IN, OUT>($($arg),*),
+                Isa::Avx2 => unsafe { avx2::<IN, OUT $(, $S)?>($($arg),*) },
+                _ => portable::<IN, OUT $(, $S)?>($($arg),*),
             }
         }
     };
@@ -481,6 +481,60 @@ kernel! {
         for (r, &v) in rows.iter_mut().zip(x) {
             if v != 0.0 {
                 add_scaled(r, v, g);
+            }
+        }
+    }
+}
+
+kernel! {
+    /// [`scatter_add_dense`] for a group of `S` samples: `rows[i] += xₛ[i] · gₛ`
+    /// for s = 0, 1, … in turn, row by row. Each row is read from memory once
+    /// for the group and stays in L1 while the samples' products are added, where
+    /// one sample at a time reads (and writes back) every row once per sample.
+    /// Each row still receives the samples in order, and zero inputs are
+    /// skipped as one sample at a time skips them, so the bits are the same.
+    pub fn scatter_add_group<const S: usize>(
+        rows: &mut [[f32; OUT]; IN],
+        xs: [&[f32; IN]; S],
+        gs: &[[f32; OUT]; S]
+    ) {
+        for (i, row) in rows.iter_mut().enumerate() {
+            // The samples whose input i is nonzero, one bit each: a layer after
+            // a ReLU has many zeros, and a row none of the group uses is not
+            // touched at all.
+            let mut used = 0u64;
+            for (s, x) in xs.iter().enumerate() {
+                used |= u64::from(x[i] != 0.0) << (s % 64);
+            }
+            for (s, (x, g)) in xs.iter().zip(gs).enumerate() {
+                if used >> (s % 64) & 1 == 1 {
+                    add_scaled(row, x[i], g);
+                }
+            }
+        }
+    }
+}
+
+/// [`row_dots`] for a group of `S` gradients: `outs[s][i] = Σₒ rows[i][o] ·
+/// gs[s][o]`, each summed exactly as [`row_dots`] sums it. With AVX-512 or
+/// AVX2 a block of rows is transposed in registers once for the whole group
+/// (`tiled.rs`), so `rows` is read once per group instead of once per sample.
+#[inline(always)]
+pub(crate) fn row_dots_group<const IN: usize, const OUT: usize, const S: usize>(
+    rows: &[[f32; OUT]; IN],
+    gs: &[[f32; OUT]; S],
+    outs: &mut [[f32; IN]; S],
+) {
+    match Isa::current() {
+        // SAFETY: `Isa::current` never returns more than the CPU supports.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512::row_dots_group(rows, gs, outs) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2::row_dots_group(rows, gs, outs) },
+        _ => {
+            for (g, out) in gs.iter().zip(outs) {
+                row_dots_plain(rows, g, out);
             }
         }
     }

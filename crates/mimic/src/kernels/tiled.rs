@@ -46,5 +46,44 @@ macro_rules! tiled_row_dots {
                 *o = super::row_dot(row, g);
             }
         }
+
+        /// [`super::row_dots_group`]: each block of `LANES` rows is transposed
+        /// once, tile by tile, and every gradient of the group advances through
+        /// it, one register of sums per gradient; rows left over are summed one
+        /// by one.
+        ///
+        /// # Safety
+        /// The CPU must support the instruction set this module is for.
+        #[target_feature(enable = $feature)]
+        pub(super) unsafe fn row_dots_group<const IN: usize, const OUT: usize, const S: usize>(
+            rows: &[[f32; OUT]; IN],
+            gs: &[[f32; OUT]; S],
+            outs: &mut [[f32; IN]; S],
+        ) {
+            let (blocks, rest) = rows.as_chunks::<LANES>();
+            for (b, block) in blocks.iter().enumerate() {
+                let mut sums = [zero(); S];
+                for start in (0..OUT).step_by(LANES) {
+                    let end = OUT.min(start + LANES);
+                    // Lanes past `end - start` load as 0 and are never used.
+                    let tile: [V; LANES] = core::array::from_fn(|i| load(&block[i][start..end]));
+                    for (c, &column) in transpose(tile)[..end - start].iter().enumerate() {
+                        for (sum, g) in sums.iter_mut().zip(gs) {
+                            *sum = mul_add(*sum, column, g[start + c]);
+                        }
+                    }
+                }
+                for (out, &sum) in outs.iter_mut().zip(&sums) {
+                    let (chunks, _) = out.as_chunks_mut::<LANES>();
+                    store(&mut chunks[b], sum);
+                }
+            }
+            let done = blocks.len() * LANES;
+            for (out, g) in outs.iter_mut().zip(gs) {
+                for (o, row) in out[done..].iter_mut().zip(rest) {
+                    *o = super::row_dot(row, g);
+                }
+            }
+        }
     };
 }

@@ -9,6 +9,7 @@ mod determinism;
 mod distillation_gradients;
 mod export_compiles;
 mod gradients;
+mod groups;
 mod optimizers;
 mod persist;
 mod persist_settings;
