@@ -29,6 +29,7 @@ use crate::quantized::{
 
 /// Why a network could not be written as source.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ExportError {
     /// A parameter is NaN or infinite: it has no literal.
     NotFinite {
@@ -43,6 +44,10 @@ pub enum ExportError {
     /// An item name is not an identifier (letters, digits, `_`, not starting
     /// with a digit).
     BadName(String),
+    /// An item's Rust type is empty, or holds what no type does (a line
+    /// break, `{`, `}`, `=`, `/`, `#`, `!`, a quote) or unbalanced brackets:
+    /// written after `static NAME:`, it would not compile or would be code.
+    BadType(String),
     /// An item name or include guard is a keyword of Rust or C (`fn`, `int`,
     /// `self`, `_`, …), or an include guard that is a name the header's own
     /// code uses (`x`, `acc`, a helper function or macro) or that the C
@@ -67,6 +72,7 @@ impl core::fmt::Display for ExportError {
                 write!(f, "the activation {activation} cannot be exported")
             }
             Self::BadName(name) => write!(f, "{name:?} is not an identifier"),
+            Self::BadType(ty) => write!(f, "{ty:?} is not a Rust type"),
             Self::Keyword(name) => write!(
                 f,
                 "{name:?} is a keyword of Rust or C, or a name the generated header uses or the C standard reserves: expected another name"
@@ -765,6 +771,37 @@ fn check_name(name: &str) -> Result<(), ExportError> {
     Ok(())
 }
 
+/// A Rust type as an item's `ty`: not empty, none of the characters that
+/// would end the `static` item or start a comment, an attribute or a macro,
+/// and `<>`, `()` and `[]` balanced.
+fn check_type(ty: &str) -> Result<(), ExportError> {
+    let forbidden = |c: char| c.is_control() || "{}=/#!\"`\\@$".contains(c);
+    let mut open = Vec::new();
+    let mut balanced = true;
+    let mut previous = ' ';
+    for c in ty.chars() {
+        let arrow = previous == '-' && c == '>'; // `fn(u8) -> u8`
+        previous = c;
+        match c {
+            _ if arrow => {}
+            '<' | '(' | '[' => open.push(c),
+            '>' | ')' | ']' => {
+                let expected = match c {
+                    '>' => '<',
+                    ')' => '(',
+                    _ => '[',
+                };
+                balanced &= open.pop() == Some(expected);
+            }
+            _ => {}
+        }
+    }
+    if ty.trim().is_empty() || ty.chars().any(forbidden) || !balanced || !open.is_empty() {
+        return Err(ExportError::BadType(ty.into()));
+    }
+    Ok(())
+}
+
 /// Whether the C standard reserves `name` as a macro that the header's
 /// `<stdint.h>` may define or use: `__…`, `_` and a capital, `INT…`/`UINT…`
 /// limits and constants (`INT8_MAX`, `UINT32_C`), other limits, and `…_t`
@@ -877,6 +914,9 @@ fn comment_lines(text: &str) -> impl Iterator<Item = String> + '_ {
 /// ```
 pub fn rust_source(header: &str, items: &[Item<'_>]) -> Result<String, ExportError> {
     check_names(items, |a, b| a == b)?;
+    for item in items {
+        check_type(item.ty)?;
+    }
     let mut out = String::new();
     for line in header.lines().flat_map(comment_lines) {
         let _ = writeln!(out, "// {line}");
@@ -1082,6 +1122,40 @@ mod tests {
             Err(ExportError::BadName("not a name".into()))
         );
         assert!(c_header("bad guard", "", &[]).is_err());
+        for ty in [
+            "",
+            " ",
+            "u8 = 0; fn evil() {}",
+            "T\n",
+            "Dense<1, 1",
+            "T /* x */",
+            "[f32; 2]]",
+        ] {
+            let item = Item {
+                name: "X",
+                ty,
+                doc: "",
+                network: good,
+            };
+            assert_eq!(
+                rust_source("", &[item]),
+                Err(ExportError::BadType(ty.into())),
+                "{ty:?}"
+            );
+        }
+        for ty in [
+            "mimic::Dense<1, 1, mimic::Identity>",
+            "&'static (T, [u8; 2])",
+            "fn(u8) -> u8",
+        ] {
+            let item = Item {
+                name: "X",
+                ty,
+                doc: "",
+                network: good,
+            };
+            assert!(rust_source("", &[item]).is_ok(), "{ty:?}");
+        }
         // Sigmoid has no integer or piecewise-linear form: not `Export` at all.
         let _: Dense<1, 1, Sigmoid> = Dense::zeros();
     }

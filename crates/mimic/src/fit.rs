@@ -429,13 +429,14 @@ where
                 expected: "a finite number > 0",
             });
         }
-        if schedule.threads == 0 || schedule.parts == 0 {
+        let counts = [
+            ("threads", schedule.threads),
+            ("parts", schedule.parts),
+            ("batch size", schedule.batch_size),
+        ];
+        if let Some(&(name, _)) = counts.iter().find(|(_, count)| *count == 0) {
             return Err(TrainError::Setting {
-                name: if schedule.threads == 0 {
-                    "threads"
-                } else {
-                    "parts"
-                },
+                name,
                 value: 0.0,
                 expected: "at least 1",
             });

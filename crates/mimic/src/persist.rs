@@ -427,7 +427,13 @@ pub enum PersistError {
 impl fmt::Display for PersistError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PersistError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            PersistError::Io { path, .. } => {
+                write!(
+                    f,
+                    "{}: the file could not be read or written",
+                    path.display()
+                )
+            }
             PersistError::Format { origin, .. } => {
                 write!(f, "{origin}: not a valid safetensors file")
             }

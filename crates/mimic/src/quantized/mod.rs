@@ -442,6 +442,7 @@ impl Position for usize {
 /// Why a network could not be quantised.
 #[cfg(feature = "std")]
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum QuantizeError {
     /// No calibration inputs were given.
     NoCalibrationData,

@@ -296,17 +296,36 @@ fn a_nan_input_is_refused_by_name_and_leaves_the_network_as_it_was() {
 }
 
 #[test]
-fn zero_threads_or_parts_are_refused() {
+fn zero_threads_parts_or_batch_size_are_refused() {
     let (rows, classes) = data(1, 8);
     let inputs = dense(&rows);
     let mut net: Network<Net, _> = Network::seeded(4, CrossEntropy);
-    for schedule in [
-        Schedule::new(Adam::default()).batch_size(4).threads(0),
-        Schedule::new(Adam::default()).batch_size(4).parts(0),
+    let before = net.clone();
+    for (schedule, setting) in [
+        (
+            Schedule::new(Adam::default()).batch_size(4).threads(0),
+            "threads",
+        ),
+        (
+            Schedule::new(Adam::default()).batch_size(4).parts(0),
+            "parts",
+        ),
+        (Schedule::new(Adam::default()).batch_size(0), "batch size"),
     ] {
-        assert!(matches!(
-            net.fit(&inputs, &classes, &schedule),
-            Err(TrainError::Setting { .. })
-        ));
+        match net.fit(&inputs, &classes, &schedule) {
+            Err(TrainError::Setting { name, .. }) => assert_eq!(name, setting),
+            other => panic!("{setting} 0: {other:?}"),
+        }
+        assert_eq!(net, before, "{setting} 0 changed the network");
     }
+    // Plain SGD too, which would otherwise train one sample at a time.
+    let sgd = Schedule::new(mimic::Sgd::new(0.1)).batch_size(0);
+    assert!(matches!(
+        net.fit(&inputs, &classes, &sgd),
+        Err(TrainError::Setting {
+            name: "batch size",
+            ..
+        })
+    ));
+    assert_eq!(net, before);
 }
