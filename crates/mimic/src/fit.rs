@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_pcg::Pcg64;
 
-use core::ops::ControlFlow;
+use core::ops::{ControlFlow, Range};
 
 use crate::batches::{Buffers, Factors, Settings, Shared, ThreadEpoch};
 use crate::init::{Initialize, Initializer, boxed};
@@ -221,6 +221,18 @@ pub enum TrainError {
         /// Index of the sample.
         sample: usize,
     },
+    /// A per-sample SGD step's update made a parameter too large for `f32`
+    /// (infinite). The network is left as it was before that step. (A
+    /// mini-batch whose update overflows is reported as [`TrainError::Diverged`]
+    /// at its first sample, with its update not applied.)
+    Overflow {
+        /// 0-based epoch.
+        epoch: usize,
+        /// Index of the sample whose step overflowed.
+        sample: usize,
+        /// How many samples had been trained on before, counting from the start.
+        step: usize,
+    },
     /// A setting of the [`Schedule`] or of the loss that training cannot use
     /// (see [`InvalidSetting`]); nothing was trained.
     Setting {
@@ -257,6 +269,15 @@ impl fmt::Display for TrainError {
                 d.sample,
                 d.step,
                 d.loss
+            ),
+            TrainError::Overflow {
+                epoch,
+                sample,
+                step,
+            } => write!(
+                f,
+                "training overflowed at epoch {}, sample {sample} (step {step}): its update made a parameter too large for f32; expected a smaller learning rate",
+                epoch + 1
             ),
             TrainError::Target { sample, .. } => write!(f, "invalid target for sample {sample}"),
             TrainError::NonFiniteInput { sample } => write!(
@@ -481,17 +502,41 @@ where
         let mut order = order;
         let mut stats = Vec::new();
         let mut steps_before = 0;
+        // The parameters at the start of the epoch: per-sample SGD updates in
+        // place, and an update too large for `f32` is only seen afterwards.
+        let mut start = Vec::with_capacity(self.layers.parameter_count());
         for epoch in 0..schedule.epochs {
             shuffle(&mut order, schedule.shuffle_seed, epoch);
-            let epoch_stats = dispatch(Epoch {
-                network: &mut *self,
-                inputs,
-                targets,
-                order: schedule.shuffle_seed.map(|_| order.as_slice()),
-                epoch,
-                steps_before,
-                rates: rates(epoch),
-            })?;
+            start.clear();
+            self.layers.visit(&mut |p| start.extend_from_slice(p));
+            let run = |network: &mut Self, steps: Range<usize>| {
+                dispatch(Epoch {
+                    network,
+                    inputs,
+                    targets,
+                    order: schedule.shuffle_seed.map(|_| order.as_slice()),
+                    epoch,
+                    steps_before,
+                    rates: rates(epoch),
+                    steps,
+                })
+            };
+            let result = run(&mut *self, 0..usize::MAX);
+            let overflowed = match &result {
+                Ok(_) | Err(TrainError::Diverged(_)) => !self.layers.all_finite(),
+                Err(_) => false,
+            };
+            if overflowed {
+                let order = schedule.shuffle_seed.map(|_| order.as_slice());
+                let places = order.map_or(inputs.len(), <[usize]>::len);
+                let (place, error) = self.undo_overflow(&mut start, places, run);
+                return Err(error.unwrap_or(TrainError::Overflow {
+                    epoch,
+                    sample: order.map_or(place, |order| order[place]),
+                    step: steps_before + place,
+                }));
+            }
+            let epoch_stats = result?;
             steps_before += epoch_stats.steps;
             stats.push(epoch_stats);
             if after_epoch(epoch, self, &epoch_stats).is_break() {
@@ -693,6 +738,59 @@ where
     epoch: usize,
     steps_before: usize,
     rates: Rates,
+    /// The places in the epoch's order to train on (all of them, or a part
+    /// to replay).
+    steps: Range<usize>,
+}
+
+impl<L: Train, F: Loss<L::Output>> Network<L, F>
+where
+    F::Target: Sized,
+{
+    /// After an epoch of per-sample SGD left a parameter non-finite: finds the
+    /// step whose update overflowed, by replaying the epoch from `start` (its
+    /// parameters at the epoch's start; the same bits each time), and leaves
+    /// the network as it was before that step. Only on this failure path: a
+    /// bisection over the epoch's steps, each probe a replay of a prefix.
+    ///
+    /// Returns the place of that step in the epoch's order, and its error if
+    /// it failed as a step (a loss that is not finite) rather than overflowed.
+    fn undo_overflow(
+        &mut self,
+        start: &mut Vec<f32>,
+        places: usize,
+        mut replay: impl FnMut(&mut Self, Range<usize>) -> Result<EpochStats, TrainError>,
+    ) -> (usize, Option<TrainError>) {
+        let restore = |network: &mut Self, from: &[f32]| {
+            let mut at = 0;
+            network.layers.visit_mut(&mut |p| {
+                p.copy_from_slice(&from[at..at + p.len()]);
+                at += p.len();
+            });
+        };
+        // After `good` steps the parameters are finite; after `bad`, not (or a
+        // step failed): every non-finite value stays non-finite.
+        let (mut good, mut bad) = (0, places);
+        while bad - good > 1 {
+            let middle = good + (bad - good) / 2;
+            restore(self, start);
+            let ok = replay(self, 0..middle).is_ok() && self.layers.all_finite();
+            if ok { good = middle } else { bad = middle }
+        }
+        restore(self, start);
+        let _ = replay(self, 0..good);
+        // Step `good` itself: a loss that is not finite is the usual
+        // divergence (nothing updated); an update that overflows is undone.
+        start.clear();
+        self.layers.visit(&mut |p| start.extend_from_slice(p));
+        match replay(self, good..good + 1) {
+            Err(error) => (good, Some(error)),
+            Ok(_) => {
+                restore(self, start);
+                (good, None)
+            }
+        }
+    }
 }
 
 impl<L, F, X> Work for Epoch<'_, L, F, X>
@@ -709,9 +807,11 @@ where
     fn run(self) -> Self::Output {
         let (mut total, mut steps) = (0.0f64, 0);
         let count = self.order.map_or(self.inputs.len(), <[usize]>::len);
+        let places = self.steps.start.min(count)..self.steps.end.min(count);
         let varying = self.rates.schedule.changes_within_epochs();
         let mut learning_rate = self.rates.at(0);
-        for k in 0..count {
+        let first = self.steps_before + places.start;
+        for k in places {
             let sample = self.order.map_or(k, |order| order[k]);
             match self.order {
                 Some(order) => prefetch_ahead(self.inputs, self.targets, order, k),
@@ -725,7 +825,7 @@ where
                 learning_rate = self.rates.at(k);
             }
             let step = self.network.sgd_step(input, target, learning_rate);
-            total += f64::from(locate(step, self.epoch, sample, self.steps_before + steps)?);
+            total += f64::from(locate(step, self.epoch, sample, first + steps)?);
             steps += 1;
         }
         Ok(EpochStats {

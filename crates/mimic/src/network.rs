@@ -167,8 +167,13 @@ where
     ///
     /// Returns the loss before the update. A non-finite loss or gradient, or a
     /// learning rate that is not a finite number ≥ 0, is an error, and then
-    /// nothing is updated. (Mini-batches, momentum, Adam and
-    /// rate schedules are [`Network::fit`]'s.)
+    /// nothing is updated. A step does not check the parameters it writes (a
+    /// pass over all of them would cost more than the step): with a rate so
+    /// large that an update passes `f32::MAX`, the weights become infinite and
+    /// the next step's loss is the error; [`Network::is_finite`] tells after a
+    /// last step. [`Network::fit`] checks, and undoes such a step
+    /// ([`TrainError::Overflow`](crate::TrainError::Overflow)). (Mini-batches,
+    /// momentum, Adam and rate schedules are [`Network::fit`]'s.)
     ///
     /// ```
     /// use mimic::{CrossEntropy, Dense, Network};

@@ -369,3 +369,75 @@ fn an_enormous_epoch_count_trains_until_the_callback_stops_it() {
         );
     }
 }
+
+/// Per-sample SGD with a rate so large that an update overflows `f32`: `fit`
+/// returns `TrainError::Overflow` naming the step, and leaves the network as it
+/// was before that step — the same bits as training the steps before it — even
+/// when it is the very last step of training (it used to return `Ok` with
+/// infinite weights).
+#[test]
+fn an_overflowing_per_sample_step_is_an_error_and_undone() {
+    use mimic::TrainError;
+    let (points, classes) = blobs(9, 40);
+    let mut overflows = 0;
+    for (rate, samples) in [(3e38, 40), (3e38, 1), (1e38, 40), (1e37, 40), (1e36, 40)] {
+        let (x, y) = (&points[..samples], &classes[..samples]);
+        let mut net: Network<(Dense<20, 8, ReLU>, Dense<8, 10, Identity>), _> =
+            Network::seeded(2, CrossEntropy);
+        let fresh = net.clone();
+        match net.fit(x, y, &Schedule::new(Sgd::new(rate)).epochs(3)) {
+            Err(
+                error @ TrainError::Overflow {
+                    epoch,
+                    sample,
+                    step,
+                },
+            ) => {
+                assert!(net.is_finite(), "rate {rate}: non-finite weights kept");
+                assert!(error.to_string().contains("too large for f32"), "{error}");
+                // The epochs before, then the steps of this one before `step`.
+                let mut expected = fresh.clone();
+                if epoch > 0 {
+                    expected
+                        .fit(x, y, &Schedule::new(Sgd::new(rate)).epochs(epoch))
+                        .unwrap();
+                }
+                assert_eq!(sample, step - epoch * samples, "file order");
+                for k in 0..sample {
+                    expected.train_step(&x[k], &y[k], rate).unwrap();
+                }
+                assert_eq!(bits(&net.layers), bits(&expected.layers), "rate {rate}");
+                overflows += 1;
+            }
+            // A rate that diverges through the loss first is the usual error,
+            // with finite weights.
+            Err(TrainError::Diverged(_)) => assert!(net.is_finite(), "rate {rate}"),
+            other => panic!("rate {rate}, {samples} samples: {other:?}"),
+        }
+    }
+    assert!(overflows >= 2, "only {overflows} of the cases overflowed");
+
+    // Ten small steps, then one whose update passes f32::MAX: found in the
+    // middle of the epoch, and the ten steps before it kept.
+    let mut x = vec![[1e-6f32; 4]; 14];
+    x[10] = [1e4; 4];
+    let y: Vec<usize> = (0..14).map(|k| k % 3).collect();
+    let mut net: Network<Dense<4, 3, Identity>, _> = Network::seeded(1, CrossEntropy);
+    let mut expected = net.clone();
+    let error = net.fit(&x, &y, &Schedule::new(Sgd::new(1e35))).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            TrainError::Overflow {
+                epoch: 0,
+                sample: 10,
+                step: 10
+            }
+        ),
+        "{error:?}"
+    );
+    for k in 0..10 {
+        expected.train_step(&x[k], &y[k], 1e35).unwrap();
+    }
+    assert_eq!(bits(&net.layers), bits(&expected.layers));
+}
