@@ -456,13 +456,32 @@ where
     let mut result = PartResult::default();
     let mut k = range.start;
     while k < range.end && result.error.is_none() {
-        if grouped::<L>()
-            && range.end - k >= GROUP
-            && let Some(done) =
-                gradient_of_group(network, inputs, targets, order, k, gradients, &mut result)
-        {
-            k += done;
-            continue;
+        // A group of the next GROUP samples, if the network is grouped and
+        // they all exist (an order naming a missing sample goes one by one).
+        if grouped::<L>() && range.end - k >= GROUP {
+            for j in k..k + GROUP {
+                prefetch_ahead(inputs, targets, order, j);
+            }
+            let samples: [usize; GROUP] = core::array::from_fn(|s| order[k + s]);
+            let rows = every(samples.map(|sample| inputs.input(sample)));
+            let labels = every(samples.map(|sample| targets.get(sample)));
+            if let (Some(rows), Some(labels)) = (rows, labels) {
+                match network.gradient_group_step(rows, labels, gradients) {
+                    Ok(losses) => {
+                        for loss in losses {
+                            result.total += f64::from(loss);
+                        }
+                        result.steps += GROUP;
+                    }
+                    Err((s, error)) => {
+                        // The samples before it trained, as one at a time they would have.
+                        result.steps += s;
+                        result.error = Some((samples[s], result.steps, error));
+                    }
+                }
+                k += GROUP;
+                continue;
+            }
         }
         prefetch_ahead(inputs, targets, order, k);
         let sample = order[k];
@@ -497,48 +516,6 @@ const GROUP: usize = 8;
 #[inline(always)]
 const fn grouped<L: Train>() -> bool {
     core::mem::size_of::<L::Trace>() * GROUP <= 128 * 1024
-}
-
-/// Adds the gradients of samples `order[k..k + GROUP]` into `gradients`, as a
-/// group, and returns how many samples it took; `None` (nothing done) if one
-/// of them does not exist, for the caller to take them one at a time.
-#[inline(always)]
-fn gradient_of_group<L, F, X>(
-    network: &Network<L, F>,
-    inputs: &X,
-    targets: &[F::Target],
-    order: &[usize],
-    k: usize,
-    gradients: &mut L,
-    result: &mut PartResult,
-) -> Option<usize>
-where
-    L: Train,
-    L::Output: AsRef<[f32]>,
-    F: Loss<L::Output>,
-    F::Target: Sized,
-    X: InputsOf<L> + ?Sized,
-{
-    for j in k..k + GROUP {
-        prefetch_ahead(inputs, targets, order, j);
-    }
-    let samples: [usize; GROUP] = core::array::from_fn(|s| order[k + s]);
-    let rows = every(samples.map(|sample| inputs.input(sample)))?;
-    let labels = every(samples.map(|sample| targets.get(sample)))?;
-    match network.gradient_group_step(rows, labels, gradients) {
-        Ok(losses) => {
-            for loss in losses {
-                result.total += f64::from(loss);
-            }
-            result.steps += GROUP;
-        }
-        Err((s, error)) => {
-            // The samples before it trained, as one at a time they would have.
-            result.steps += s;
-            result.error = Some((samples[s], result.steps, error));
-        }
-    }
-    Some(GROUP)
 }
 
 /// Every value, if none is missing.
