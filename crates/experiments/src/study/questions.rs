@@ -149,7 +149,8 @@ fn budget_matched<'a>(
 /// Limited labels: 784→32→10 on `n` labelled images, against the same network
 /// distilled (α = 1) over the whole fit split from a teacher trained on the same
 /// `n`. Both get the same sample-steps at most: direct chooses among ε × {¼, all}
-/// of them × rate (8), KD among T × rate (8).
+/// of them × rate (8), KD among T × rate (8); both on `n / 5` validation labels
+/// ([`few_label_validation`]).
 pub fn limited<'a>(
     split: &'a Split,
     prepared: &'a Prepared,
@@ -184,10 +185,21 @@ pub fn limited<'a>(
                         data: taught(split, &split.fit.classes, teacher),
                     },
                 ],
-                truth: truth(split, &split.validation.classes, teacher),
+                truth: truth(
+                    split,
+                    few_label_validation(&split.validation.classes, n),
+                    teacher,
+                ),
             }
         })
         .collect()
+}
+
+/// The validation labels a question with `n` labelled images chooses its settings
+/// on: the first `n / 5` of the validation split (at least one), so that its
+/// tuning uses a fifth more labels than the scenario has, not ten times more.
+pub fn few_label_validation(validation: &[usize], n: usize) -> &[usize] {
+    &validation[..(n / 5).max(1).min(validation.len())]
 }
 
 /// Label noise: 784→32→10 on noisy labels, against the same distilled from a

@@ -371,7 +371,7 @@ fn markdown(config: &StudyConfig, runs: &[Run], compared: &[Comparison], seconds
         config.threads
     );
     m.push_str(&questions_text(config));
-    m.push_str(&protocol_text(config));
+    m.push_str(&protocol_text(config, runs));
     m.push_str(&answers(compared));
     m.push_str(&teachers_table(runs));
     m.push_str(&tables(runs, compared));
@@ -384,7 +384,7 @@ fn markdown(config: &StudyConfig, runs: &[Run], compared: &[Comparison], seconds
     m
 }
 
-fn protocol_text(config: &StudyConfig) -> String {
+fn protocol_text(config: &StudyConfig, runs: &[Run]) -> String {
     let mut m = String::new();
     let _ = writeln!(m, "## Protocol\n");
     let _ = writeln!(
@@ -420,7 +420,8 @@ fn protocol_text(config: &StudyConfig) -> String {
     );
     let _ = writeln!(
         m,
-        "- **Equal tuning budgets.** In every table each method chooses among the same number of candidates: KD among T ∈ {{1, 2, 4, 8}} × α ∈ {{0.5, 1}} × rate ∈ {{0.001, 0.003}} (16), direct among label smoothing ε ∈ {{0, 0.05, 0.1, 0.2}} × epochs ∈ {{base, 2 × base}} × rate (16) — so the direct network may train twice as long as the student it is compared with. Where the choice lands on an edge of a grid (a rate, the top T or ε), one more candidate past that edge is tried and may be chosen."
+        "- **Equal tuning budgets.** KD chooses among T ∈ {{1, 2, 4, 8}} × α × rate ∈ {{0.001, 0.003}}, direct among label smoothing ε × epochs ∈ {{base, 2 × base}} × rate — so the direct network may train twice as long as the student it is compared with. Where the choice lands on an edge of a grid (a rate, the top T or ε), one more candidate past that edge is tried and may be chosen; every method of a table gets the same number of these extra candidates (where it has fewer edges to step past, rates between the grid's). Questions with few labels choose on a fifth as many validation labels as they have labelled images. Each method's candidates, counted in `results.csv`:\n\n{}",
+        candidate_counts(runs)
     );
     let _ = writeln!(
         m,
@@ -467,13 +468,55 @@ fn answers(compared: &[Comparison]) -> String {
             c.baseline_mean,
             c.baseline_sd,
             c.paired.interval,
-            c.bootstrap
-                .map_or_else(|| "–".into(), |b| format!("[{:.2}, {:.2}]", b.low, b.high)),
+            c.bootstrap.map_or_else(
+                || "–".into(),
+                |b| {
+                    let d = super::stats::decimals(b.high - b.low);
+                    format!("[{:.d$}, {:.d$}]", b.low, b.high)
+                }
+            ),
             p_value(c.holm_p),
             c.verdict(),
         );
     }
     let _ = writeln!(m, "\n± is the sd over seeds.\n");
+    m
+}
+
+/// How many candidates each method of each table tried, from the search runs.
+fn candidate_counts(runs: &[Run]) -> String {
+    let mut rows: Vec<(String, Vec<(&str, usize)>)> = Vec::new();
+    for run in runs.iter().filter(|r| r.phase == Phase::Search) {
+        let table = format!(
+            "| {} | {} | {} |",
+            run.question,
+            if run.condition.is_empty() {
+                "–"
+            } else {
+                &run.condition
+            },
+            run.net.name()
+        );
+        let at = match rows.iter().position(|(t, _)| *t == table) {
+            Some(at) => at,
+            None => {
+                rows.push((table, Vec::new()));
+                rows.len() - 1
+            }
+        };
+        let arms = &mut rows[at].1;
+        match arms.iter_mut().find(|(arm, _)| *arm == run.arm) {
+            Some((_, n)) => *n += 1,
+            None => arms.push((run.arm, 1)),
+        }
+    }
+    let mut m = String::from(
+        "| question | condition | network | candidates per method |\n|---|---|---|---|\n",
+    );
+    for (table, arms) in rows {
+        let counts: Vec<String> = arms.iter().map(|(arm, n)| format!("{arm} {n}")).collect();
+        let _ = writeln!(m, "{table} {} |", counts.join(", "));
+    }
     m
 }
 

@@ -4,7 +4,7 @@
 
 use super::jobs::{Tracker, parallel};
 use super::lanes::{Order, Stage};
-use super::recipe::{Recipe, widen};
+use super::recipe::{Recipe, widen_to, widening_budget};
 use super::score::{Scores, Truth, score, validation_accuracy};
 use super::train::{Eval, Net, TrainData, train};
 use crate::experiment::Samples;
@@ -177,12 +177,14 @@ pub fn search_and_finish(
         )
     };
     let mut runs = parallel(threads, &jobs, weight, tracker, run);
-    // One step past the edges, where the best landed on one.
+    // One step past the edges, where the best landed on one, and as many
+    // candidates for every arm of a cell (`widen_to`).
     let mut extra = Vec::new();
     for (c, cell) in cells.iter().enumerate() {
+        let budget = widening_budget(cell.arms.iter().map(|a| &a.grid[..]));
         for (a, arm) in cell.arms.iter().enumerate() {
             if let Some(best) = best(&runs, c, a, &jobs) {
-                let widened = widen(&arm.grid, &best).into_iter().enumerate();
+                let widened = widen_to(&arm.grid, &best, budget).into_iter().enumerate();
                 extra.extend(widened.map(|(i, r)| (c, a, i, r)));
             }
         }

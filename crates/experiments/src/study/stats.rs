@@ -103,9 +103,23 @@ impl Interval {
 
 /// `+0.21 [0.08, 0.33]`: the estimate signed, every number to two decimals (or
 /// the precision given, e.g. `{:.3}`).
+/// Decimals enough to show an interval `width` wide: two, or more (up to four)
+/// until it spans at least 10 in the last digit, so that a difference of
+/// −0.0015 [−0.0030, 0.0001] does not print as −0.00 [−0.00, 0.00]. (A
+/// zero-width interval hides nothing: two.)
+pub fn decimals(width: f64) -> usize {
+    let mut d = 2;
+    while d < 4 && width != 0.0 && width.abs() * 10f64.powi(d as i32) < 10.0 {
+        d += 1;
+    }
+    d
+}
+
 impl fmt::Display for Interval {
+    /// `+estimate [low, high]`, with the formatter's precision or else
+    /// [`decimals`] for the interval's width.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = f.precision().unwrap_or(2);
+        let d = f.precision().unwrap_or(decimals(self.high - self.low));
         write!(
             f,
             "{:+.d$} [{:.d$}, {:.d$}]",
@@ -718,5 +732,25 @@ mod tests {
         assert!(ece::<3>(&[], &[], 15).is_nan() && nll(&probs, &labels[..2]).is_nan());
         assert!(agreement::<3>(&[], &[]).is_nan() && kl(&probs, &other[..1]).is_nan());
         assert!(ece(&probs, &labels, 0).is_nan());
+    }
+
+    #[test]
+    fn small_intervals_are_printed_with_enough_decimals() {
+        let small = Interval {
+            estimate: -0.0015,
+            low: -0.0030,
+            high: 0.0001,
+        };
+        assert_eq!(small.to_string(), "-0.0015 [-0.0030, 0.0001]");
+        let usual = Interval {
+            estimate: 0.25,
+            low: 0.14,
+            high: 0.36,
+        };
+        assert_eq!(usual.to_string(), "+0.25 [0.14, 0.36]");
+        assert_eq!(format!("{usual:.1}"), "+0.2 [0.1, 0.4]");
+        assert_eq!(decimals(0.1), 2);
+        assert_eq!(decimals(0.05), 3);
+        assert_eq!(decimals(0.0), 2);
     }
 }
