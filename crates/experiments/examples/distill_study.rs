@@ -29,9 +29,18 @@ struct Settings {
     /// Where report.md, results.csv, predictions.csv.gz and the plots go
     #[arg(long, value_name = "DIR", default_value = "study")]
     out: PathBuf,
-    /// Final seeds 1..=N (2 to 100) [default: 20; 3 with --quick]
+    /// Repetitions of the whole pipeline (selection seed, teachers, data draws),
+    /// 1 to 20 [default: 5; 2 with --quick]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=20))]
+    pipelines: Option<u64>,
+    /// Final seeds 1..=N of each pipeline (2 to 100) [default: 4; 3 with --quick]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..=100))]
     seeds: Option<u64>,
+    /// Parts each mini-batch's gradient is summed in (1 to 64) [default: 4]. Another
+    /// count changes only the rounding of the results: a rerun with it shows
+    /// which answers survive rounding alone
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..=64))]
+    parts: Option<u64>,
     /// Students' base budget in epochs (1 to 1000) [default: 10; 2 with --quick]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
     epochs: Option<u64>,
@@ -45,7 +54,7 @@ struct Settings {
     shard: Option<Shard>,
     /// Write the report into --out from the parts in these directories (written
     /// by --shard) instead of running the study; settings come from the parts
-    #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with_all = ["seeds", "epochs", "quick", "data"])]
+    #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with_all = ["pipelines", "seeds", "parts", "epochs", "quick", "data"])]
     merge: Vec<PathBuf>,
 }
 
@@ -64,8 +73,14 @@ fn main() -> ExitCode {
         StudyConfig::default()
     };
     let mut config = StudyConfig { command, ..base };
+    if let Some(n) = settings.pipelines {
+        config.pipelines = n as usize;
+    }
     if let Some(n) = settings.seeds {
         config.seeds = (1..=n).collect();
+    }
+    if let Some(k) = settings.parts {
+        config.parts = k as usize;
     }
     if let Some(epochs) = settings.epochs {
         config.epochs = epochs as usize;

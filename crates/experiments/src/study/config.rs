@@ -1,9 +1,18 @@
 //! The study's knobs, and the check that it would measure something.
 
+/// Seeds of pipeline `p` are its seeds of pipeline 0 plus `p ×` this.
+pub const PIPELINE_STRIDE: u64 = 1_000;
+
 /// What the study runs.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StudyConfig {
-    /// Seeds of the final runs; never the selection seed.
+    /// Independent repetitions of the whole pipeline: pipeline `p` draws its own
+    /// selection seed, teachers, labelled subsets and label noise, and trains its
+    /// own final seeds (every seed below plus `p ×` [`PIPELINE_STRIDE`]), so the
+    /// study's intervals include what a rerun of the pipeline would change.
+    pub pipelines: usize,
+    /// Seeds of the final runs of each pipeline (pipeline 0's; see
+    /// [`StudyConfig::pipelines`]); never the selection seed.
     pub seeds: Vec<u64>,
     /// Final seeds of the questions whose differences are expected to be a point
     /// or more (limited labels, the omitted class): the same 20 by default; fewer
@@ -28,6 +37,10 @@ pub struct StudyConfig {
     pub reference_seeds: Vec<u64>,
     /// Whether this is the reduced CI-sized run (the report says so).
     pub quick: bool,
+    /// Parts every mini-batch's gradient is summed in (mimic's default, 4): the
+    /// results depend on it in their last bits only, which is how a rerun that
+    /// changes nothing but rounding is made.
+    pub parts: usize,
     /// Worker threads (results do not depend on it).
     pub threads: usize,
     /// The command line that produced the study, quoted in the report.
@@ -37,8 +50,9 @@ pub struct StudyConfig {
 impl Default for StudyConfig {
     fn default() -> Self {
         Self {
-            seeds: (1..=20).collect(),
-            coarse_seeds: (1..=20).collect(),
+            pipelines: 5,
+            seeds: (1..=4).collect(),
+            coarse_seeds: (1..=4).collect(),
             selection_seed: 0,
             validation: 10_000,
             train_limit: None,
@@ -48,6 +62,7 @@ impl Default for StudyConfig {
             noise: 0.2,
             reference_seeds: vec![1, 2, 3],
             quick: false,
+            parts: 4,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             command: String::new(),
         }
@@ -59,6 +74,7 @@ impl StudyConfig {
     /// report says it is not the real one.
     pub fn quick() -> Self {
         Self {
+            pipelines: 2,
             seeds: vec![1, 2, 3],
             coarse_seeds: vec![1, 2],
             validation: 2_000,
@@ -81,10 +97,25 @@ impl StudyConfig {
             || self.coarse_seeds.len() < 2
             || self.epochs == 0
             || self.teacher_epochs == 0
+            || self.pipelines == 0
+            || self.parts == 0
         {
             return Err(
-                "expected at least two final seeds (intervals need them) and one epoch".into(),
+                "expected at least one pipeline, two final seeds (intervals need them) and one epoch"
+                    .into(),
             );
+        }
+        let all_seeds = || {
+            self.seeds
+                .iter()
+                .chain(&self.coarse_seeds)
+                .chain(&self.reference_seeds)
+                .chain([&self.selection_seed])
+        };
+        if let Some(s) = all_seeds().find(|&&s| s >= PIPELINE_STRIDE) {
+            return Err(format!(
+                "seed {s}: expected seeds below {PIPELINE_STRIDE} (pipeline p adds p × {PIPELINE_STRIDE})"
+            ));
         }
         if self.seeds.contains(&self.selection_seed)
             || self.coarse_seeds.contains(&self.selection_seed)
@@ -112,6 +143,21 @@ impl StudyConfig {
             return Err(format!("label noise {}: expected 0 to 0.9", self.noise));
         }
         Ok(())
+    }
+
+    /// The settings of pipeline `p`: every seed moved up by `p ×`
+    /// [`PIPELINE_STRIDE`], so that no two pipelines share a selection seed, a
+    /// teacher, a data draw or a final seed.
+    pub fn pipeline(&self, p: usize) -> StudyConfig {
+        let shift = p as u64 * PIPELINE_STRIDE;
+        let moved = |seeds: &[u64]| seeds.iter().map(|s| s + shift).collect();
+        StudyConfig {
+            seeds: moved(&self.seeds),
+            coarse_seeds: moved(&self.coarse_seeds),
+            reference_seeds: moved(&self.reference_seeds),
+            selection_seed: self.selection_seed + shift,
+            ..self.clone()
+        }
     }
 
     /// Training images used after the limit, fit + validation.
@@ -150,5 +196,24 @@ mod tests {
             ..StudyConfig::default()
         };
         assert!(budget.check(60_000).unwrap_err().contains("50000"));
+        let large = StudyConfig {
+            seeds: vec![1, 1_000],
+            ..StudyConfig::default()
+        };
+        assert!(large.check(60_000).unwrap_err().contains("seed 1000"));
+        let none = StudyConfig {
+            pipelines: 0,
+            ..StudyConfig::default()
+        };
+        assert!(none.check(60_000).is_err());
+    }
+
+    #[test]
+    fn pipelines_share_no_seed() {
+        let config = StudyConfig::default();
+        let (p0, p3) = (config.pipeline(0), config.pipeline(3));
+        assert_eq!(p0, config);
+        assert_eq!(p3.selection_seed, 3_000);
+        assert_eq!(p3.seeds, vec![3_001, 3_002, 3_003, 3_004]);
     }
 }

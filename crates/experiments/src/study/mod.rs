@@ -33,7 +33,7 @@ pub mod stats;
 pub mod teachers;
 pub mod train;
 
-pub use config::StudyConfig;
+pub use config::{PIPELINE_STRIDE, StudyConfig};
 pub use jobs::Progress;
 pub use search::{Phase, Run};
 
@@ -127,9 +127,55 @@ pub struct PartRuns {
 /// The group of the omitted-class lanes, which run after the other three.
 const OMITTED: usize = 4;
 
+/// One repetition of the whole pipeline: its settings (seeds moved up by its
+/// index), its data draws and the teachers it trains.
+struct Pipeline {
+    /// Its index.
+    index: usize,
+    /// The study's settings with this pipeline's seeds.
+    config: StudyConfig,
+    /// Its label noise, labelled subsets and transfer sets.
+    prepared: Prepared,
+    /// Its teachers, in the order they are trained.
+    which: Vec<Which>,
+    /// The index of its first teacher in the study's list of teachers.
+    first_teacher: usize,
+}
+
+impl Pipeline {
+    fn new(split: &Split, config: &StudyConfig, index: usize, first_teacher: usize) -> Self {
+        let config = config.pipeline(index);
+        let prepared = Prepared::new(split, &config);
+        let mut which = vec![Which::Strong, Which::Noisy, Which::Seed];
+        // The reference ablation compares mimic with PyTorch's recipe, not
+        // distillation with direct training: it runs in the first pipeline only.
+        if index == 0 {
+            which.extend((0..questions::VARIANTS.len()).map(Which::Reference));
+        }
+        which.extend((0..config.label_budgets.len()).map(Which::Limited));
+        // Strong teachers first so the two cores share the longest runs.
+        which.sort_by_key(|w| !matches!(w, Which::Strong | Which::Noisy));
+        Self {
+            index,
+            config,
+            prepared,
+            which,
+            first_teacher,
+        }
+    }
+
+    /// The study's index of this pipeline's teacher `w`.
+    fn teacher_index(&self, w: Which) -> Option<usize> {
+        self.which
+            .iter()
+            .position(|&x| x == w)
+            .map(|k| self.first_teacher + k)
+    }
+}
+
 /// Runs part `shard` of the study ([`shard`]): its lanes, after the teachers they
-/// need; `progress` hears after every run (from this thread). [`Shard::WHOLE`] is
-/// the whole study.
+/// need, pipeline after pipeline; `progress` hears after every run (from this
+/// thread). [`Shard::WHOLE`] is the whole study.
 pub fn run_share(
     train: &Dataset,
     test: &Dataset,
@@ -138,13 +184,13 @@ pub fn run_share(
     progress: &mut dyn FnMut(Progress),
 ) -> PartRuns {
     let split = Split::new(train, test, config.train_limit, config.validation);
-    let prepared = Prepared::new(&split, config);
-    let budgets = config.label_budgets.len();
-    let mut which = vec![Which::Strong, Which::Noisy, Which::Seed];
-    which.extend((0..questions::VARIANTS.len()).map(Which::Reference));
-    which.extend((0..budgets).map(Which::Limited));
-    // Strong teachers first so the two cores share the longest runs.
-    which.sort_by_key(|w| !matches!(w, Which::Strong | Which::Noisy));
+    let mut pipelines: Vec<Pipeline> = Vec::new();
+    for p in 0..config.pipelines {
+        let first = pipelines
+            .last()
+            .map_or(0, |l| l.first_teacher + l.which.len());
+        pipelines.push(Pipeline::new(&split, config, p, first));
+    }
 
     // Plan the work before any of it, so the bar's ETA means something and every
     // part cuts the study alike. The omitted-class runs are planned at the direct
@@ -154,76 +200,135 @@ pub fn run_share(
         test: Vec::new(),
         run: empty_run(),
     };
-    let longest = recipe::Recipe {
-        epochs: 2 * config.epochs,
-        ..teachers::strong_recipe(1)
-    };
-    let omitted_plan = questions::omitted(
-        &prepared,
-        &split,
-        &[],
-        &placeholder,
-        Some(longest),
-        Some(longest),
-    );
-    let teacher_work: Vec<f64> = which
-        .iter()
-        .map(|&w| teachers::planned(&[w], &split, &prepared, config))
-        .collect();
-    let units = units(
-        &groups(&split, &prepared, config, &|_| &placeholder),
-        &omitted_plan,
-        &which,
-        config,
-    );
-    let partition = Partition::new(&units, &teacher_work, shard.count);
+    let mut teacher_work: Vec<f64> = Vec::new();
+    let mut units_all = Vec::new();
+    for pipeline in &pipelines {
+        let plan =
+            |&w: &Which| teachers::planned(&[w], &split, &pipeline.prepared, &pipeline.config);
+        teacher_work.extend(pipeline.which.iter().map(plan));
+        let omitted_plan = omitted_plan(&split, pipeline, &placeholder);
+        units_all.extend(units(
+            &groups(&split, pipeline, &|_| &placeholder),
+            &omitted_plan,
+            pipeline,
+        ));
+    }
+    let partition = Partition::new(&units_all, &teacher_work, shard.count);
     let share = partition.share(shard.index);
     let mine: BTreeSet<Lane> = share.lanes.iter().copied().collect();
     let planned: f64 = share.trains.iter().map(|&t| teacher_work[t]).sum::<f64>()
-        + units
+        + units_all
             .iter()
             .filter(|u| u.lanes.iter().any(|l| mine.contains(l)))
             .map(|u| u.work)
             .sum::<f64>();
     let mut tracker = Tracker::new(planned, progress);
+    let mut runs = Vec::new();
+    let mut trained_all = Vec::new();
+    for pipeline in &pipelines {
+        let (pipeline_runs, trained) =
+            run_pipeline(&split, pipeline, &share, &mine, &placeholder, &mut tracker);
+        runs.extend(pipeline_runs);
+        trained_all.extend(trained);
+    }
+    runs.sort_by_key(|&(order, _)| order);
+    PartRuns {
+        partition,
+        runs,
+        teachers: trained_all,
+    }
+}
 
-    let trains: Vec<Which> = share.trains.iter().map(|&t| which[t]).collect();
-    let trained = teachers::train_all(&trains, &split, &prepared, config, &mut tracker);
+/// The omitted-class cells of `pipeline` as planned before anything has run: both
+/// arms at the direct arm's longest setting.
+fn omitted_plan<'a>(
+    split: &'a Split,
+    pipeline: &'a Pipeline,
+    placeholder: &'a teachers::Teacher,
+) -> Vec<search::Cell<'a>> {
+    let longest = recipe::Recipe {
+        epochs: 2 * pipeline.config.epochs,
+        ..teachers::strong_recipe(1)
+    };
+    questions::omitted(
+        &pipeline.prepared,
+        split,
+        &[],
+        placeholder,
+        Some(longest),
+        Some(longest),
+    )
+}
+
+/// Teachers with their indices in the study's list.
+type Trained = Vec<(usize, teachers::Teacher)>;
+
+/// The runs of `share` in `pipeline`, and the teachers it trained there.
+fn run_pipeline(
+    split: &Split,
+    pipeline: &Pipeline,
+    share: &shard::Share,
+    mine: &BTreeSet<Lane>,
+    placeholder: &teachers::Teacher,
+    tracker: &mut Tracker<'_>,
+) -> (Vec<(Order, Run)>, Trained) {
+    let (config, prepared, p) = (&pipeline.config, &pipeline.prepared, pipeline.index);
+    let ours = |t: &usize| {
+        (pipeline.first_teacher..pipeline.first_teacher + pipeline.which.len()).contains(t)
+    };
+    let train_indices: Vec<usize> = share.trains.iter().copied().filter(ours).collect();
+    let trains: Vec<Which> = train_indices
+        .iter()
+        .map(|&t| pipeline.which[t - pipeline.first_teacher])
+        .collect();
+    let mut trained = teachers::train_all(&trains, split, prepared, config, tracker);
+    for t in &mut trained {
+        t.run.pipeline = p;
+    }
     // A teacher this part does not train is needed by none of its lanes.
     let teacher = |w: Which| {
         trains
             .iter()
             .position(|&x| x == w)
-            .map_or(&placeholder, |k| &trained[k])
+            .map_or(placeholder, |k| &trained[k])
     };
     let mut runs: Vec<(Order, Run)> = share
         .reports
         .iter()
-        .map(|&t| (Order::teacher(t), teacher(which[t]).run.clone()))
+        .copied()
+        .filter(ours)
+        .map(|t| {
+            let w = pipeline.which[t - pipeline.first_teacher];
+            (Order::teacher(p, t), teacher(w).run.clone())
+        })
         .collect();
 
     let selected = |group: usize| {
-        let mine = &mine;
-        move |cell, arm| mine.contains(&Lane { group, cell, arm })
+        move |cell, arm| {
+            mine.contains(&Lane {
+                pipeline: p,
+                group,
+                cell,
+                arm,
+            })
+        }
     };
     let split_eval = (&split.validation, &split.test);
-    let (selection, threads) = (config.selection_seed, config.threads);
-    for (g, group) in groups(&split, &prepared, config, &teacher)
-        .iter()
-        .enumerate()
-    {
-        // Differences expected to be a point or more (limited labels) use
-        // `coarse_seeds` (20 unless a faster run asks for fewer; the report then
-        // claims nothing under 0.5 points from them).
+    let selection = config.selection_seed;
+    let cores = train::Cores {
+        threads: config.threads,
+        parts: config.parts,
+    };
+    for (g, group) in groups(split, pipeline, &teacher).iter().enumerate() {
         runs.extend(search_and_finish(
             &group.cells,
-            g + 1,
+            (p, g + 1),
             &selected(g + 1),
             split_eval,
             selection,
             group.finals,
-            threads,
-            &mut tracker,
+            cores,
+            tracker,
         ));
     }
 
@@ -246,31 +351,27 @@ pub fn run_share(
         .iter()
         .filter_map(|&k| strong.fit.get(k).copied())
         .collect();
-    let any_omitted = mine.iter().any(|l| l.group == OMITTED);
+    let any_omitted = mine.iter().any(|l| l.pipeline == p && l.group == OMITTED);
     if any_omitted && logits.len() == prepared.no_threes.len() {
         let (direct, kd) = (chosen("direct"), chosen("kd"));
-        let cells = questions::omitted(&prepared, &split, &logits, strong, direct, kd);
-        let chosen_work = planned_selected(&cells, &selected(OMITTED), config.coarse_seeds.len());
-        let assumed =
-            planned_selected(&omitted_plan, &selected(OMITTED), config.coarse_seeds.len());
+        let cells = questions::omitted(prepared, split, &logits, strong, direct, kd);
+        let finals = config.coarse_seeds.len();
+        let chosen_work = planned_selected(&cells, &selected(OMITTED), finals);
+        let plan = omitted_plan(split, pipeline, placeholder);
+        let assumed = planned_selected(&plan, &selected(OMITTED), finals);
         tracker.plan_more(chosen_work - assumed);
         runs.extend(search_and_finish(
             &cells,
-            OMITTED,
+            (p, OMITTED),
             &selected(OMITTED),
             split_eval,
             selection,
             &config.coarse_seeds,
-            threads,
-            &mut tracker,
+            cores,
+            tracker,
         ));
     }
-    runs.sort_by_key(|&(order, _)| order);
-    PartRuns {
-        partition,
-        runs,
-        teachers: share.trains.iter().copied().zip(trained).collect(),
-    }
+    (runs, train_indices.into_iter().zip(trained).collect())
 }
 
 /// The comparisons of one group, each cell with the teacher it learns from, and
@@ -288,14 +389,15 @@ impl<'a> Group<'a> {
     }
 }
 
-/// Groups 1 to 3 (the omitted class, group 4, waits for group 1's choices), with
+/// Groups 1 to 3 of `pipeline` (the omitted class, group 4, waits for group 1's
+/// choices; the reference ablation, group 3, is the first pipeline's only), with
 /// the teachers `teacher` gives.
 fn groups<'a>(
     split: &'a Split,
-    prepared: &'a Prepared,
-    config: &'a StudyConfig,
+    pipeline: &'a Pipeline,
     teacher: &dyn Fn(Which) -> &'a teachers::Teacher,
 ) -> Vec<Group<'a>> {
+    let (prepared, config) = (&pipeline.prepared, &pipeline.config);
     let group = |finals| Group {
         cells: Vec::new(),
         teachers: Vec::new(),
@@ -318,6 +420,9 @@ fn groups<'a>(
     for (k, cell) in cells.into_iter().enumerate() {
         limited.add(vec![cell], Which::Limited(k));
     }
+    if pipeline.index > 0 {
+        return vec![main, limited];
+    }
     let mut reference = group(&config.reference_seeds);
     let variants: Vec<_> = (0..questions::VARIANTS.len())
         .map(|k| teacher(Which::Reference(k)))
@@ -337,16 +442,16 @@ fn groups<'a>(
 fn units(
     groups: &[Group<'_>],
     omitted: &[search::Cell<'_>],
-    which: &[Which],
-    config: &StudyConfig,
+    pipeline: &Pipeline,
 ) -> Vec<shard::Unit> {
-    let index = |w: Which| which.iter().position(|&x| x == w);
+    let (index, p) = (|w: Which| pipeline.teacher_index(w), pipeline.index);
     let mut units = Vec::new();
     for (g, group) in groups.iter().enumerate() {
         for (c, (cell, &w)) in group.cells.iter().zip(&group.teachers).enumerate() {
             for (a, arm) in cell.arms.iter().enumerate() {
                 units.push(shard::Unit {
                     lanes: vec![Lane {
+                        pipeline: p,
                         group: g + 1,
                         cell: c,
                         arm: a,
@@ -366,16 +471,18 @@ fn units(
     for (c, cell) in omitted.iter().enumerate() {
         for (a, arm) in cell.arms.iter().enumerate() {
             let lane = Lane {
+                pipeline: p,
                 group: OMITTED,
                 cell: c,
                 arm: a,
             };
-            let work = search::planned_arm(cell.net, arm, config.coarse_seeds.len());
+            let work = search::planned_arm(cell.net, arm, pipeline.config.coarse_seeds.len());
             let follows = compression.and_then(|(k, chooser)| {
                 let same = chooser.arms.iter().position(|x| x.name == arm.name)?;
                 units.iter().position(|u: &shard::Unit| {
                     u.lanes[0]
                         == Lane {
+                            pipeline: p,
                             group: 1,
                             cell: k,
                             arm: same,
@@ -418,6 +525,7 @@ fn planned_selected(
 
 fn empty_run() -> Run {
     Run {
+        pipeline: 0,
         question: "",
         condition: String::new(),
         net: train::Net::Strong,

@@ -33,7 +33,7 @@ use super::{StudyConfig, run_share};
 use crate::cli::write_atomically;
 
 /// What the first field of every part file says.
-pub const FORMAT: &str = "mimic distill_study part, format 1";
+pub const FORMAT: &str = "mimic distill_study part, format 2";
 
 /// The version of the code that wrote a part (this crate's).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -263,6 +263,7 @@ impl Part {
 pub fn settings(config: &StudyConfig) -> Value {
     // Every field named, so that a new setting cannot be left out unnoticed.
     let StudyConfig {
+        pipelines,
         seeds,
         coarse_seeds,
         selection_seed,
@@ -274,10 +275,12 @@ pub fn settings(config: &StudyConfig) -> Value {
         noise,
         reference_seeds,
         quick,
+        parts,
         threads: _,
         command: _,
     } = config;
     json!({
+        "pipelines": pipelines,
         "seeds": seeds,
         "coarse_seeds": coarse_seeds,
         "selection_seed": selection_seed,
@@ -289,6 +292,7 @@ pub fn settings(config: &StudyConfig) -> Value {
         "noise": float(*noise),
         "reference_seeds": reference_seeds,
         "quick": quick,
+        "parts": parts,
     })
 }
 
@@ -307,6 +311,7 @@ pub fn config(settings: &Value, command: String, threads: usize) -> Result<Study
         _ => Some(s.usize("train_limit")?),
     };
     Ok(StudyConfig {
+        pipelines: s.usize("pipelines")?,
         seeds: seeds("seeds")?,
         coarse_seeds: seeds("coarse_seeds")?,
         selection_seed: s.u64("selection_seed")?,
@@ -324,6 +329,7 @@ pub fn config(settings: &Value, command: String, threads: usize) -> Result<Study
             .get("quick")?
             .as_bool()
             .ok_or("quick: expected true or false")?,
+        parts: s.usize("parts")?,
         threads,
         command,
     })
@@ -391,7 +397,7 @@ fn digits(values: impl Iterator<Item = u8>) -> String {
 }
 
 fn lane_json(l: &Lane) -> Value {
-    json!([l.group, l.cell, l.arm])
+    json!([l.pipeline, l.group, l.cell, l.arm])
 }
 
 fn share_json(s: &Share) -> Value {
@@ -418,8 +424,13 @@ fn read_share(s: &Fields<'_>) -> Result<Share, String> {
         .array("lanes")?
         .iter()
         .map(|l| match numbers(l, "a lane")?[..] {
-            [group, cell, arm] => Ok(Lane { group, cell, arm }),
-            _ => Err("a lane: expected [group, cell, arm]".to_string()),
+            [pipeline, group, cell, arm] => Ok(Lane {
+                pipeline,
+                group,
+                cell,
+                arm,
+            }),
+            _ => Err("a lane: expected [pipeline, group, cell, arm]".to_string()),
         })
         .collect::<Result<_, _>>()?;
     Ok(Share {
@@ -491,7 +502,7 @@ fn run_json(order: &Order, r: &Run) -> Value {
         Phase::Final => "final",
     };
     json!({
-        "order": [order.group, stage, order.cell, order.arm, order.index],
+        "order": [order.pipeline, order.group, stage, order.cell, order.arm, order.index],
         "question": r.question,
         "condition": r.condition,
         "network": r.net.name(),
@@ -520,14 +531,15 @@ fn read_run(r: &Fields<'_>) -> Result<(Order, Run), String> {
         .collect::<Option<Vec<_>>>()
         .as_deref()
     {
-        Some(&[group, stage, cell, arm, index]) if stage < STAGES.len() => Order {
+        Some(&[pipeline, group, stage, cell, arm, index]) if stage < STAGES.len() => Order {
+            pipeline,
             group,
             stage: STAGES[stage],
             cell,
             arm,
             index,
         },
-        _ => return Err("order: expected [group, stage, cell, arm, index]".into()),
+        _ => return Err("order: expected [pipeline, group, stage, cell, arm, index]".into()),
     };
     let named = |key: &str, names: &[&'static str]| -> Result<&'static str, String> {
         let name = r.str(key)?;
@@ -576,6 +588,7 @@ fn read_run(r: &Fields<'_>) -> Result<(Order, Run), String> {
     Ok((
         order,
         Run {
+            pipeline: order.pipeline,
             question: named("question", &QUESTIONS)?,
             condition: r.str("condition")?.to_string(),
             net,
@@ -704,6 +717,7 @@ mod tests {
     #[test]
     fn a_run_reads_back_bit_for_bit() {
         let order = Order {
+            pipeline: 3,
             group: 4,
             stage: Stage::Final,
             cell: 0,
@@ -711,6 +725,7 @@ mod tests {
             index: 2,
         };
         let run = Run {
+            pipeline: 3,
             question: "omitted class",
             condition: "no 3s in the transfer set".into(),
             net: Net::Hidden32,

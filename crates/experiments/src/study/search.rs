@@ -6,7 +6,7 @@ use super::jobs::{Tracker, parallel};
 use super::lanes::{Order, Stage};
 use super::recipe::{Recipe, widen_to, widening_budget};
 use super::score::{Scores, Truth, score, validation_accuracy};
-use super::train::{Eval, Net, TrainData, train};
+use super::train::{Cores, Eval, Net, TrainData, train};
 use crate::experiment::Samples;
 
 /// Search or final.
@@ -46,6 +46,8 @@ pub struct Cell<'a> {
 /// One training run of the study.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Run {
+    /// The pipeline it belongs to (see [`super::StudyConfig::pipelines`]).
+    pub pipeline: usize,
     /// The question.
     pub question: &'static str,
     /// The condition.
@@ -101,7 +103,7 @@ pub fn one_run(
     cell: &Cell<'_>,
     arm: &Arm<'_>,
     recipe: &Recipe,
-    (phase, seed, threads): (Phase, u64, usize),
+    (phase, seed, cores): (Phase, u64, Cores),
     split: (&Samples, &Samples),
 ) -> Run {
     let start = std::time::Instant::now();
@@ -110,7 +112,7 @@ pub fn one_run(
         test: &split.1.inputs,
         also: None,
     };
-    let trained = train(cell.net, recipe, &arm.data, &eval, seed, threads);
+    let trained = train(cell.net, recipe, &arm.data, &eval, seed, cores);
     let (validation, test) = match trained {
         Ok(outputs) => (
             Some(validation_accuracy(&outputs, &cell.truth)),
@@ -119,6 +121,7 @@ pub fn one_run(
         Err(_) => (None, None),
     };
     Run {
+        pipeline: 0,
         question: cell.question,
         condition: cell.condition.clone(),
         net: cell.net,
@@ -142,15 +145,16 @@ pub fn one_run(
 #[allow(clippy::too_many_arguments)]
 pub fn search_and_finish(
     cells: &[Cell<'_>],
-    group: usize,
+    (pipeline, group): (usize, usize),
     selected: &dyn Fn(usize, usize) -> bool,
     split: (&Samples, &Samples),
     selection_seed: u64,
     finals: &[u64],
-    threads: usize,
+    cores: Cores,
     tracker: &mut Tracker<'_>,
 ) -> Vec<(Order, Run)> {
     let order = |stage, c, a, index| Order {
+        pipeline,
         group,
         stage,
         cell: c,
@@ -167,16 +171,17 @@ pub fn search_and_finish(
         }
     }
     let weight = |&(c, a, _, r): &Job| work(cells[c].net, &r, cells[c].arms[a].data.inputs.len());
-    let run = |&(c, a, _, r): &Job, cores| {
-        one_run(
+    let run = |&(c, a, _, r): &Job, threads| Run {
+        pipeline,
+        ..one_run(
             &cells[c],
             &cells[c].arms[a],
             &r,
-            (Phase::Search, selection_seed, cores),
+            (Phase::Search, selection_seed, Cores { threads, ..cores }),
             split,
         )
     };
-    let mut runs = parallel(threads, &jobs, weight, tracker, run);
+    let mut runs = parallel(cores.threads, &jobs, weight, tracker, run);
     // One step past the edges, where the best landed on one, and as many
     // candidates for every arm of a cell (`widen_to`).
     let mut extra = Vec::new();
@@ -190,7 +195,7 @@ pub fn search_and_finish(
         }
     }
     tracker.plan_more(extra.iter().map(weight).sum());
-    let widened = parallel(threads, &extra, weight, tracker, run);
+    let widened = parallel(cores.threads, &extra, weight, tracker, run);
     let searched = jobs.len();
     jobs.extend(extra);
     runs.extend(widened);
@@ -226,16 +231,17 @@ pub fn search_and_finish(
         .sum();
     tracker.plan_more(actual - assumed);
     let finished = parallel(
-        threads,
+        cores.threads,
         &finals_jobs,
         |&(c, a, r, _)| weight(&(c, a, 0, r)),
         tracker,
-        |&(c, a, r, s), cores| {
-            one_run(
+        |&(c, a, r, s), threads| Run {
+            pipeline,
+            ..one_run(
                 &cells[c],
                 &cells[c].arms[a],
                 &r,
-                (Phase::Final, s, cores),
+                (Phase::Final, s, Cores { threads, ..cores }),
                 split,
             )
         },

@@ -223,6 +223,7 @@ mod tests {
 
     fn lane(cell: usize) -> Lane {
         Lane {
+            pipeline: 0,
             group: 1,
             cell,
             arm: 0,

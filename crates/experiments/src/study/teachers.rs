@@ -7,7 +7,7 @@ use super::questions::VARIANTS;
 use super::recipe::{Optim, Recipe, Teaching};
 use super::score::{Truth, score, validation_accuracy};
 use super::search::{Phase, Run, work};
-use super::train::{Eval, Net, TrainData, train};
+use super::train::{Cores, Eval, Net, TrainData, train};
 use super::{Prepared, StudyConfig};
 use crate::experiment::Samples;
 
@@ -92,6 +92,10 @@ pub fn train_all(
                 teacher_test: None,
                 correct_class: None,
             };
+            let cores = Cores {
+                threads: cores,
+                parts: config.parts,
+            };
             let outputs = train(net, &recipe, &data, &eval, config.selection_seed, cores);
             let (validation, test, fit, test_logits) = match outputs {
                 Ok(o) => (
@@ -106,6 +110,7 @@ pub fn train_all(
                 fit,
                 test: test_logits,
                 run: Run {
+                    pipeline: 0,
                     question: question(w),
                     condition: condition(w, config, split),
                     net,

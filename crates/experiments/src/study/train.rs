@@ -95,24 +95,36 @@ pub struct Outputs {
 /// Trains `net` by `recipe` from `seed` and returns its outputs on `validation`
 /// and `test`. The seed fixes the initialisation (the same for every recipe of a
 /// network) and, for Adam, the order of the data, so runs of one seed are paired.
-/// Mini-batches run on `threads` threads, which changes no bit of the result.
+/// Mini-batches run on `cores.threads` threads, which changes no bit of the
+/// result, and sum their gradients in `cores.parts` parts, which does.
 pub fn train(
     net: Net,
     recipe: &Recipe,
     data: &TrainData<'_>,
     eval: &Eval<'_>,
     seed: u64,
-    threads: usize,
+    cores: Cores,
 ) -> Result<Outputs, TrainError> {
     match net {
-        Net::SeedTeacher => run::<Teacher>(recipe, data, eval, seed, threads),
-        Net::SeedStudent => run::<Student>(recipe, data, eval, seed, threads),
-        Net::TeacherLogits => run::<TeacherLogits>(recipe, data, eval, seed, threads),
-        Net::Strong => run::<StrongTeacher>(recipe, data, eval, seed, threads),
-        Net::Linear => run::<LinearStudent>(recipe, data, eval, seed, threads),
-        Net::Hidden16 => run::<Hidden16Student>(recipe, data, eval, seed, threads),
-        Net::Hidden32 => run::<Hidden32Student>(recipe, data, eval, seed, threads),
+        Net::SeedTeacher => run::<Teacher>(recipe, data, eval, seed, cores),
+        Net::SeedStudent => run::<Student>(recipe, data, eval, seed, cores),
+        Net::TeacherLogits => run::<TeacherLogits>(recipe, data, eval, seed, cores),
+        Net::Strong => run::<StrongTeacher>(recipe, data, eval, seed, cores),
+        Net::Linear => run::<LinearStudent>(recipe, data, eval, seed, cores),
+        Net::Hidden16 => run::<Hidden16Student>(recipe, data, eval, seed, cores),
+        Net::Hidden32 => run::<Hidden32Student>(recipe, data, eval, seed, cores),
     }
+}
+
+/// How a run uses the machine's cores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cores {
+    /// Threads of a mini-batch (no bit of the result depends on it).
+    pub threads: usize,
+    /// Fixed parts a mini-batch's gradient is summed in ([`Schedule::parts`]):
+    /// another count adds the same numbers in another order, so it changes the
+    /// results' last bits (the study's default is mimic's, 4).
+    pub parts: usize,
 }
 
 /// The inputs a trained network is run on.
@@ -133,7 +145,7 @@ fn run<L>(
     data: &TrainData<'_>,
     eval: &Eval<'_>,
     seed: u64,
-    threads: usize,
+    cores: Cores,
 ) -> Result<Outputs, TrainError>
 where
     L: SparseTrain<PIXELS, Output = [f32; 10]> + Initialize + Sync,
@@ -153,7 +165,7 @@ where
             data.classes,
             recipe,
             eval,
-            (seed, threads),
+            (seed, cores),
         ),
         Teaching::Labels { smoothing } => fit(
             Network::new(layers, LabelSmoothing::new(smoothing)),
@@ -161,7 +173,7 @@ where
             data.classes,
             recipe,
             eval,
-            (seed, threads),
+            (seed, cores),
         ),
         Teaching::Kd { temperature, alpha } => {
             // The teacher's softened distribution is worked out once per target,
@@ -180,7 +192,7 @@ where
                 &prepared,
                 recipe,
                 eval,
-                (seed, threads),
+                (seed, cores),
             )
         }
         Teaching::Mse => fit(
@@ -189,7 +201,7 @@ where
             teacher(data)?,
             recipe,
             eval,
-            (seed, threads),
+            (seed, cores),
         ),
     }
 }
@@ -209,7 +221,7 @@ fn fit<L, F>(
     targets: &[F::Target],
     recipe: &Recipe,
     eval: &Eval<'_>,
-    (seed, threads): (u64, usize),
+    (seed, cores): (u64, Cores),
 ) -> Result<Outputs, TrainError>
 where
     L: SparseTrain<PIXELS, Output = [f32; 10]> + Initialize + Sync,
@@ -235,7 +247,8 @@ where
                 .batch_size(64)
                 .rate_schedule(rate)
                 .shuffled(stream_seed(seed, ORDER_STREAM))
-                .threads(threads);
+                .threads(cores.threads)
+                .parts(cores.parts);
             network.fit(data.inputs, targets, &schedule)?;
         }
     }

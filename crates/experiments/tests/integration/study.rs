@@ -34,8 +34,10 @@ fn the_quick_study_runs_end_to_end_and_keeps_its_guarantees() {
         "{last:?}"
     );
 
-    // The test set chooses nothing; the selection seed is never a final seed.
+    // The test set chooses nothing; the selection seed is never a final seed
+    // (each pipeline's seeds are the study's moved up by its index).
     for r in &runs {
+        let config = config.pipeline(r.pipeline);
         match r.phase {
             Phase::Search => {
                 assert!(r.test.is_none(), "a search run was scored on the test set");
@@ -80,14 +82,41 @@ fn the_quick_study_runs_end_to_end_and_keeps_its_guarantees() {
             "{question} {condition} {net:?}: {counts:?}"
         );
     }
-    // Every final method of a table ran every final seed, so comparisons pair.
+    // Every pipeline repeats the whole pipeline from its own seeds: its own
+    // teachers, selection seed and final seeds.
+    let strong: Vec<&Run> = runs
+        .iter()
+        .filter(|r| r.question == "compression" && r.arm == "teacher")
+        .collect();
+    assert_eq!(
+        strong.iter().map(|r| r.pipeline).collect::<Vec<_>>(),
+        (0..config.pipelines).collect::<Vec<_>>()
+    );
+    let scores: Vec<_> = strong
+        .iter()
+        .map(|r| r.test.as_ref().unwrap().accuracy)
+        .collect();
+    assert!(scores.windows(2).any(|w| w[0] != w[1]), "{scores:?}");
+    for p in 0..config.pipelines {
+        let selection: std::collections::BTreeSet<u64> = runs
+            .iter()
+            .filter(|r| r.pipeline == p && r.phase == Phase::Search)
+            .map(|r| r.seed)
+            .collect();
+        assert_eq!(
+            selection.into_iter().collect::<Vec<_>>(),
+            [p as u64 * study::PIPELINE_STRIDE]
+        );
+    }
+    // Every final method of a table ran every final seed of every pipeline, so
+    // comparisons pair.
     let finals: Vec<&Run> = runs
         .iter()
         .filter(|r| r.phase == Phase::Final && r.question == "compression" && r.arm != "teacher")
         .collect();
     for r in &finals {
         let seeds = finals.iter().filter(|x| key(x) == key(r)).count();
-        assert_eq!(seeds, config.seeds.len(), "{:?}", key(r));
+        assert_eq!(seeds, config.seeds.len() * config.pipelines, "{:?}", key(r));
     }
     // The strong teacher beats every 784→10 network; the omitted-class fix
     // recovers 3s a distilled student never saw.
@@ -105,7 +134,7 @@ fn the_quick_study_runs_end_to_end_and_keeps_its_guarantees() {
         .filter(|r| r.question == "omitted class" && r.arm == "kd")
         .filter_map(|r| r.test.as_ref()?.corrected)
         .collect();
-    assert_eq!(omitted.len(), config.coarse_seeds.len());
+    assert_eq!(omitted.len(), config.coarse_seeds.len() * config.pipelines);
     assert!(
         omitted
             .iter()
@@ -123,6 +152,13 @@ fn the_quick_study_runs_end_to_end_and_keeps_its_guarantees() {
             .iter()
             .all(|c| c.holm_p >= c.paired.p && c.holm_p <= 1.0)
     );
+    // Intervals over pipelines: one mean difference per pipeline, of which the
+    // overall one is the mean.
+    for c in &compared {
+        assert_eq!(c.per_pipeline.len(), config.pipelines, "{c:?}");
+        let mean = c.per_pipeline.iter().sum::<f64>() / c.per_pipeline.len() as f64;
+        assert!((mean - c.paired.mean).abs() < 1e-9, "{c:?}");
+    }
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(report.contains("reduced `--quick` run") && report.contains("tests/study.rs"));
     for section in [
@@ -137,6 +173,11 @@ fn the_quick_study_runs_end_to_end_and_keeps_its_guarantees() {
     }
     let csv = std::fs::read_to_string(dir.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), runs.len() + 1);
+    assert!(csv.starts_with("pipeline,question,"));
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with(&format!("{},", config.pipelines - 1)))
+    );
     let mut predictions = String::new();
     flate2::read::GzDecoder::new(std::fs::File::open(dir.join("predictions.csv.gz")).unwrap())
         .read_to_string(&mut predictions)
