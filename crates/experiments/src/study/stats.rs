@@ -280,70 +280,8 @@ pub fn paired_bootstrap(
     confidence: f64,
     seed: u64,
 ) -> Interval {
-    let nan = Interval {
-        estimate: f64::NAN,
-        low: f64::NAN,
-        high: f64::NAN,
-    };
-    let seeds = a.len();
-    let images = a.first().map_or(0, Vec::len);
-    if seeds == 0
-        || images == 0
-        || b.len() != seeds
-        || a.iter().chain(b).any(|row| row.len() != images)
-    {
-        return nan;
-    }
-    // d[s·images + i] = A right − B right ∈ {−1, 0, 1}.
-    let d: Vec<i8> = a
-        .iter()
-        .zip(b)
-        .flat_map(|(ra, rb)| ra.iter().zip(rb).map(|(&x, &y)| i8::from(x) - i8::from(y)))
-        .collect();
-    let scale = 100.0 / (seeds * images) as f64;
-    let estimate = d.iter().map(|&x| f64::from(x)).sum::<f64>() * scale;
-    if resamples == 0 {
-        return Interval {
-            estimate,
-            low: f64::NAN,
-            high: f64::NAN,
-        };
-    }
-    let mut rng = Pcg64::seed_from_u64(seed);
-    let mut seed_weight = vec![0_i64; seeds];
-    let mut image_weight = vec![0_i32; images];
-    let mut diffs = Vec::with_capacity(resamples);
-    for _ in 0..resamples {
-        seed_weight.fill(0);
-        image_weight.fill(0);
-        for _ in 0..seeds {
-            seed_weight[rng.random_range(0..seeds)] += 1;
-        }
-        for _ in 0..images {
-            image_weight[rng.random_range(0..images)] += 1;
-        }
-        let mut total = 0_i64;
-        for (s, &w) in seed_weight.iter().enumerate() {
-            if w == 0 {
-                continue;
-            }
-            let row = &d[s * images..(s + 1) * images];
-            let inner: i32 = row
-                .iter()
-                .zip(&image_weight)
-                .map(|(&x, &v)| i32::from(x) * v)
-                .sum();
-            total += w * i64::from(inner);
-        }
-        diffs.push(total as f64 * scale);
-    }
-    diffs.sort_by(f64::total_cmp);
-    let tail = ((1.0 - confidence) / 2.0).clamp(0.0, 0.5);
-    Interval {
-        estimate,
-        low: percentile(&diffs, tail),
-        high: percentile(&diffs, 1.0 - tail),
-    }
+    // Every seed in one group: the group is not drawn, the seeds are.
+    nested_bootstrap(a, b, &vec![0; a.len()], resamples, confidence, seed)
 }
 
 /// [`paired_bootstrap`] with seeds nested in groups (the study's pipelines):
@@ -396,8 +334,8 @@ pub fn nested_bootstrap(
         })
         .collect();
     let total_of = |row: &[i8]| row.iter().map(|&x| i64::from(x)).sum::<i64>();
-    let estimate =
-        100.0 * d.iter().map(|r| total_of(r)).sum::<i64>() as f64 / (seeds * images) as f64;
+    let scale = |seeds: i64| 100.0 / (seeds as f64 * images as f64);
+    let estimate = d.iter().map(|r| total_of(r)).sum::<i64>() as f64 * scale(seeds as i64);
     if resamples == 0 {
         return Interval {
             estimate,
@@ -413,7 +351,11 @@ pub fn nested_bootstrap(
         seed_weight.fill(0);
         image_weight.fill(0);
         for _ in 0..members.len() {
-            let m = &members[rng.random_range(0..members.len())];
+            // One group is always drawn whole (and draws nothing from `rng`).
+            let m = match members.len() {
+                1 => &members[0],
+                n => &members[rng.random_range(0..n)],
+            };
             for _ in 0..m.len() {
                 seed_weight[m[rng.random_range(0..m.len())]] += 1;
             }
@@ -434,7 +376,7 @@ pub fn nested_bootstrap(
             total += w * i64::from(inner);
             drawn += w;
         }
-        diffs.push(100.0 * total as f64 / (drawn as f64 * images as f64));
+        diffs.push(total as f64 * scale(drawn));
     }
     diffs.sort_by(f64::total_cmp);
     let tail = ((1.0 - confidence) / 2.0).clamp(0.0, 0.5);
