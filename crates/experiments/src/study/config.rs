@@ -14,10 +14,11 @@ pub struct StudyConfig {
     /// Seeds of the final runs of each pipeline (pipeline 0's; see
     /// [`StudyConfig::pipelines`]); never the selection seed.
     pub seeds: Vec<u64>,
-    /// Final seeds of the questions whose differences are expected to be a point
-    /// or more (limited labels, the omitted class): the same 20 by default; fewer
-    /// make a faster study, and the report then refuses to claim any difference
-    /// under half a point from them. Never the selection seed.
+    /// Final seeds of each pipeline for the questions whose differences are
+    /// expected to be a point or more (limited labels, the omitted class): the
+    /// same as `seeds` by default; fewer make a faster study, and the report then
+    /// refuses to claim any difference under half a point from fewer than 20
+    /// seeds in all. Never the selection seed.
     pub coarse_seeds: Vec<u64>,
     /// The seed every candidate setting is tried with (and every teacher trained with).
     pub selection_seed: u64,
