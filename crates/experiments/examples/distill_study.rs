@@ -33,7 +33,7 @@ struct Settings {
     /// 1 to 20 [default: 5; 2 with --quick]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=20))]
     pipelines: Option<u64>,
-    /// Final seeds 1..=N of each pipeline (2 to 100) [default: 4; 3 with --quick]
+    /// Final seeds 1..=N of each pipeline (2 to 100) [default: 4; 2 with --quick]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(2..=100))]
     seeds: Option<u64>,
     /// Parts each mini-batch's gradient is summed in (1 to 64) [default: 4]. Another

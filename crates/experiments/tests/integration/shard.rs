@@ -240,7 +240,7 @@ fn refusals(parts: &Path) {
     };
     let mismatched = |name: &str, change: &dyn Fn(&mut Part)| altered(name, 2, change);
     let (e, odd) = mismatched("seeds", &|p| {
-        p.settings["seeds"] = serde_json::json!([1, 2])
+        p.settings["seeds"] = serde_json::json!([1, 2, 3])
     });
     assert!(
         matches!(&e, MergeError::Mismatch { path, .. } if *path == odd),
@@ -251,7 +251,7 @@ fn refusals(parts: &Path) {
         message.starts_with(&format!(
             "{}: not part of the same study as ",
             odd.display()
-        )) && message.ends_with("different settings: seeds: [1,2] here, [1,2,3] in the first part"),
+        )) && message.ends_with("different settings: seeds: [1,2,3] here, [1,2] in the first part"),
         "{message}"
     );
 
