@@ -552,6 +552,8 @@ fn comparison_table(
             Metric::Nll => " (NLL)",
         };
         let d = if c.metric == Metric::Nll { 3 } else { 2 };
+        // Each pipeline's difference with as many decimals as the interval.
+        let e = super::stats::decimals(c.paired.interval.width()).max(d);
         let _ = writeln!(
             m,
             "| {} | {} | {}{what} | {} | {:.d$} ± {:.d$} | {:.d$} ± {:.d$} | {} | {} | {} | {} of {} | {} | **{}** |",
@@ -577,7 +579,7 @@ fn comparison_table(
             ),
             c.per_pipeline
                 .iter()
-                .map(|x| format!("{x:+.d$}"))
+                .map(|x| format!("{x:+.e$}"))
                 .collect::<Vec<_>>()
                 .join(", "),
             c.agreeing(),
