@@ -9,7 +9,10 @@
 //! any edge of the grid it lands on) is then trained with every final seed, and
 //! only those runs are scored on the test set ([`search`]). One seed fixes a
 //! network's initialisation and the order of its data, so the methods' runs of a
-//! seed are paired. [`report`] turns the runs into intervals, tests and plots.
+//! seed are paired. All of it — selection seed, teachers, labelled subsets,
+//! label noise — is repeated for each of [`StudyConfig::pipelines`], each from
+//! its own seeds, so that [`analysis`] can put its intervals over whole reruns
+//! of the pipeline. [`report`] turns the runs into intervals, tests and plots.
 //!
 //! [`shard`] divides the study into parts that run on many machines at once, each
 //! written as a [`part`] file; [`merge`] puts the parts back together into the
