@@ -480,12 +480,8 @@ fn protocol_text(config: &StudyConfig, runs: &[Run]) -> String {
 
 fn answers(compared: &[Comparison]) -> String {
     let mut m = String::from("## Answers\n\n");
-    m.push_str(&comparison_table(
-        compared,
-        "method %",
-        "direct %",
-        "better than direct?",
-    ));
+    let headers = ["method %", "direct %", "better than direct?"];
+    m.push_str(&comparison_table(compared, headers, None));
     let _ = writeln!(m, "\n± is the sd over every seed of every pipeline.\n");
     m
 }
@@ -515,35 +511,35 @@ fn calibration_text(runs: &[Run], calibration: &[Comparison]) -> String {
         let smoothed = chosen.iter().filter(|x| x.1 > 0.0).count();
         format!("{smoothed} of {}", chosen.len())
     };
-    let table = comparison_table(calibration, "KD", "direct", "KD better calibrated?");
-    let mut lines = table.lines();
-    let _ = writeln!(
-        m,
-        "{} direct smoothed labels |",
-        lines.next().unwrap_or_default()
-    );
-    let _ = writeln!(m, "{}---|", lines.next().unwrap_or_default());
-    for (line, c) in lines.zip(calibration) {
-        let _ = writeln!(m, "{line} {} |", smoothing(c));
-    }
+    let headers = ["KD", "direct", "KD better calibrated?"];
+    let extra: (&str, &dyn Fn(&Comparison) -> String) = ("direct smoothed labels", &smoothing);
+    m.push_str(&comparison_table(calibration, headers, Some(extra)));
     m.push('\n');
     m
 }
 
-/// One row per comparison: both means, the paired difference with its
-/// intervals, each pipeline's difference, the Holm p and the verdict.
+/// A column after the verdict: its header, and its cell for a comparison.
+type Extra<'a> = (&'a str, &'a dyn Fn(&Comparison) -> String);
+
+/// One row per comparison: both means (`method`, `baseline` name their
+/// columns), the paired difference with its intervals, each pipeline's
+/// difference, the Holm p, the verdict (`verdict` names it) and `extra`.
 fn comparison_table(
     compared: &[Comparison],
-    method: &str,
-    baseline: &str,
-    verdict: &str,
+    [method, baseline, verdict]: [&str; 3],
+    extra: Option<Extra<'_>>,
 ) -> String {
     let mut m = String::new();
+    let (extra_header, extra_rule) =
+        extra.map_or((String::new(), ""), |(h, _)| (format!(" {h} |"), "---|"));
     let _ = writeln!(
         m,
-        "| question | network | condition | method | {method} | {baseline} | difference [95% t over pipelines] | [95% bootstrap, pipelines × seeds × images] | each pipeline | same sign | Holm p | {verdict} |"
+        "| question | network | condition | method | {method} | {baseline} | difference [95% t over pipelines] | [95% bootstrap, pipelines × seeds × images] | each pipeline | same sign | Holm p | {verdict} |{extra_header}"
     );
-    let _ = writeln!(m, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        m,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|{extra_rule}"
+    );
     for c in compared {
         let what = match c.metric {
             Metric::Accuracy => "",
@@ -556,7 +552,7 @@ fn comparison_table(
         let e = super::stats::decimals(c.paired.interval.width()).max(d);
         let _ = writeln!(
             m,
-            "| {} | {} | {}{what} | {} | {:.d$} ± {:.d$} | {:.d$} ± {:.d$} | {} | {} | {} | {} of {} | {} | **{}** |",
+            "| {} | {} | {}{what} | {} | {:.d$} ± {:.d$} | {:.d$} ± {:.d$} | {} | {} | {} | {} of {} | {} | **{}** |{}",
             c.question,
             c.net.name(),
             if c.condition.is_empty() {
@@ -586,6 +582,7 @@ fn comparison_table(
             c.per_pipeline.len(),
             p_value(c.holm_p),
             c.verdict(),
+            extra.map_or_else(String::new, |(_, cell)| format!(" {} |", cell(c))),
         );
     }
     m

@@ -574,6 +574,17 @@ mod tests {
         };
         assert_eq!(i.to_string(), "+0.21 [0.08, 0.33]");
         assert_eq!(format!("{i:.3}"), "+0.215 [0.081, 0.333]");
+        assert_eq!(format!("{i:.1}"), "+0.2 [0.1, 0.3]");
+        // Narrow intervals get the decimals they need (at most four).
+        let small = Interval {
+            estimate: -0.0015,
+            low: -0.0030,
+            high: 0.0001,
+        };
+        assert_eq!(small.to_string(), "-0.0015 [-0.0030, 0.0001]");
+        assert_eq!(decimals(0.1), 2);
+        assert_eq!(decimals(0.05), 3);
+        assert_eq!(decimals(0.0), 2);
         assert!(!i.contains_zero() && i.excludes_zero_above() && !i.excludes_zero_below());
         let j = Interval {
             estimate: -0.5,
@@ -773,26 +784,6 @@ mod tests {
         assert!(ece::<3>(&[], &[], 15).is_nan() && nll(&probs, &labels[..2]).is_nan());
         assert!(agreement::<3>(&[], &[]).is_nan() && kl(&probs, &other[..1]).is_nan());
         assert!(ece(&probs, &labels, 0).is_nan());
-    }
-
-    #[test]
-    fn small_intervals_are_printed_with_enough_decimals() {
-        let small = Interval {
-            estimate: -0.0015,
-            low: -0.0030,
-            high: 0.0001,
-        };
-        assert_eq!(small.to_string(), "-0.0015 [-0.0030, 0.0001]");
-        let usual = Interval {
-            estimate: 0.25,
-            low: 0.14,
-            high: 0.36,
-        };
-        assert_eq!(usual.to_string(), "+0.25 [0.14, 0.36]");
-        assert_eq!(format!("{usual:.1}"), "+0.2 [0.1, 0.4]");
-        assert_eq!(decimals(0.1), 2);
-        assert_eq!(decimals(0.05), 3);
-        assert_eq!(decimals(0.0), 2);
     }
 
     #[test]
