@@ -28,23 +28,15 @@ use mimic::export::{Item, c_header, rust_source};
 use mimic::persist::{self, Layers};
 use mimic::quantized::quantized_image;
 use mimic::{
-    Adam, Conv2d, CrossEntropy, Distillation, Flatten, Identity, MaxPool2d, Network,
-    QuantizedModule, RateSchedule, ReLU, Schedule, SoftTarget, images, module::Parameters,
-    quantize,
+    Adam, CrossEntropy, Distillation, Network, QuantizedModule, RateSchedule, Schedule, SoftTarget,
+    images, module::Parameters, quantize,
 };
 use mimic_experiments::cli::{self, DataArgs};
 use mimic_experiments::experiment::stream_seed;
 use mimic_mnist::{Dataset, PIXELS, Scaling};
 
 /// The teacher: two convolutions (16 and 32 filters) and a linear classifier.
-type Teacher = (
-    Conv2d<1, 28, 28, 16, 28, 28, 5, 1, 2, ReLU>,
-    MaxPool2d<16, 28, 28, 14, 14, 2>,
-    Conv2d<16, 14, 14, 32, 10, 10, 5, 1, 0, ReLU>,
-    MaxPool2d<32, 10, 10, 5, 5, 2>,
-    Flatten<32, 5, 5, 800>,
-    mimic::Dense<800, 10, Identity>,
-);
+type Teacher = mimic_experiments::models::CnnTeacher;
 
 /// The student: the firmware crate's type (half the teacher's filters).
 type Student = mimic_firmware::Cnn;

@@ -1,7 +1,7 @@
 //! The distillation study: does a student distilled from a teacher beat the same
 //! network trained directly — when it is compressed from a much larger teacher,
 //! when labels are few or noisy, when a class is missing from its data? Writes
-//! `report.md`, `results.csv`, `predictions.csv.gz` and plots.
+//! `report.md`, `results.csv`, `predictions.csv.gz`, `probabilities.f32` and plots.
 //!
 //! `--shard K/N` runs part K of N of the study and writes it as
 //! `part-K-of-N.json.gz`; `--merge DIR…` writes the report from every part (see
@@ -26,7 +26,7 @@ use mimic_experiments::study::{self, Progress, StudyConfig};
 struct Settings {
     #[command(flatten)]
     data: DataArgs,
-    /// Where report.md, results.csv, predictions.csv.gz and the plots go
+    /// Where report.md, results.csv, predictions.csv.gz, probabilities.f32 and the plots go
     #[arg(long, value_name = "DIR", default_value = "study")]
     out: PathBuf,
     /// Repetitions of the whole pipeline (selection seed, teachers, data draws),

@@ -49,6 +49,19 @@ pub type LeNet5 = (
     Dense<84, 10, Identity>,
 );
 
+/// A convolutional teacher (21,258 parameters): conv 16@5×5, padding 2 → max
+/// pool 2 → conv 32@5×5 → max pool 2 → 800→10, ReLU, logits out. Past 99.2% on
+/// MNIST's test set in four epochs; the distillation study's convolutional
+/// teacher and `deploy_cnn`'s.
+pub type CnnTeacher = (
+    Conv2d<1, 28, 28, 16, 28, 28, 5, 1, 2, ReLU>,
+    MaxPool2d<16, 28, 28, 14, 14, 2>,
+    Conv2d<16, 14, 14, 32, 10, 10, 5, 1, 0, ReLU>,
+    MaxPool2d<32, 10, 10, 5, 5, 2>,
+    Flatten<32, 5, 5, 800>,
+    Dense<800, 10, Identity>,
+);
+
 /// A tiny CNN (7,018 parameters): conv 8@3×3 stride 2 → conv 16@3×3 stride 2 →
 /// 10, ReLU, logits out.
 pub type TinyCnn = (

@@ -5,7 +5,8 @@
 //! comparison of the study. A study of one pipeline falls back to a t-interval
 //! over seeds and a bootstrap over seeds and images.
 
-use super::search::{Phase, Run};
+use super::recipe::Teaching;
+use super::search::{DIRECT_UNSMOOTHED, Phase, Run};
 use super::stats::{
     Interval, PairedT, holm, mean, nested_bootstrap, paired_bootstrap, paired_t, sample_sd,
 };
@@ -45,9 +46,10 @@ pub struct Comparison {
     pub condition: String,
     /// The network.
     pub net: Net,
-    /// The method tested ("kd", "mse").
+    /// The method tested ("kd", "kd (CNN teacher)", "mse").
     pub method: &'static str,
-    /// What it is compared with ("direct").
+    /// What it is compared with: "direct", or [`DIRECT_UNSMOOTHED`] (direct's
+    /// best setting without label smoothing — its choice where that was one).
     pub baseline: &'static str,
     /// What is compared.
     pub metric: Metric,
@@ -150,29 +152,45 @@ fn value(run: &Run, metric: Metric) -> Option<f64> {
     }
 }
 
-/// The calibration claims: ECE and NLL of KD against direct in every table of
-/// the compression, label-noise and limited-labels questions, paired and over
-/// pipelines like the answers, with Holm's correction across all of them (a
-/// family of their own).
+/// The calibration claims: ECE and NLL of every KD method against direct in
+/// every table of the compression, label-noise and limited-labels questions,
+/// and against direct without label smoothing (which calibrates by itself), paired
+/// and over pipelines like the answers, with Holm's correction across all of
+/// them (a family of their own).
 pub fn calibration(runs: &[Run], test_classes: &[usize]) -> Vec<Comparison> {
     let mut out = Vec::new();
     for (question, condition, net) in tables(runs) {
         if !["compression", "label noise", "limited labels"].contains(&question) {
             continue;
         }
-        for metric in [Metric::Ece, Metric::Nll] {
-            out.extend(compare(
-                runs,
-                test_classes,
-                question,
-                &condition,
-                net,
-                "kd",
-                metric,
-            ));
+        for method in methods(runs, question, &condition, net) {
+            for baseline in ["direct", DIRECT_UNSMOOTHED] {
+                for metric in [Metric::Ece, Metric::Nll] {
+                    let key = (question, condition.as_str(), net);
+                    out.extend(compare(runs, test_classes, key, (method, baseline), metric));
+                }
+            }
         }
     }
     adjust(&mut out);
+    out
+}
+
+/// The methods a table compares with direct: every arm with final runs but
+/// direct's own (and the teacher), in run order.
+fn methods(runs: &[Run], question: &str, condition: &str, net: Net) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for r in runs.iter().filter(|r| {
+        r.phase == Phase::Final
+            && r.question == question
+            && r.condition == condition
+            && r.net == net
+            && !["direct", DIRECT_UNSMOOTHED, "teacher"].contains(&r.arm)
+    }) {
+        if !out.contains(&r.arm) {
+            out.push(r.arm);
+        }
+    }
     out
 }
 
@@ -199,44 +217,55 @@ fn adjust(comparisons: &mut [Comparison]) {
     }
 }
 
-/// The comparisons the study makes (KD against direct wherever both ran, and the
-/// seed's MSE against direct), with Holm's correction across all of them.
+/// The comparisons the study makes (every method against direct wherever both
+/// ran: KD from each teacher, the seed's MSE), with Holm's correction across
+/// all of them.
 pub fn comparisons(runs: &[Run], test_classes: &[usize]) -> Vec<Comparison> {
     let mut out = Vec::new();
     for (question, condition, net) in tables(runs) {
-        let method = if question == "seed" { "mse" } else { "kd" };
         let metric = if question == "omitted class" {
             Metric::OmittedClassCorrected
         } else {
             Metric::Accuracy
         };
-        if let Some(c) = compare(
-            runs,
-            test_classes,
-            question,
-            &condition,
-            net,
-            method,
-            metric,
-        ) {
-            out.push(c);
+        for method in methods(runs, question, &condition, net) {
+            let key = (question, condition.as_str(), net);
+            out.extend(compare(runs, test_classes, key, (method, "direct"), metric));
         }
     }
     adjust(&mut out);
     out
 }
 
+/// The final runs `baseline` names in a table: direct's, or for
+/// [`DIRECT_UNSMOOTHED`] the unsmoothed control where direct chose smoothing and
+/// direct's own finals where it did not.
+fn baseline_finals<'a>(
+    runs: &'a [Run],
+    (question, condition, net): (&str, &str, Net),
+    baseline: &str,
+) -> Vec<&'a Run> {
+    let direct = finals(runs, question, condition, net, "direct");
+    if baseline != DIRECT_UNSMOOTHED {
+        return direct;
+    }
+    let control = finals(runs, question, condition, net, DIRECT_UNSMOOTHED);
+    let plain =
+        |r: &&Run| matches!(r.recipe.teaching, Teaching::Labels { smoothing } if smoothing == 0.0);
+    let mut out: Vec<&Run> = direct.into_iter().filter(plain).chain(control).collect();
+    out.sort_by_key(|r| (r.pipeline, r.seed));
+    out
+}
+
 fn compare(
     runs: &[Run],
     test_classes: &[usize],
-    question: &'static str,
-    condition: &str,
-    net: Net,
-    method: &'static str,
+    (question, condition, net): (&'static str, &str, Net),
+    (method, baseline): (&'static str, &'static str),
     metric: Metric,
 ) -> Option<Comparison> {
     let a = finals(runs, question, condition, net, method);
-    let b = finals(runs, question, condition, net, "direct");
+    let b = baseline_finals(runs, (question, condition, net), baseline);
     // Pair by pipeline and seed: only seeds both arms finished with a value.
     let pairs: Vec<(&Run, &Run, f64, f64)> = a
         .iter()
@@ -295,7 +324,7 @@ fn compare(
         condition: condition.to_string(),
         net,
         method,
-        baseline: "direct",
+        baseline,
         metric,
         method_mean: mean(&va),
         method_sd: sample_sd(&va),
@@ -331,7 +360,7 @@ pub fn interval(values: &[f64]) -> Interval {
 
 #[cfg(test)]
 mod tests {
-    use super::super::recipe::{Optim, Recipe, Teaching};
+    use super::super::recipe::{Optim, Recipe};
     use super::super::score::Scores;
     use super::*;
 
@@ -356,6 +385,7 @@ mod tests {
             test: Some(Scores {
                 accuracy: right as f64,
                 predictions: (0..100).map(|i| u8::from(i >= right)).collect(),
+                probabilities: Vec::new(),
                 ece: 0.0,
                 nll: 0.0,
                 agreement: None,
@@ -421,12 +451,69 @@ mod tests {
             }
         }
         let c = calibration(&runs, &[0; 100]);
-        assert_eq!(c.len(), 2);
+        assert_eq!(c.len(), 4);
         let (ece, nll) = (&c[0], &c[1]);
         assert_eq!(ece.metric, Metric::Ece);
         assert!(ece.paired.mean < -1.5, "{ece:?}");
         assert_eq!(ece.verdict(), "yes");
         assert!(ece.bootstrap.is_none());
         assert_eq!(nll.verdict(), "not shown");
+        // Direct chose no smoothing: its own runs are the unsmoothed control.
+        assert_eq!(
+            (c[2].baseline, c[2].metric),
+            (DIRECT_UNSMOOTHED, Metric::Ece)
+        );
+        assert_eq!(c[2].paired.mean, ece.paired.mean);
+    }
+
+    #[test]
+    fn the_unsmoothed_control_replaces_a_smoothed_choice_seed_by_seed() {
+        let smoothed = Recipe {
+            teaching: Teaching::Labels { smoothing: 0.1 },
+            learning_rate: 0.001,
+            epochs: 1,
+            optim: Optim::Adam,
+        };
+        let with_ece = |mut r: Run, ece: f64| {
+            if let Some(t) = r.test.as_mut() {
+                t.ece = ece;
+            }
+            r
+        };
+        let mut runs = Vec::new();
+        for p in 0..5 {
+            for s in 0..4u64 {
+                let seed = 1_000 * p as u64 + s + 1;
+                let kd = with_ece(run("kd", p, seed, 90), 2.0 + 0.01 * s as f64);
+                // Pipelines 0 and 1 chose ε = 0.1 (ECE 1, better than KD's 2)
+                // and ran the control (ECE 4); the others chose ε = 0 (ECE 4).
+                if p < 2 {
+                    let chosen = Run {
+                        recipe: smoothed,
+                        ..with_ece(run("direct", p, seed, 90), 1.0)
+                    };
+                    let control = with_ece(run(DIRECT_UNSMOOTHED, p, seed, 90), 4.0);
+                    runs.extend([chosen, control]);
+                } else {
+                    runs.push(with_ece(run("direct", p, seed, 90), 4.0 + 0.01 * p as f64));
+                }
+                runs.push(kd);
+            }
+        }
+        let c = calibration(&runs, &[0; 100]);
+        let ece = |baseline| {
+            c.iter()
+                .find(|c| c.baseline == baseline && c.metric == Metric::Ece)
+                .unwrap()
+        };
+        let (chosen, control) = (ece("direct"), ece(DIRECT_UNSMOOTHED));
+        assert_eq!(control.seed_pairs, 20);
+        assert_eq!(chosen.agreeing(), 3, "{chosen:?}");
+        assert!(
+            control.per_pipeline.iter().all(|d| *d < -1.9),
+            "{control:?}"
+        );
+        assert_eq!(control.verdict(), "yes");
+        assert_eq!(chosen.verdict(), "not shown");
     }
 }

@@ -30,6 +30,8 @@ pub struct StudyConfig {
     pub epochs: usize,
     /// Epochs of the strong teacher.
     pub teacher_epochs: usize,
+    /// Epochs of the convolutional teacher.
+    pub cnn_epochs: usize,
     /// Labelled-image budgets of the limited-labels question.
     pub label_budgets: Vec<usize>,
     /// Fraction of training labels replaced by a wrong class in the noise question.
@@ -59,6 +61,7 @@ impl Default for StudyConfig {
             train_limit: None,
             epochs: 10,
             teacher_epochs: 12,
+            cnn_epochs: 4,
             label_budgets: vec![1_000, 5_000, 10_000],
             noise: 0.2,
             reference_seeds: vec![1, 2, 3],
@@ -82,6 +85,7 @@ impl StudyConfig {
             train_limit: Some(8_000),
             epochs: 2,
             teacher_epochs: 2,
+            cnn_epochs: 1,
             label_budgets: vec![500, 1_000],
             reference_seeds: vec![1, 2],
             quick: true,
@@ -98,6 +102,7 @@ impl StudyConfig {
             || self.coarse_seeds.len() < 2
             || self.epochs == 0
             || self.teacher_epochs == 0
+            || self.cnn_epochs == 0
             || self.pipelines == 0
             || self.parts == 0
         {

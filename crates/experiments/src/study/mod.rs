@@ -149,15 +149,15 @@ impl Pipeline {
     fn new(split: &Split, config: &StudyConfig, index: usize, first_teacher: usize) -> Self {
         let config = config.pipeline(index);
         let prepared = Prepared::new(split, &config);
-        let mut which = vec![Which::Strong, Which::Noisy, Which::Seed];
+        let mut which = vec![Which::Strong, Which::Noisy, Which::Cnn, Which::Seed];
         // The reference ablation compares mimic with PyTorch's recipe, not
         // distillation with direct training: it runs in the first pipeline only.
         if index == 0 {
             which.extend((0..questions::VARIANTS.len()).map(Which::Reference));
         }
         which.extend((0..config.label_budgets.len()).map(Which::Limited));
-        // Strong teachers first so the two cores share the longest runs.
-        which.sort_by_key(|w| !matches!(w, Which::Strong | Which::Noisy));
+        // The longest teachers first so the two cores share the longest runs.
+        which.sort_by_key(|w| !matches!(w, Which::Strong | Which::Noisy | Which::Cnn));
         Self {
             index,
             config,
@@ -377,17 +377,30 @@ fn run_pipeline(
     (runs, train_indices.into_iter().zip(trained).collect())
 }
 
-/// The comparisons of one group, each cell with the teacher it learns from, and
-/// the seeds of its final runs.
+/// The comparisons of one group, each cell with the teacher each of its arms
+/// needs, and the seeds of its final runs.
 struct Group<'a> {
     cells: Vec<search::Cell<'a>>,
-    teachers: Vec<Which>,
+    teachers: Vec<Vec<Which>>,
     finals: &'a [u64],
 }
 
 impl<'a> Group<'a> {
+    /// Cells whose every arm needs `teacher`, except the arm that distils from
+    /// the convolutional teacher.
     fn add(&mut self, cells: Vec<search::Cell<'a>>, teacher: Which) {
-        self.teachers.extend(cells.iter().map(|_| teacher));
+        self.teachers.extend(cells.iter().map(|cell| {
+            cell.arms
+                .iter()
+                .map(|arm| {
+                    if arm.name == questions::KD_CNN {
+                        Which::Cnn
+                    } else {
+                        teacher
+                    }
+                })
+                .collect()
+        }));
         self.cells.extend(cells);
     }
 }
@@ -408,8 +421,11 @@ fn groups<'a>(
     };
     let mut main = group(&config.seeds);
     main.add(questions::seed(split, teacher(Which::Seed)), Which::Seed);
-    let strong = teacher(Which::Strong);
-    main.add(questions::compression(split, strong, config), Which::Strong);
+    let (strong, cnn) = (teacher(Which::Strong), teacher(Which::Cnn));
+    main.add(
+        questions::compression(split, strong, cnn, config),
+        Which::Strong,
+    );
     let noisy = teacher(Which::Noisy);
     main.add(
         questions::noise(split, prepared, noisy, config),
@@ -450,8 +466,8 @@ fn units(
     let (index, p) = (|w: Which| pipeline.teacher_index(w), pipeline.index);
     let mut units = Vec::new();
     for (g, group) in groups.iter().enumerate() {
-        for (c, (cell, &w)) in group.cells.iter().zip(&group.teachers).enumerate() {
-            for (a, arm) in cell.arms.iter().enumerate() {
+        for (c, (cell, ws)) in group.cells.iter().zip(&group.teachers).enumerate() {
+            for (a, (arm, &w)) in cell.arms.iter().zip(ws).enumerate() {
                 units.push(shard::Unit {
                     lanes: vec![Lane {
                         pipeline: p,

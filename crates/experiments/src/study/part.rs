@@ -33,7 +33,7 @@ use super::{StudyConfig, run_share};
 use crate::cli::write_atomically;
 
 /// What the first field of every part file says.
-pub const FORMAT: &str = "mimic distill_study part, format 2";
+pub const FORMAT: &str = "mimic distill_study part, format 3";
 
 /// The version of the code that wrote a part (this crate's).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -271,6 +271,7 @@ pub fn settings(config: &StudyConfig) -> Value {
         train_limit,
         epochs,
         teacher_epochs,
+        cnn_epochs,
         label_budgets,
         noise,
         reference_seeds,
@@ -288,6 +289,7 @@ pub fn settings(config: &StudyConfig) -> Value {
         "train_limit": train_limit,
         "epochs": epochs,
         "teacher_epochs": teacher_epochs,
+        "cnn_epochs": cnn_epochs,
         "label_budgets": label_budgets,
         "noise": float(*noise),
         "reference_seeds": reference_seeds,
@@ -319,6 +321,7 @@ pub fn config(settings: &Value, command: String, threads: usize) -> Result<Study
         train_limit,
         epochs: s.usize("epochs")?,
         teacher_epochs: s.usize("teacher_epochs")?,
+        cnn_epochs: s.usize("cnn_epochs")?,
         label_budgets: seeds("label_budgets")?
             .into_iter()
             .map(|n| n as usize)
@@ -396,6 +399,45 @@ fn digits(values: impl Iterator<Item = u8>) -> String {
     values.map(|d| char::from(b'0' + d)).collect()
 }
 
+/// Probabilities as the hexadecimal of their little-endian bytes: exact, and
+/// gzip takes back most of the doubling.
+fn hex_f32(rows: &[[f32; 10]]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(rows.len() * 80);
+    for b in rows.iter().flatten().flat_map(|p| p.to_le_bytes()) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// The inverse of [`hex_f32`].
+fn read_hex_f32(text: &str) -> Result<Vec<[f32; 10]>, String> {
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Ok(c - b'0'),
+        b'a'..=b'f' => Ok(c - b'a' + 10),
+        _ => Err("probabilities: expected lowercase hexadecimal".to_string()),
+    };
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(80) {
+        return Err("probabilities: expected 80 hexadecimal digits per image".into());
+    }
+    bytes
+        .chunks_exact(80)
+        .map(|row| {
+            let mut probs = [0.0_f32; 10];
+            for (p, digits) in probs.iter_mut().zip(row.chunks_exact(8)) {
+                let mut le = [0_u8; 4];
+                for (b, pair) in le.iter_mut().zip(digits.chunks_exact(2)) {
+                    *b = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+                }
+                *p = f32::from_le_bytes(le);
+            }
+            Ok(probs)
+        })
+        .collect()
+}
+
 fn lane_json(l: &Lane) -> Value {
     json!([l.pipeline, l.group, l.cell, l.arm])
 }
@@ -453,8 +495,16 @@ const QUESTIONS: [&str; 6] = [
     "omitted class",
     "reference",
 ];
-const METHODS: [&str; 5] = ["teacher", "direct", "kd", "kd T=4", "mse"];
-const NETS: [Net; 7] = [
+const METHODS: [&str; 7] = [
+    "teacher",
+    "direct",
+    "kd",
+    "kd T=4",
+    "mse",
+    super::questions::KD_CNN,
+    super::search::DIRECT_UNSMOOTHED,
+];
+const NETS: [Net; 8] = [
     Net::SeedTeacher,
     Net::SeedStudent,
     Net::TeacherLogits,
@@ -462,6 +512,7 @@ const NETS: [Net; 7] = [
     Net::Linear,
     Net::Hidden16,
     Net::Hidden32,
+    Net::Cnn,
 ];
 const OPTIMS: [Optim; 4] = [
     Optim::SeedSgd,
@@ -486,6 +537,7 @@ fn run_json(order: &Order, r: &Run) -> Value {
             "predictions": digits(t.predictions.iter().copied()),
             "ece": float(t.ece),
             "nll": float(t.nll),
+            "probabilities": hex_f32(&t.probabilities),
             "agreement": opt(t.agreement),
             "kl": opt(t.kl),
             "corrected": t.corrected.map_or(Value::Null, |c| json!({
@@ -633,6 +685,7 @@ fn read_scores(t: &Fields<'_>) -> Result<Scores, String> {
     Ok(Scores {
         accuracy: t.f64("accuracy")?,
         predictions,
+        probabilities: read_hex_f32(t.str("probabilities")?)?,
         ece: t.f64("ece")?,
         nll: t.f64("nll")?,
         agreement: t.optional_f64("agreement")?,
@@ -745,6 +798,21 @@ mod tests {
             test: Some(Scores {
                 accuracy: 97.123_456_789_012_34,
                 predictions: vec![0, 9, 3],
+                probabilities: vec![
+                    [0.1; 10],
+                    [
+                        f32::MIN_POSITIVE,
+                        1.0,
+                        0.0,
+                        1e-30,
+                        0.5,
+                        0.25,
+                        0.125,
+                        3.0e-8,
+                        0.3,
+                        0.7,
+                    ],
+                ],
                 ece: 1e-300,
                 nll: f64::INFINITY,
                 agreement: None,

@@ -20,6 +20,8 @@ pub const ALPHAS: [f32; 2] = [0.5, 1.0];
 pub const SMOOTHINGS: [f32; 4] = [0.0, 0.05, 0.1, 0.2];
 /// The seed protocol's rates (per-sample SGD).
 pub const SEED_RATES: [f32; 5] = [0.001, 0.003, 0.01, 0.03, 0.1];
+/// The arm of a compression table that distils from the convolutional teacher.
+pub const KD_CNN: &str = "kd (CNN teacher)";
 /// The students of the compression question, smallest first.
 pub const STUDENTS: [Net; 3] = [Net::Linear, Net::Hidden16, Net::Hidden32];
 
@@ -78,30 +80,34 @@ pub fn seed<'a>(split: &'a Split, teacher: &'a Teacher) -> Vec<Cell<'a>> {
                 name: "direct",
                 grid: rates(Teaching::Labels { smoothing: 0.0 }),
                 data: labels(split, classes),
+                teacher_test: None,
             },
             Arm {
                 name: "mse",
                 grid: rates(Teaching::Mse),
                 data: taught(split, classes, teacher),
+                teacher_test: None,
             },
         ],
         truth: truth(split, &split.validation.classes, teacher),
     }]
 }
 
-/// Compression: each smaller student distilled from the strong teacher against
-/// the same network on the labels. KD chooses among T × α × rate (16); direct
-/// among ε × epochs (the base budget or twice it) × rate (16).
+/// Compression: each smaller student distilled from the strong teacher, and
+/// from the convolutional one, against the same network on the labels. KD
+/// chooses among T × α × rate (16) from either teacher; direct among ε × epochs
+/// (the base budget or twice it) × rate (16).
 pub fn compression<'a>(
     split: &'a Split,
     teacher: &'a Teacher,
+    cnn: &'a Teacher,
     config: &StudyConfig,
 ) -> Vec<Cell<'a>> {
     let labels = (&split.fit.classes[..], &split.validation.classes[..]);
     STUDENTS
         .iter()
         .map(|&net| {
-            budget_matched(
+            let mut cell = budget_matched(
                 "compression",
                 String::new(),
                 net,
@@ -109,7 +115,14 @@ pub fn compression<'a>(
                 labels,
                 teacher,
                 config,
-            )
+            );
+            cell.arms.push(Arm {
+                name: KD_CNN,
+                grid: kd_grid(config.epochs, &ALPHAS),
+                data: taught(split, labels.0, cnn),
+                teacher_test: Some(&cnn.test),
+            });
+            cell
         })
         .collect()
 }
@@ -135,11 +148,13 @@ fn budget_matched<'a>(
                 name: "direct",
                 grid: direct_grid(&SMOOTHINGS, &[e, 2 * e]),
                 data: labels(split, fit),
+                teacher_test: None,
             },
             Arm {
                 name: "kd",
                 grid: kd_grid(e, &ALPHAS),
                 data: taught(split, fit, teacher),
+                teacher_test: None,
             },
         ],
         truth: truth(split, validation, teacher),
@@ -178,11 +193,13 @@ pub fn limited<'a>(
                             classes: &labelled.classes,
                             teacher: None,
                         },
+                        teacher_test: None,
                     },
                     Arm {
                         name: "kd",
                         grid: kd_grid(config.epochs, &[1.0]),
                         data: taught(split, &split.fit.classes, teacher),
+                        teacher_test: None,
                     },
                 ],
                 truth: truth(
@@ -251,11 +268,13 @@ pub fn omitted<'a>(
                 name: "direct",
                 grid: direct.into_iter().collect(),
                 data: data(None),
+                teacher_test: None,
             },
             Arm {
                 name: "kd",
                 grid: kd.into_iter().collect(),
                 data: data(Some(teacher_logits)),
+                teacher_test: None,
             },
         ],
         truth: Truth {
@@ -377,6 +396,7 @@ pub fn reference<'a>(
                     classes: &images.classes,
                     teacher: Some(&teacher.fit),
                 },
+                teacher_test: None,
             };
             let kd = |temperature| Teaching::Kd {
                 temperature,

@@ -8,7 +8,7 @@ use std::path::Path;
 use super::StudyConfig;
 use super::analysis::{Comparison, Metric, comparisons, finals, interval};
 use super::plots::{Chart, Point, Series, format_number, render};
-use super::questions::STUDENTS;
+use super::questions::{KD_CNN, STUDENTS};
 use super::recipe::Teaching;
 use super::search::{Phase, Run};
 use super::stats::Interval;
@@ -28,9 +28,20 @@ pub const PYTORCH: [(&str, f64); 5] = [
     ("mse", 90.6),
 ];
 
+/// The file of every scored run's test-set probabilities ([`probabilities`]).
+pub const PROBABILITIES: &str = "probabilities.f32";
+
+/// Bytes of [`PROBABILITIES`]'s text header, before the numbers.
+pub const PROBABILITIES_HEADER: usize = 256;
+
 /// The files `write_outputs` writes into its directory.
 pub fn output_names() -> Vec<&'static str> {
-    let mut names = vec!["report.md", "results.csv", "predictions.csv.gz"];
+    let mut names = vec![
+        "report.md",
+        "results.csv",
+        "predictions.csv.gz",
+        PROBABILITIES,
+    ];
     names.extend(PLOTS);
     names
 }
@@ -60,6 +71,7 @@ pub fn write_outputs(
     let calibrated = super::analysis::calibration(runs, test_classes);
     write_atomically(&dir.join("results.csv"), &results_csv(runs)?)?;
     write_atomically(&dir.join("predictions.csv.gz"), &predictions(runs)?)?;
+    write_atomically(&dir.join(PROBABILITIES), &probabilities(runs))?;
     write_atomically(&dir.join(PLOTS[0]), compression_plot(&compared)?.as_bytes())?;
     write_atomically(
         &dir.join(PLOTS[1]),
@@ -150,11 +162,39 @@ fn results_csv(runs: &[Run]) -> std::io::Result<Vec<u8>> {
             opt(c.map(|c| c.class_before)),
             opt(c.map(|c| c.class_after)),
             opt(c.map(|c| c.accuracy_after)),
-            r.validation.is_none().to_string(),
+            // A teacher trained on the validation split has no validation
+            // score, but scores on the test set: it did not diverge.
+            (r.validation.is_none() && t.is_none()).to_string(),
             format!("{:.3}", r.seconds),
         ])?;
     }
     out.into_inner().map_err(|e| e.into_error())
+}
+
+/// Every scored run's softmax probabilities for each test image, in the order of
+/// `results.csv`'s rows with test scores: a text header padded with spaces to
+/// [`PROBABILITIES_HEADER`] bytes, then runs × images × 10 classes of `f32`,
+/// little-endian (NumPy: `np.fromfile(path, "<f4", offset=256).reshape(-1,
+/// images, 10)`). ECE and NLL recompute from it exactly.
+pub fn probabilities(runs: &[Run]) -> Vec<u8> {
+    let scored: Vec<&super::score::Scores> = runs.iter().filter_map(|r| r.test.as_ref()).collect();
+    let images = scored.first().map_or(0, |t| t.probabilities.len());
+    let mut header = format!(
+        "mimic distill_study probabilities, format 1: {} runs x {images} test images x 10 classes, f32 little-endian after these {PROBABILITIES_HEADER} bytes; runs in the order of results.csv's rows with test scores",
+        scored.len()
+    );
+    header.truncate(PROBABILITIES_HEADER - 1);
+    let mut out = format!("{header:<width$}\n", width = PROBABILITIES_HEADER - 1).into_bytes();
+    out.reserve(scored.len() * images * 40);
+    for t in scored {
+        out.extend(
+            t.probabilities
+                .iter()
+                .flatten()
+                .flat_map(|p| p.to_le_bytes()),
+        );
+    }
+    out
 }
 
 /// Every final run's predicted class for each test image, one run per line, as a
@@ -250,27 +290,37 @@ fn difference_series<'a>(
 
 fn comparison<'a>(
     compared: &'a [Comparison],
-    question: &str,
-    condition: &str,
-    net: Net,
+    (question, condition, net): (&str, &str, Net),
+    method: &str,
 ) -> Option<&'a Comparison> {
-    compared
-        .iter()
-        .find(|c| c.question == question && c.condition == condition && c.net == net)
+    compared.iter().find(|c| {
+        c.question == question && c.condition == condition && c.net == net && c.method == method
+    })
 }
 
 fn compression_plot(compared: &[Comparison]) -> std::io::Result<String> {
-    let cells = STUDENTS
+    let teachers = [("kd", "MLP"), (KD_CNN, "CNN")];
+    let pairs: Vec<(Net, &str, &str)> = STUDENTS
         .iter()
-        .map(|&net| comparison(compared, "compression", "", net));
+        .flat_map(|&net| teachers.map(|(method, teacher)| (net, method, teacher)))
+        .filter(|&(net, method, _)| {
+            comparison(compared, ("compression", "", net), method).is_some()
+        })
+        .collect();
+    let cells = pairs
+        .iter()
+        .map(|&(net, method, _)| comparison(compared, ("compression", "", net), method));
     render(&Chart {
         title: format!(
-            "Students of the {} teacher: distilled − direct, paired",
+            "Students of the {} and the CNN teacher: distilled − direct, paired",
             Net::Strong.name()
         ),
-        x_label: "student".into(),
+        x_label: "student, from which teacher".into(),
         y_label: "test accuracy difference (points)".into(),
-        categories: STUDENTS.iter().map(|n| n.name().to_string()).collect(),
+        categories: pairs
+            .iter()
+            .map(|(net, _, teacher)| format!("{} ({teacher})", net.name()))
+            .collect(),
         series: difference_series(cells),
     })
 }
@@ -283,7 +333,7 @@ fn limited_plot(compared: &[Comparison], config: &StudyConfig) -> std::io::Resul
         .collect();
     let cells = conditions
         .iter()
-        .map(|c| comparison(compared, "limited labels", c, Net::Hidden32));
+        .map(|c| comparison(compared, ("limited labels", c, Net::Hidden32), "kd"));
     render(&Chart {
         title: "784→32→10 with few labels: distilled − direct, paired".into(),
         x_label: "labelled training images".into(),
@@ -458,6 +508,14 @@ fn protocol_text(config: &StudyConfig, runs: &[Run]) -> String {
     );
     let _ = writeln!(
         m,
+        "- **The convolutional teacher** ({}: conv 16@5×5, padding 2 → max pool 2 → conv 32@5×5 → max pool 2 → 800→10, ReLU; {} parameters) trains {} epochs on the fit split's images as 1×28×28, Adam at 0.004 (the best of 0.001, 0.002 and 0.004 on pipeline 0's validation split) with the same cosine decay; its students are the compression question's, distilled over the same grid as from the multilayer teacher (`{}` in the tables).",
+        Net::Cnn.name(),
+        thousands(Net::Cnn.parameters()),
+        config.cnn_epochs,
+        KD_CNN
+    );
+    let _ = writeln!(
+        m,
         "- **Equal tuning budgets.** KD chooses among T ∈ {{1, 2, 4, 8}} × α × rate ∈ {{0.001, 0.003}}, direct among label smoothing ε × epochs ∈ {{base, 2 × base}} × rate — so the direct network may train twice as long as the student it is compared with. Where the choice lands on an edge of a grid (a rate, the top T or ε), one more candidate past that edge is tried and may be chosen; every method of a table gets the same number of these extra candidates (where it has fewer edges to step past, rates between the grid's). Questions with few labels choose on a fifth as many validation labels as they have labelled images. Each method's candidates in pipeline 0 (every pipeline searches the same grids), counted in `results.csv`:\n\n{}",
         candidate_counts(runs)
     );
@@ -490,7 +548,7 @@ fn answers(compared: &[Comparison]) -> String {
 /// smoothing direct chose (which calibrates by itself) counted beside them.
 fn calibration_text(runs: &[Run], calibration: &[Comparison]) -> String {
     let mut m = String::from(
-        "## Calibration\n\nKD − direct in ECE (percent) and NLL (nats) on the test set, paired and over pipelines as in the answers, Holm-adjusted across these comparisons; lower is better calibrated. Direct may choose label smoothing, which calibrates by itself: the last column counts the pipelines where it did.\n\n",
+        "## Calibration\n\nKD − direct in ECE (percent) and NLL (nats) on the test set, paired and over pipelines as in the answers, Holm-adjusted across these comparisons; lower is better calibrated. Direct may choose label smoothing, which calibrates by itself: the last column counts the pipelines where it did, and each KD method is also compared with *direct ε=0* — direct's best setting without smoothing (chosen on validation like the other, trained with the same final seeds; where direct chose no smoothing, its own runs). Every final run's per-image test probabilities are in `probabilities.f32` (see *Files*).\n\n",
     );
     let smoothing = |c: &Comparison| {
         let mut chosen: Vec<(usize, f32)> = runs
@@ -509,7 +567,11 @@ fn calibration_text(runs: &[Run], calibration: &[Comparison]) -> String {
             .collect();
         chosen.dedup_by_key(|x| x.0);
         let smoothed = chosen.iter().filter(|x| x.1 > 0.0).count();
-        format!("{smoothed} of {}", chosen.len())
+        if c.baseline == "direct" {
+            format!("{smoothed} of {}", chosen.len())
+        } else {
+            format!("none (direct smoothed in {smoothed} of {})", chosen.len())
+        }
     };
     let headers = ["KD", "direct", "KD better calibrated?"];
     let extra: (&str, &dyn Fn(&Comparison) -> String) = ("direct smoothed labels", &smoothing);
@@ -560,7 +622,11 @@ fn comparison_table(
             } else {
                 &c.condition
             },
-            c.method,
+            if c.baseline == "direct" {
+                c.method.to_string()
+            } else {
+                format!("{} vs {}", c.method, c.baseline)
+            },
             c.method_mean,
             c.method_sd,
             c.baseline_mean,
@@ -648,8 +714,11 @@ fn teachers_table(runs: &[Run]) -> String {
             },
             r.net.name(),
             r.recipe,
-            r.validation
-                .map_or_else(|| "diverged".into(), |v| format!("{v:.2}")),
+            match (r.validation, t) {
+                (Some(v), _) => format!("{v:.2}"),
+                (None, Some(_)) => "– (trained on it)".into(),
+                (None, None) => "diverged".into(),
+            },
             t.map_or_else(|| "–".into(), |t| format!("{:.2}", t.accuracy)),
             t.map_or_else(|| "–".into(), |t| format!("{:.2}", t.ece)),
             t.map_or_else(|| "–".into(), |t| format!("{:.3}", t.nll)),
@@ -726,7 +795,9 @@ fn tables(runs: &[Run], compared: &[Comparison]) -> String {
     let _ = writeln!(
         m,
         "\n{widened} candidate runs in all (every one in `results.csv`, phase `search`). Diverged runs: {}. {} comparisons in the answer table, Holm-adjusted together.\n",
-        runs.iter().filter(|r| r.validation.is_none()).count(),
+        runs.iter()
+            .filter(|r| r.validation.is_none() && r.test.is_none())
+            .count(),
         compared.len()
     );
     let _ = writeln!(
@@ -863,7 +934,7 @@ fn questions_text(config: &StudyConfig) -> String {
     format!(
         "## Questions\n\n\
 1. **The seed's question.** Under the seed's protocol (one pass, per-sample SGD, file order), does its 784→10 student, trained by MSE on its teacher's outputs, beat the same network trained on the labels?\n\
-2. **Compression.** With every label, does a student distilled from a much larger teacher ({strong}) beat the same student trained directly, when both get the same number of tuned candidates — for {students}?\n\
+2. **Compression.** With every label, does a student distilled from a much larger teacher — the multilayer {strong} or a convolutional network — beat the same student trained directly, when each method gets the same number of tuned candidates — for {students}?\n\
 3. **Few labels.** With {budgets} labelled images and the rest of the fit split unlabelled, does 784→32→10 distilled (over all the images) from a teacher trained on the labelled ones beat 784→32→10 trained on the labelled ones?\n\
 4. **Label noise.** With {noise}% of the labels replaced by another class, does distillation from a teacher trained on those labels beat direct training on them?\n\
 5. **An omitted class.** Trained on images with no 3s, can a distilled student recognise 3s — before and after raising the 3's bias by an amount chosen on validation?\n\

@@ -18,6 +18,9 @@ pub struct Scores {
     pub accuracy: f64,
     /// Predicted class of every test image.
     pub predictions: Vec<u8>,
+    /// The softmax of every test image's logits, from which `ece` and `nll`
+    /// are computed.
+    pub probabilities: Vec<[f32; 10]>,
     /// Expected calibration error (15 equal-width bins), percent.
     pub ece: f64,
     /// Mean negative log-likelihood of the true class, nats.
@@ -46,6 +49,7 @@ pub struct Corrected {
 }
 
 /// What scoring needs besides the network's outputs.
+#[derive(Clone, Copy)]
 pub struct Truth<'a> {
     /// Validation classes (clean or noisy, as the question's labels are).
     pub validation: &'a [usize],
@@ -80,6 +84,7 @@ pub fn score(outputs: &Outputs, truth: &Truth<'_>) -> Scores {
         corrected: truth
             .correct_class
             .map(|class| correct(outputs, truth, class)),
+        probabilities: probs,
     }
 }
 

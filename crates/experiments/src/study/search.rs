@@ -4,10 +4,15 @@
 
 use super::jobs::{Tracker, parallel};
 use super::lanes::{Order, Stage};
-use super::recipe::{Recipe, widen_to, widening_budget};
+use super::recipe::{Recipe, Teaching, widen_to, widening_budget};
 use super::score::{Scores, Truth, score, validation_accuracy};
 use super::train::{Cores, Eval, Net, TrainData, train};
 use crate::experiment::Samples;
+
+/// The method of the finals a direct arm that chose label smoothing also runs:
+/// its best candidate without smoothing, so that a calibration comparison can
+/// tell distillation from smoothing (see [`search_and_finish`]).
+pub const DIRECT_UNSMOOTHED: &str = "direct ε=0";
 
 /// Search or final.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +31,9 @@ pub struct Arm<'a> {
     pub grid: Vec<Recipe>,
     /// Its training data.
     pub data: TrainData<'a>,
+    /// Its teacher's test logits when they are not the cell's (agreement and
+    /// KL are measured against the teacher a method learns from).
+    pub teacher_test: Option<&'a [[f32; 10]]>,
 }
 
 /// One row group of a table: a network, the methods compared on it, and how
@@ -62,7 +70,8 @@ pub struct Run {
     pub phase: Phase,
     /// The seed (initialisation and data order).
     pub seed: u64,
-    /// Validation accuracy, percent; `None` if training diverged.
+    /// Validation accuracy, percent; `None` if training diverged (or, for a
+    /// teacher, if it trained on the validation split: then it has test scores).
     pub validation: Option<f64>,
     /// Test figures (final runs that did not diverge).
     pub test: Option<Scores>,
@@ -113,10 +122,14 @@ pub fn one_run(
         also: None,
     };
     let trained = train(cell.net, recipe, &arm.data, &eval, seed, cores);
+    let truth = Truth {
+        teacher_test: arm.teacher_test.or(cell.truth.teacher_test),
+        ..cell.truth
+    };
     let (validation, test) = match trained {
         Ok(outputs) => (
-            Some(validation_accuracy(&outputs, &cell.truth)),
-            (phase == Phase::Final).then(|| score(&outputs, &cell.truth)),
+            Some(validation_accuracy(&outputs, &truth)),
+            (phase == Phase::Final).then(|| score(&outputs, &truth)),
         ),
         Err(_) => (None, None),
     };
@@ -138,7 +151,9 @@ pub fn one_run(
 /// For every cell and arm that `selected(cell, arm)` accepts: each candidate with
 /// `selection_seed` (plus one step past any edge the best lands on), the best by
 /// validation accuracy (the first in grid order on ties; diverged runs lose), then
-/// that setting for every seed of `finals`. Returns every run with its place in
+/// that setting for every seed of `finals`. An arm on the labels that chose label
+/// smoothing also runs its best candidate without smoothing for every seed, as
+/// [`DIRECT_UNSMOOTHED`] (final indices after the chosen setting's). Returns every run with its place in
 /// the study's order (cells of `group`), search runs first. An arm's runs depend
 /// on nothing but that arm, so a shard that selects some arms gets the very runs
 /// a whole study gets for them ([`super::lanes`]).
@@ -201,7 +216,8 @@ pub fn search_and_finish(
     runs.extend(widened);
     // The finals, now that their settings are known: the plan assumed each
     // arm's longest candidate, so the bar is corrected to the real work.
-    let mut finals_jobs: Vec<(usize, usize, Recipe, u64)> = Vec::new();
+    // (cell, arm, recipe, seed, whether it is the unsmoothed control)
+    let mut finals_jobs: Vec<(usize, usize, Recipe, u64, bool)> = Vec::new();
     let mut assumed = 0.0;
     for (c, cell) in cells.iter().enumerate() {
         for (a, arm) in cell.arms.iter().enumerate() {
@@ -221,29 +237,37 @@ pub fn search_and_finish(
                 arm.grid.first().copied()
             };
             if let Some(recipe) = chosen {
-                finals_jobs.extend(finals.iter().map(|&s| (c, a, recipe, s)));
+                finals_jobs.extend(finals.iter().map(|&s| (c, a, recipe, s, false)));
+                if let Some(control) = unsmoothed(&recipe, &runs, c, a, &jobs) {
+                    finals_jobs.extend(finals.iter().map(|&s| (c, a, control, s, true)));
+                }
             }
         }
     }
     let actual: f64 = finals_jobs
         .iter()
-        .map(|&(c, a, r, _)| weight(&(c, a, 0, r)))
+        .map(|&(c, a, r, _, _)| weight(&(c, a, 0, r)))
         .sum();
     tracker.plan_more(actual - assumed);
     let finished = parallel(
         cores.threads,
         &finals_jobs,
-        |&(c, a, r, _)| weight(&(c, a, 0, r)),
+        |&(c, a, r, _, _)| weight(&(c, a, 0, r)),
         tracker,
-        |&(c, a, r, s), threads| Run {
-            pipeline,
-            ..one_run(
+        |&(c, a, r, s, control), threads| {
+            let run = one_run(
                 &cells[c],
                 &cells[c].arms[a],
                 &r,
                 (Phase::Final, s, Cores { threads, ..cores }),
                 split,
-            )
+            );
+            let arm = if control { DIRECT_UNSMOOTHED } else { run.arm };
+            Run {
+                pipeline,
+                arm,
+                ..run
+            }
         },
     );
     let mut keyed: Vec<(Order, Run)> = jobs
@@ -259,12 +283,13 @@ pub fn search_and_finish(
         })
         .zip(runs)
         .collect();
-    // A final's index is its seed's place in `finals`.
+    // A final's index is its seed's place in `finals` (a control's, after them).
     keyed.extend(
         finals_jobs
             .iter()
-            .map(|&(c, a, _, s)| {
+            .map(|&(c, a, _, s, control)| {
                 let index = finals.iter().position(|&f| f == s).unwrap_or(0);
+                let index = if control { finals.len() + index } else { index };
                 order(Stage::Final, c, a, index)
             })
             .zip(finished),
@@ -272,14 +297,44 @@ pub fn search_and_finish(
     keyed
 }
 
+/// For an arm on the labels whose choice `chosen` smooths them: its best
+/// candidate (search or widened) without smoothing, if it tried one.
+fn unsmoothed(chosen: &Recipe, runs: &[Run], c: usize, a: usize, jobs: &[Job]) -> Option<Recipe> {
+    let Teaching::Labels { smoothing } = chosen.teaching else {
+        return None;
+    };
+    if smoothing == 0.0 {
+        return None;
+    }
+    best_where(
+        runs,
+        c,
+        a,
+        jobs,
+        |r| matches!(r.teaching, Teaching::Labels { smoothing } if smoothing == 0.0),
+    )
+}
+
 /// A search job: cell, arm, index within the arm's stage, recipe.
 type Job = (usize, usize, usize, Recipe);
 
 /// The best-validated recipe of cell `c`, arm `a` among the search runs.
 fn best(runs: &[Run], c: usize, a: usize, jobs: &[Job]) -> Option<Recipe> {
+    best_where(runs, c, a, jobs, |_| true)
+}
+
+/// The best-validated recipe of cell `c`, arm `a` among the search runs whose
+/// recipe `keep` accepts (the first in search order on ties).
+fn best_where(
+    runs: &[Run],
+    c: usize,
+    a: usize,
+    jobs: &[Job],
+    keep: impl Fn(&Recipe) -> bool,
+) -> Option<Recipe> {
     let mut best: Option<(f64, Recipe)> = None;
     for (run, &(jc, ja, _, recipe)) in runs.iter().zip(jobs) {
-        if (jc, ja) != (c, a) {
+        if (jc, ja) != (c, a) || !keep(&recipe) {
             continue;
         }
         let score = run.validation.unwrap_or(-1.0);

@@ -2,8 +2,9 @@
 //! the run's outputs say on the validation split and the test set.
 
 use mimic::{
-    Adam, CrossEntropy, Distillation, Initialize, Initializer, LabelSmoothing, Loss, Mse, Network,
-    RateSchedule, Schedule, Sgd, SoftTarget, SparseRows, TrainError, module::SparseTrain,
+    Adam, CrossEntropy, Distillation, Image, Initialize, Initializer, InputsOf, LabelSmoothing,
+    Loss, Mse, Network, RateSchedule, Schedule, Sgd, SoftTarget, SparseRows, TrainError,
+    module::{SparseTrain, Train},
 };
 use mimic_mnist::PIXELS;
 use rand::SeedableRng;
@@ -12,7 +13,8 @@ use rand_pcg::Pcg64;
 use super::recipe::{Optim, Recipe, Teaching};
 use crate::experiment::stream_seed;
 use crate::models::{
-    Hidden16Student, Hidden32Student, LinearStudent, StrongTeacher, Student, Teacher, TeacherLogits,
+    CnnTeacher, Hidden16Student, Hidden32Student, LinearStudent, StrongTeacher, Student, Teacher,
+    TeacherLogits,
 };
 
 /// The networks the study trains.
@@ -32,6 +34,8 @@ pub enum Net {
     Hidden16,
     /// 784→32→10, ReLU, logits out.
     Hidden32,
+    /// The convolutional teacher ([`CnnTeacher`]), trained on labels only.
+    Cnn,
 }
 
 impl Net {
@@ -45,6 +49,7 @@ impl Net {
             Net::Linear => "784→10",
             Net::Hidden16 => "784→16→10",
             Net::Hidden32 => "784→32→10",
+            Net::Cnn => "CNN 16-32",
         }
     }
 
@@ -56,6 +61,7 @@ impl Net {
             Net::Strong => 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10,
             Net::Hidden16 => 784 * 16 + 16 + 16 * 10 + 10,
             Net::Hidden32 => 784 * 32 + 32 + 32 * 10 + 10,
+            Net::Cnn => (25 * 16 + 16) + (16 * 25 * 32 + 32) + (800 * 10 + 10),
         }
     }
 
@@ -66,6 +72,7 @@ impl Net {
             Net::SeedTeacher | Net::TeacherLogits | Net::Hidden16 => 1.6,
             Net::Hidden32 => 2.4,
             Net::Strong => 60.0,
+            Net::Cnn => 2_000.0,
         }
     }
 }
@@ -113,6 +120,7 @@ pub fn train(
         Net::Linear => run::<LinearStudent>(recipe, data, eval, seed, cores),
         Net::Hidden16 => run::<Hidden16Student>(recipe, data, eval, seed, cores),
         Net::Hidden32 => run::<Hidden32Student>(recipe, data, eval, seed, cores),
+        Net::Cnn => run_images::<CnnTeacher>(recipe, data, eval, seed, cores),
     }
 }
 
@@ -127,14 +135,15 @@ pub struct Cores {
     pub parts: usize,
 }
 
-/// The inputs a trained network is run on.
-pub struct Eval<'a> {
+/// The inputs a trained network is run on: MNIST's sparse rows, or (for a
+/// convolutional network) the same images dense.
+pub struct Eval<'a, X: ?Sized = SparseRows<PIXELS>> {
     /// The validation split.
-    pub validation: &'a SparseRows<PIXELS>,
+    pub validation: &'a X,
     /// The test set.
-    pub test: &'a SparseRows<PIXELS>,
+    pub test: &'a X,
     /// Anything else (a teacher's transfer set).
-    pub also: Option<&'a SparseRows<PIXELS>>,
+    pub also: Option<&'a X>,
 }
 
 const INIT_STREAM: u64 = 11;
@@ -161,7 +170,7 @@ where
     match recipe.teaching {
         Teaching::Labels { smoothing: 0.0 } => fit(
             Network::new(layers, CrossEntropy),
-            data,
+            data.inputs,
             data.classes,
             recipe,
             eval,
@@ -169,7 +178,7 @@ where
         ),
         Teaching::Labels { smoothing } => fit(
             Network::new(layers, LabelSmoothing::new(smoothing)),
-            data,
+            data.inputs,
             data.classes,
             recipe,
             eval,
@@ -188,7 +197,7 @@ where
             drop(soft);
             fit(
                 Network::new(layers, loss.prepared()),
-                data,
+                data.inputs,
                 &prepared,
                 recipe,
                 eval,
@@ -197,13 +206,67 @@ where
         }
         Teaching::Mse => fit(
             Network::new(layers, Mse),
-            data,
+            data.inputs,
             teacher(data)?,
             recipe,
             eval,
             (seed, cores),
         ),
     }
+}
+
+/// A network that takes a 1×28×28 image: the sparse rows are made dense once
+/// for the run (the network's input is a view of them, not a copy per step).
+/// Only the labels teach it (it is a teacher).
+fn run_images<L>(
+    recipe: &Recipe,
+    data: &TrainData<'_>,
+    eval: &Eval<'_>,
+    seed: u64,
+    cores: Cores,
+) -> Result<Outputs, TrainError>
+where
+    L: Train<Input = Image<1, 28, 28>, Output = [f32; 10]> + Initialize + Sync,
+{
+    let Teaching::Labels { smoothing: 0.0 } = recipe.teaching else {
+        // The study asks an image network only for labels; anything else is
+        // the study's bug, reported rather than panicked on.
+        return Err(TrainError::Setting {
+            name: "teaching of an image network",
+            value: f32::NAN,
+            expected: "the labels, without smoothing",
+        });
+    };
+    let dense = |rows: &SparseRows<PIXELS>| -> Vec<[f32; PIXELS]> {
+        rows.iter().map(|row| row.to_dense()).collect()
+    };
+    let fit_rows = dense(data.inputs);
+    let (validation, test) = (dense(eval.validation), dense(eval.test));
+    // A teacher's transfer set is its training set: no second copy.
+    let also = eval
+        .also
+        .filter(|&x| !std::ptr::eq(x, data.inputs))
+        .map(dense);
+    fn images(rows: &[[f32; PIXELS]]) -> &[Image<1, 28, 28>] {
+        mimic::images::<1, 28, 28, PIXELS>(rows)
+    }
+    let eval = Eval {
+        validation: images(&validation),
+        test: images(&test),
+        also: eval
+            .also
+            .map(|_| images(also.as_deref().unwrap_or(&fit_rows))),
+    };
+    let mut rng = Pcg64::seed_from_u64(stream_seed(seed, INIT_STREAM));
+    let layers: Box<L> = mimic::boxed(Initializer::He, &mut rng);
+    fit(
+        Network::new(layers, CrossEntropy),
+        images(&fit_rows),
+        data.classes,
+        recipe,
+        &eval,
+        (seed, cores),
+    )
 }
 
 fn teacher<'a>(data: &TrainData<'a>) -> Result<&'a [[f32; 10]], TrainError> {
@@ -215,23 +278,24 @@ fn teacher<'a>(data: &TrainData<'a>) -> Result<&'a [[f32; 10]], TrainError> {
     })
 }
 
-fn fit<L, F>(
+fn fit<L, F, X>(
     mut network: Network<Box<L>, F>,
-    data: &TrainData<'_>,
+    inputs: &X,
     targets: &[F::Target],
     recipe: &Recipe,
-    eval: &Eval<'_>,
+    eval: &Eval<'_, X>,
     (seed, cores): (u64, Cores),
 ) -> Result<Outputs, TrainError>
 where
-    L: SparseTrain<PIXELS, Output = [f32; 10]> + Initialize + Sync,
+    L: Train<Output = [f32; 10]> + Initialize + Sync,
     F: Loss<[f32; 10]> + Sync,
     F::Target: Sized + Sync,
+    X: InputsOf<Box<L>> + ?Sized,
 {
     match recipe.optim {
         Optim::SeedSgd => {
             let schedule = Schedule::new(Sgd::new(recipe.learning_rate)).epochs(recipe.epochs);
-            network.fit(data.inputs, targets, &schedule)?;
+            network.fit(inputs, targets, &schedule)?;
         }
         Optim::Adam | Optim::AdamConstant | Optim::AdamConstantFanIn => {
             let rate = if recipe.optim == Optim::Adam {
@@ -249,7 +313,7 @@ where
                 .shuffled(stream_seed(seed, ORDER_STREAM))
                 .threads(cores.threads)
                 .parts(cores.parts);
-            network.fit(data.inputs, targets, &schedule)?;
+            network.fit(inputs, targets, &schedule)?;
         }
     }
     Ok(Outputs {

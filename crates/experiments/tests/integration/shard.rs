@@ -168,6 +168,11 @@ fn three_processes_merge_into_what_one_process_writes() {
         gunzip(&many.join("predictions.csv.gz")),
         gunzip(&one.join("predictions.csv.gz"))
     );
+    let probabilities = study::report::PROBABILITIES;
+    assert!(
+        std::fs::read(many.join(probabilities)).unwrap()
+            == std::fs::read(one.join(probabilities)).unwrap()
+    );
     for plot in study::report::PLOTS {
         assert_eq!(
             std::fs::read(many.join(plot)).unwrap(),

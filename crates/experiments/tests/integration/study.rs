@@ -7,7 +7,9 @@
 use std::io::Read;
 
 use mimic_experiments::cli::mnist;
-use mimic_experiments::study::{self, Phase, Run, StudyConfig};
+use mimic_experiments::study::search::DIRECT_UNSMOOTHED;
+use mimic_experiments::study::train::Net;
+use mimic_experiments::study::{self, Phase, Run, StudyConfig, recipe::Teaching};
 
 fn quick() -> StudyConfig {
     StudyConfig {
@@ -84,14 +86,26 @@ fn the_quick_study_runs_end_to_end_and_keeps_its_guarantees() {
     }
     // Every pipeline repeats the whole pipeline from its own seeds: its own
     // teachers, selection seed and final seeds.
-    let strong: Vec<&Run> = runs
-        .iter()
-        .filter(|r| r.question == "compression" && r.arm == "teacher")
-        .collect();
-    assert_eq!(
-        strong.iter().map(|r| r.pipeline).collect::<Vec<_>>(),
-        (0..config.pipelines).collect::<Vec<_>>()
-    );
+    let teachers = |net| -> Vec<&Run> {
+        runs.iter()
+            .filter(|r| r.question == "compression" && r.arm == "teacher" && r.net == net)
+            .collect()
+    };
+    let (strong, cnn) = (teachers(Net::Strong), teachers(Net::Cnn));
+    for t in [&strong, &cnn] {
+        assert_eq!(
+            t.iter().map(|r| r.pipeline).collect::<Vec<_>>(),
+            (0..config.pipelines).collect::<Vec<_>>()
+        );
+    }
+    // The convolutional teacher (one epoch on 6,000 images here) is a teacher.
+    for r in &cnn {
+        assert!(
+            r.test.as_ref().unwrap().accuracy > 90.0,
+            "{:?}",
+            r.test.as_ref().map(|t| t.accuracy)
+        );
+    }
     let scores: Vec<_> = strong
         .iter()
         .map(|r| r.test.as_ref().unwrap().accuracy)
@@ -109,14 +123,42 @@ fn the_quick_study_runs_end_to_end_and_keeps_its_guarantees() {
         );
     }
     // Every final method of a table ran every final seed of every pipeline, so
-    // comparisons pair.
+    // comparisons pair; both teachers have their students.
     let finals: Vec<&Run> = runs
         .iter()
-        .filter(|r| r.phase == Phase::Final && r.question == "compression" && r.arm != "teacher")
+        .filter(|r| {
+            r.phase == Phase::Final
+                && r.question == "compression"
+                && !["teacher", DIRECT_UNSMOOTHED].contains(&r.arm)
+        })
         .collect();
     for r in &finals {
         let seeds = finals.iter().filter(|x| key(x) == key(r)).count();
         assert_eq!(seeds, config.seeds.len() * config.pipelines, "{:?}", key(r));
+    }
+    assert!(finals.iter().any(|r| r.arm == study::questions::KD_CNN));
+    // The unsmoothed control runs exactly where direct chose smoothing, with
+    // its best candidate without it and the same seeds (the omitted class has
+    // nothing to choose: it takes the compression question's choice).
+    let smooths =
+        |r: &Run| matches!(r.recipe.teaching, Teaching::Labels { smoothing } if smoothing > 0.0);
+    let what = |r: &Run| (key(r), r.pipeline, r.seed, r.recipe);
+    for r in runs
+        .iter()
+        .filter(|r| r.phase == Phase::Final && r.arm == "direct" && r.question != "omitted class")
+    {
+        let controls: Vec<&Run> = runs
+            .iter()
+            .filter(|c| {
+                c.arm == DIRECT_UNSMOOTHED
+                    && (c.question, &c.condition, c.net, c.pipeline, c.seed)
+                        == (r.question, &r.condition, r.net, r.pipeline, r.seed)
+            })
+            .collect();
+        assert_eq!(controls.len(), usize::from(smooths(r)), "{:?}", what(r));
+        for c in controls {
+            assert!(!smooths(c) && c.phase == Phase::Final, "{:?}", what(c));
+        }
     }
     // The strong teacher beats every 784→10 network; the omitted-class fix
     // recovers 3s a distilled student never saw.
@@ -178,6 +220,42 @@ fn the_quick_study_runs_end_to_end_and_keeps_its_guarantees() {
         csv.lines()
             .any(|l| l.starts_with(&format!("{},", config.pipelines - 1)))
     );
+    // Every scored run's probabilities are saved, and its ECE and NLL in
+    // results.csv recompute from them.
+    let bytes = std::fs::read(dir.join(study::report::PROBABILITIES)).unwrap();
+    let header = study::report::PROBABILITIES_HEADER;
+    assert!(bytes[..header].starts_with(b"mimic distill_study probabilities"));
+    let scored: Vec<&Run> = runs.iter().filter(|r| r.test.is_some()).collect();
+    assert_eq!(bytes.len(), header + scored.len() * test.len() * 40);
+    let labels: Vec<u8> = test.classes().iter().map(|&c| c as u8).collect();
+    let rows: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains(",final,"))
+        .collect();
+    let mut recomputed = 0;
+    for (k, run) in scored.iter().enumerate() {
+        let probs: Vec<[f32; 10]> = bytes[header + k * test.len() * 40..][..test.len() * 40]
+            .chunks_exact(40)
+            .map(|image| {
+                std::array::from_fn(|c| {
+                    f32::from_le_bytes(image[4 * c..4 * c + 4].try_into().unwrap())
+                })
+            })
+            .collect();
+        let scores = run.test.as_ref().unwrap();
+        assert_eq!(probs, scores.probabilities);
+        let ece = 100.0 * study::stats::ece(&probs, &labels, study::score::ECE_BINS);
+        let nll = study::stats::nll(&probs, &labels);
+        assert_eq!((ece, nll), (scores.ece, scores.nll));
+        // The same figures as results.csv prints them.
+        let row = rows
+            .iter()
+            .filter(|l| l.starts_with(&format!("{},", run.pipeline)))
+            .find(|l| l.contains(&format!(",{ece:.4},{nll:.4},")));
+        recomputed += usize::from(row.is_some());
+    }
+    assert_eq!(recomputed, scored.len());
     let mut predictions = String::new();
     flate2::read::GzDecoder::new(std::fs::File::open(dir.join("predictions.csv.gz")).unwrap())
         .read_to_string(&mut predictions)
