@@ -20,7 +20,7 @@ use mimic_experiments::study::part::Part;
 use mimic_experiments::study::shard::Shard;
 use mimic_experiments::study::{self, Progress, StudyConfig};
 
-/// The distillation study on MNIST (about 20 minutes on 2 cores).
+/// The distillation study on MNIST (about 26 minutes on 2 cores).
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Settings {

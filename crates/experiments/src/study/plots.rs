@@ -159,10 +159,12 @@ fn draw<'a>(chart: &Chart, svg: &'a mut String) -> Result<(), Box<dyn std::error
 
     let longest = chart.series.iter().map(|s| s.name.chars().count()).max();
     let legend_width = longest.map_or(0, |n| 8 * n as u32 + 70);
-    let root = SVGBackend::with_string(svg, (WIDTH + legend_width, HEIGHT)).into_drawing_area();
+    // Wide enough for every category's label side by side.
+    let width = WIDTH.max(170 * names.len() as u32);
+    let root = SVGBackend::with_string(svg, (width + legend_width, HEIGHT)).into_drawing_area();
     root.fill(&WHITE)?;
     let body = root.titled(&chart.title, (FONT, 20).into_font().style(FontStyle::Bold))?;
-    let (plot, legend) = body.split_horizontally(WIDTH);
+    let (plot, legend) = body.split_horizontally(width);
 
     let n = names.len().max(1) as f64;
     let mut context = ChartBuilder::on(&plot)

@@ -461,11 +461,29 @@ fn markdown(
     m.push_str(&tables(runs, compared));
     m.push_str(&omitted_text(runs));
     m.push_str(&reference_text(runs, config));
+    m.push_str(&files_text(runs));
     let _ = writeln!(
         m,
         "## History\n\nHow the study came to this protocol, and how its answers moved between earlier runs: [HISTORY.md](HISTORY.md).\n"
     );
     m
+}
+
+/// What the study writes beside this report.
+fn files_text(runs: &[Run]) -> String {
+    let scored = runs.iter().filter(|r| r.test.is_some()).count();
+    let images = runs
+        .iter()
+        .find_map(|r| r.test.as_ref())
+        .map_or(0, |t| t.probabilities.len());
+    let megabytes = (PROBABILITIES_HEADER + scored * images * 40) as f64 / 1e6;
+    format!(
+        "## Files\n\n\
+- `results.csv`: every run, one row each (search and final; teachers included), with its settings and figures.\n\
+- `predictions.csv.gz`: every final run's predicted class for each test image, in the order of the test set.\n\
+- `{PROBABILITIES}` ({megabytes:.0} MB, written by every run of the study but too large for the repository): the softmax probabilities of the {scored} runs with test scores, in the order of their rows in `results.csv`, each over the {images} test images and 10 classes, as little-endian `f32` after a {PROBABILITIES_HEADER}-byte text header (NumPy: `np.fromfile(\"{PROBABILITIES}\", \"<f4\", offset={PROBABILITIES_HEADER}).reshape({scored}, {images}, 10)`). Every ECE and NLL above recomputes from it exactly.\n\
+- `compression.svg`, `limited_labels.svg`, `kd_search.svg`: the plots above.\n\n"
+    )
 }
 
 fn protocol_text(config: &StudyConfig, runs: &[Run]) -> String {
@@ -548,7 +566,7 @@ fn answers(compared: &[Comparison]) -> String {
 /// smoothing direct chose (which calibrates by itself) counted beside them.
 fn calibration_text(runs: &[Run], calibration: &[Comparison]) -> String {
     let mut m = String::from(
-        "## Calibration\n\nKD − direct in ECE (percent) and NLL (nats) on the test set, paired and over pipelines as in the answers, Holm-adjusted across these comparisons; lower is better calibrated. Direct may choose label smoothing, which calibrates by itself: the last column counts the pipelines where it did, and each KD method is also compared with *direct ε=0* — direct's best setting without smoothing (chosen on validation like the other, trained with the same final seeds; where direct chose no smoothing, its own runs). Every final run's per-image test probabilities are in `probabilities.f32` (see *Files*).\n\n",
+        "## Calibration\n\nKD − direct in ECE (percent) and NLL (nats) on the test set, paired and over pipelines as in the answers, Holm-adjusted across these comparisons; lower is better calibrated. Direct may choose label smoothing, which calibrates by itself: the last column counts the pipelines where it did, and each KD method is also compared with *direct ε=0* — direct's best setting without smoothing (chosen on validation like the other, trained with the same final seeds; where direct chose no smoothing, its own runs). Every final run's per-image test probabilities are in `probabilities.f32` (see *Files*). Where direct never chose smoothing, the comparison with direct ε=0 would repeat the one with direct and is left out.\n\n",
     );
     let smoothing = |c: &Comparison| {
         let mut chosen: Vec<(usize, f32)> = runs

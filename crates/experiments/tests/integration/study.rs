@@ -210,6 +210,7 @@ fn the_quick_study_runs_end_to_end_and_keeps_its_guarantees() {
         "## The omitted class",
         "## Against the PyTorch reference",
         "## History",
+        "## Files",
     ] {
         assert!(report.contains(section), "{section}");
     }
