@@ -143,7 +143,9 @@ impl Part {
     pub fn write(&self, dir: &Path) -> std::io::Result<PathBuf> {
         Self::check(dir, self.shard)?;
         let json = serde_json::to_vec(&self.to_json()).map_err(std::io::Error::other)?;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        // Gzip's fastest level: a part is an intermediate file, mostly the
+        // probabilities' hexadecimal, which no level shrinks much below its bytes.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&json)?;
         let path = Self::path(dir, self.shard);
         write_atomically(&path, &gz.finish()?)?;

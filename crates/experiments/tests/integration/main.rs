@@ -6,3 +6,23 @@ mod persist_python;
 mod shard;
 mod study;
 mod training_options;
+
+use std::sync::OnceLock;
+
+use mimic_experiments::study::{Progress, Run, StudyConfig};
+
+/// The `--quick` study, run once in this process, and the last progress it
+/// reported: the end-to-end test checks both, and the shard test compares the
+/// three processes' merged parts with them. (The tests' settings differ only in
+/// the command line their reports print, which changes no run.)
+fn quick_study() -> &'static (Vec<Run>, Progress) {
+    static RUN: OnceLock<(Vec<Run>, Progress)> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let (train, test) = mimic_experiments::cli::mnist();
+        let mut last = None;
+        let runs = mimic_experiments::study::run(&train, &test, &StudyConfig::quick(), &mut |p| {
+            last = Some(p)
+        });
+        (runs, last.expect("progress was reported"))
+    })
+}

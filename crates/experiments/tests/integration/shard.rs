@@ -108,7 +108,7 @@ fn gunzip(path: &Path) -> String {
 fn three_processes_merge_into_what_one_process_writes() {
     // MNIST first, so that in a fresh clone it is fetched once, not by four
     // processes at once.
-    let (train, test) = mnist();
+    let (_, test) = mnist();
     let parts = scratch("parts");
     let start = std::time::Instant::now();
     let exe = std::env::current_exe().unwrap();
@@ -126,11 +126,11 @@ fn three_processes_merge_into_what_one_process_writes() {
         })
         .collect();
 
-    // Meanwhile, the whole study in this process.
+    // Meanwhile, the whole study in this process (or by the test beside this one).
     let config = quick();
-    let single = study::run(&train, &test, &config, &mut |_| {});
+    let single = &crate::quick_study().0;
     let one = scratch("single");
-    study::report::write_outputs(&one, &config, &single, &test.classes(), 1.0).unwrap();
+    study::report::write_outputs(&one, &config, single, &test.classes(), 1.0).unwrap();
     let single_seconds = start.elapsed().as_secs_f64();
 
     for (k, child) in children.into_iter().enumerate() {
@@ -144,12 +144,12 @@ fn three_processes_merge_into_what_one_process_writes() {
     }
     let all_seconds = start.elapsed().as_secs_f64();
     eprintln!(
-        "the quick study: {single_seconds:.1} s in this process, and its three parts in three processes done {all_seconds:.1} s after the start (all at once on this machine's cores)"
+        "the quick study: in this process (shared with the end-to-end test) {single_seconds:.1} s, and its three parts in three processes done {all_seconds:.1} s after the start (all at once on this machine's cores)"
     );
 
     let merged = merge::merge(std::slice::from_ref(&parts)).unwrap();
     assert_eq!(merged.parts.len(), 3);
-    assert_eq!(without_seconds(&merged.runs), without_seconds(&single));
+    assert_eq!(without_seconds(&merged.runs), without_seconds(single));
     assert_eq!(merged.config, config);
     assert_eq!(merged.test_classes, test.classes());
     let many = scratch("merged");
@@ -190,7 +190,9 @@ fn three_processes_merge_into_what_one_process_writes() {
 /// Parts that do not make one study are refused, each with the part named.
 fn refusals(parts: &Path) {
     let part = |k: usize| parts.join(Shard { index: k, count: 3 }.file_name());
-    let read = |k| Part::read(&part(k)).unwrap();
+    // Each part read once (a part of the quick study is tens of megabytes).
+    let read_once: Vec<Part> = (0..3).map(|k| Part::read(&part(k)).unwrap()).collect();
+    let read = |k: usize| read_once[k].clone();
     let copy = |k, to: &Path| std::fs::copy(part(k), to.join(part(k).file_name().unwrap()));
 
     // Part 1 given twice (in two directories).
@@ -243,7 +245,7 @@ fn refusals(parts: &Path) {
         std::fs::remove_dir_all(&dir).ok();
         (e, written)
     };
-    let mismatched = |name: &str, change: &dyn Fn(&mut Part)| altered(name, 2, change);
+    let mismatched = |name: &str, change: &dyn Fn(&mut Part)| altered(name, 1, change);
     let (e, odd) = mismatched("seeds", &|p| {
         p.settings["seeds"] = serde_json::json!([1, 2, 3])
     });
@@ -286,8 +288,8 @@ fn refusals(parts: &Path) {
     // A teacher two parts trained, with other bits in one of them (as another
     // build or a machine with other arithmetic would give).
     let (k, teacher) = (0..3)
-        .flat_map(|k| read(k).teachers.into_iter().map(move |t| (k, t.index)))
-        .find(|&(k, t)| (0..k).any(|j| read(j).teachers.iter().any(|u| u.index == t)))
+        .flat_map(|k| read_once[k].teachers.iter().map(move |t| (k, t.index)))
+        .find(|&(k, t)| (0..k).any(|j| read_once[j].teachers.iter().any(|u| u.index == t)))
         .expect("some teacher trained by two parts");
     let (e, odd) = altered("teacher", k, &|p| {
         for t in p.teachers.iter_mut().filter(|t| t.index == teacher) {
@@ -300,7 +302,7 @@ fn refusals(parts: &Path) {
     );
     assert!(e.to_string().contains("its copy of the teacher"), "{e}");
 
-    // Part 2 of 4 beside parts 0 and 1 of 3.
+    // Part 2 of 4 beside parts 0 and 2 of 3.
     let (e, odd) = mismatched("count", &|p| p.shard = Shard { index: 2, count: 4 });
     assert!(
         matches!(&e, MergeError::Mismatch { path, .. } if *path == odd),
