@@ -169,7 +169,23 @@ pub(crate) fn dispatch<W: Work>(work: W) -> W::Output {
     }
 }
 
-/// Defines `pub fn $name` that dispatches to copies of `$body` compiled for each ISA.
+/// Layers with at most this many weights (`IN · OUT`) have their kernels
+/// inlined where they are called; larger ones call one copy per ISA and size.
+///
+/// Every network calls its kernels from inside a loop that [`dispatch`]
+/// compiled once per ISA (an epoch, a batch's forward passes, one step). A
+/// small layer's kernel is a few dozen instructions: it is inlined there and
+/// compiled with that loop's vectors, with no call (arguments and result
+/// through memory) and no run-time choice. A large layer's kernel runs long
+/// enough that a call costs nothing; it is never inlined, so its unrolled
+/// loops are compiled once per ISA and size, not once per loop that uses the
+/// layer and per ISA of that loop — nine copies of each kernel, most of them
+/// never run, were most of what the compiler spent its time on. The bits are
+/// the same either way: only where the code lives changes.
+const INLINE_UP_TO: usize = 1024;
+
+/// Defines `pub fn $name`: `$body` inlined for small layers, otherwise a call
+/// to a copy compiled for the CPU's ISA ([`INLINE_UP_TO`]).
 macro_rules! kernel {
     (
         $(#[$doc:meta])*
@@ -181,26 +197,40 @@ macro_rules! kernel {
             #[inline(always)]
             fn portable<const IN: usize, const OUT: usize $(, const $S: usize)?>($($arg: $ty),*) $(-> $ret)? $body
 
+            #[inline(never)]
+            fn portable_apart<const IN: usize, const OUT: usize $(, const $S: usize)?>($($arg: $ty),*) $(-> $ret)? {
+                portable::<IN, OUT $(, $S)?>($($arg),*)
+            }
+
             #[cfg(target_arch = "x86_64")]
+            #[inline(never)]
             #[target_feature(enable = "avx2")]
-            fn avx2<const IN: usize, const OUT: usize $(, const $S: usize)?>($($arg: $ty),*) $(-> $ret)? {
+            fn avx2_apart<const IN: usize, const OUT: usize $(, const $S: usize)?>($($arg: $ty),*) $(-> $ret)? {
                 portable::<IN, OUT $(, $S)?>($($arg),*)
             }
 
             #[cfg(target_arch = "x86_64")]
+            #[inline(never)]
             #[target_feature(enable = "avx512f")]
-            fn avx512<const IN: usize, const OUT: usize $(, const $S: usize)?>($($arg: $ty),*) $(-> $ret)? {
+            fn avx512_apart<const IN: usize, const OUT: usize $(, const $S: usize)?>($($arg: $ty),*) $(-> $ret)? {
                 portable::<IN, OUT $(, $S)?>($($arg),*)
             }
 
-            match Isa::current() {
-                // SAFETY: `Isa::current` never returns more than the CPU supports.
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => unsafe { avx512::<IN, OUT $(, $S)?>($($arg),*) },
-                // SAFETY: as above.
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => unsafe { avx2::<IN, OUT $(, $S)?>($($arg),*) },
-                _ => portable::<IN, OUT $(, $S)?>($($arg),*),
+            if IN * OUT <= INLINE_UP_TO {
+                // Every call from a network runs inside a loop that `dispatch`
+                // compiled for the CPU's ISA: the body, inlined there, is
+                // compiled with that loop's vectors.
+                portable::<IN, OUT $(, $S)?>($($arg),*)
+            } else {
+                match Isa::current() {
+                    // SAFETY: `Isa::current` never returns more than the CPU supports.
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => unsafe { avx512_apart::<IN, OUT $(, $S)?>($($arg),*) },
+                    // SAFETY: as above.
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => unsafe { avx2_apart::<IN, OUT $(, $S)?>($($arg),*) },
+                    _ => portable_apart::<IN, OUT $(, $S)?>($($arg),*),
+                }
             }
         }
     };
@@ -525,13 +555,20 @@ pub(crate) fn row_dots_group<const IN: usize, const OUT: usize, const S: usize>(
     gs: &[[f32; OUT]; S],
     outs: &mut [[f32; IN]; S],
 ) {
+    let small = IN * OUT <= INLINE_UP_TO;
     match Isa::current() {
         // SAFETY: `Isa::current` never returns more than the CPU supports.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512::row_dots_group(rows, gs, outs) },
+        Isa::Avx512 if small => unsafe { avx512::row_dots_group(rows, gs, outs) },
         // SAFETY: as above.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2::row_dots_group(rows, gs, outs) },
+        Isa::Avx512 => unsafe { avx512::row_dots_group_apart(rows, gs, outs) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 if small => unsafe { avx2::row_dots_group(rows, gs, outs) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2::row_dots_group_apart(rows, gs, outs) },
         _ => {
             for (g, out) in gs.iter().zip(outs) {
                 row_dots_plain(rows, g, out);
@@ -554,13 +591,20 @@ pub(crate) fn row_dots<const IN: usize, const OUT: usize>(
     g: &[f32; OUT],
     out: &mut [f32; IN],
 ) {
+    let small = IN * OUT <= INLINE_UP_TO;
     match Isa::current() {
         // SAFETY: `Isa::current` never returns more than the CPU supports.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { avx512::row_dots(rows, g, out) },
+        Isa::Avx512 if small => unsafe { avx512::row_dots(rows, g, out) },
         // SAFETY: as above.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { avx2::row_dots(rows, g, out) },
+        Isa::Avx512 => unsafe { avx512::row_dots_apart(rows, g, out) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 if small => unsafe { avx2::row_dots(rows, g, out) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2::row_dots_apart(rows, g, out) },
         _ => row_dots_plain(rows, g, out),
     }
 }

@@ -85,5 +85,40 @@ macro_rules! tiled_row_dots {
                 }
             }
         }
+
+        /// [`row_dots`], never inlined: one copy per size for large layers
+        /// (`super::INLINE_UP_TO`).
+        ///
+        /// # Safety
+        /// The CPU must support the instruction set this module is for.
+        #[inline(never)]
+        #[target_feature(enable = $feature)]
+        pub(super) unsafe fn row_dots_apart<const IN: usize, const OUT: usize>(
+            rows: &[[f32; OUT]; IN],
+            g: &[f32; OUT],
+            out: &mut [f32; IN],
+        ) {
+            // SAFETY: this function's own safety condition is `row_dots`'s.
+            unsafe { row_dots(rows, g, out) }
+        }
+
+        /// [`row_dots_group`], never inlined (see [`row_dots_apart`]).
+        ///
+        /// # Safety
+        /// The CPU must support the instruction set this module is for.
+        #[inline(never)]
+        #[target_feature(enable = $feature)]
+        pub(super) unsafe fn row_dots_group_apart<
+            const IN: usize,
+            const OUT: usize,
+            const S: usize,
+        >(
+            rows: &[[f32; OUT]; IN],
+            gs: &[[f32; OUT]; S],
+            outs: &mut [[f32; IN]; S],
+        ) {
+            // SAFETY: this function's own safety condition is `row_dots_group`'s.
+            unsafe { row_dots_group(rows, gs, outs) }
+        }
     };
 }
