@@ -171,30 +171,35 @@ impl<
     /// as skipping them.
     #[inline(always)]
     pub fn pre_activation(&self, x: &Image<C, H, W>) -> Image<CO, OH, OW> {
-        let shifted = shifted_rows::<C, H, W, OW, K, S, P>(x);
-        let mut z = [[[0.0; OW]; OH]; CO];
-        for ((z, filter), &b) in z.iter_mut().zip(self.weights.iter()).zip(&self.bias) {
-            for (oh, z) in z.iter_mut().enumerate() {
-                // One output row's sums, in registers for the whole filter.
-                let mut sum = [0.0f32; OW];
-                for (shifted, kernel) in shifted.iter().zip(filter) {
-                    for (kh, kernel_row) in kernel.iter().enumerate() {
-                        let Some(ih) = input_row::<H, S, P>(oh, kh) else {
-                            continue;
-                        };
-                        for (&w, shifted) in kernel_row.iter().zip(shifted) {
-                            for (s, &x) in sum.iter_mut().zip(&shifted[ih]) {
-                                *s += w * x;
+        crate::kernels::apart(
+            #[inline(always)]
+            || {
+                let shifted = shifted_rows::<C, H, W, OW, K, S, P>(x);
+                let mut z = [[[0.0; OW]; OH]; CO];
+                for ((z, filter), &b) in z.iter_mut().zip(self.weights.iter()).zip(&self.bias) {
+                    for (oh, z) in z.iter_mut().enumerate() {
+                        // One output row's sums, in registers for the whole filter.
+                        let mut sum = [0.0f32; OW];
+                        for (shifted, kernel) in shifted.iter().zip(filter) {
+                            for (kh, kernel_row) in kernel.iter().enumerate() {
+                                let Some(ih) = input_row::<H, S, P>(oh, kh) else {
+                                    continue;
+                                };
+                                for (&w, shifted) in kernel_row.iter().zip(shifted) {
+                                    for (s, &x) in sum.iter_mut().zip(&shifted[ih]) {
+                                        *s += w * x;
+                                    }
+                                }
                             }
+                        }
+                        for (z, s) in z.iter_mut().zip(sum) {
+                            *z = s + b;
                         }
                     }
                 }
-                for (z, s) in z.iter_mut().zip(sum) {
-                    *z = s + b;
-                }
-            }
-        }
-        z
+                z
+            },
+        )
     }
 
     /// `dz = f'(y) ⊙ dy`: the gradient at the pre-activation.
@@ -209,33 +214,38 @@ impl<
     /// sums are then added into each input position in order of the column.
     #[inline(always)]
     pub fn input_gradient(&self, dz: &Image<CO, OH, OW>) -> Image<C, H, W> {
-        let mut dx = [[[0.0; W]; H]; C];
-        for (ci, dx) in dx.iter_mut().enumerate() {
-            for kw in 0..K {
-                let (w0, w1) = valid_outputs(kw, W, OW, S, P);
-                for oh in 0..OH {
-                    // One sum per kernel row, all in flight together.
-                    let mut sums = [[0.0f32; OW]; K];
-                    for (dz, filter) in dz.iter().zip(self.weights.iter()) {
-                        for (sum, kernel_row) in sums.iter_mut().zip(&filter[ci]) {
-                            let w = kernel_row[kw];
-                            for (s, &g) in sum.iter_mut().zip(&dz[oh]) {
-                                *s += w * g;
+        crate::kernels::apart(
+            #[inline(always)]
+            || {
+                let mut dx = [[[0.0; W]; H]; C];
+                for (ci, dx) in dx.iter_mut().enumerate() {
+                    for kw in 0..K {
+                        let (w0, w1) = valid_outputs(kw, W, OW, S, P);
+                        for oh in 0..OH {
+                            // One sum per kernel row, all in flight together.
+                            let mut sums = [[0.0f32; OW]; K];
+                            for (dz, filter) in dz.iter().zip(self.weights.iter()) {
+                                for (sum, kernel_row) in sums.iter_mut().zip(&filter[ci]) {
+                                    let w = kernel_row[kw];
+                                    for (s, &g) in sum.iter_mut().zip(&dz[oh]) {
+                                        *s += w * g;
+                                    }
+                                }
+                            }
+                            for (kh, sum) in sums.iter().enumerate() {
+                                let Some(ih) = input_row::<H, S, P>(oh, kh) else {
+                                    continue;
+                                };
+                                for (ow, &s) in sum.iter().enumerate().take(w1).skip(w0) {
+                                    dx[ih][ow * S + kw - P] += s;
+                                }
                             }
                         }
                     }
-                    for (kh, sum) in sums.iter().enumerate() {
-                        let Some(ih) = input_row::<H, S, P>(oh, kh) else {
-                            continue;
-                        };
-                        for (ow, &s) in sum.iter().enumerate().take(w1).skip(w0) {
-                            dx[ih][ow * S + kw - P] += s;
-                        }
-                    }
                 }
-            }
-        }
-        dx
+                dx
+            },
+        )
     }
 
     /// Replaces every parameter `p` by `f(p, g)`, where `g` is its gradient for
@@ -252,28 +262,33 @@ impl<
         dz: &Image<CO, OH, OW>,
         f: impl Fn(f32, f32) -> f32,
     ) {
-        let shifted = shifted_rows::<C, H, W, OW, K, S, P>(x);
-        for ((filter, b), dz) in self.weights.iter_mut().zip(&mut self.bias).zip(dz) {
-            for (kernel, shifted) in filter.iter_mut().zip(&shifted) {
-                for (kh, kernel_row) in kernel.iter_mut().enumerate() {
-                    let totals = if OW > 16 {
-                        Self::kernel_row_gradient_interleaved(dz, shifted, kh)
-                    } else {
-                        Self::kernel_row_gradient(dz, shifted, kh)
-                    };
-                    for (w, total) in kernel_row.iter_mut().zip(totals) {
-                        *w = f(*w, total);
+        crate::kernels::apart(
+            #[inline(always)]
+            || {
+                let shifted = shifted_rows::<C, H, W, OW, K, S, P>(x);
+                for ((filter, b), dz) in self.weights.iter_mut().zip(&mut self.bias).zip(dz) {
+                    for (kernel, shifted) in filter.iter_mut().zip(&shifted) {
+                        for (kh, kernel_row) in kernel.iter_mut().enumerate() {
+                            let totals = if OW > 16 {
+                                Self::kernel_row_gradient_interleaved(dz, shifted, kh)
+                            } else {
+                                Self::kernel_row_gradient(dz, shifted, kh)
+                            };
+                            for (w, total) in kernel_row.iter_mut().zip(totals) {
+                                *w = f(*w, total);
+                            }
+                        }
                     }
+                    let mut columns = [0.0f32; OW];
+                    for row in dz {
+                        for (c, &g) in columns.iter_mut().zip(row) {
+                            *c += g;
+                        }
+                    }
+                    *b = f(*b, columns.iter().fold(0.0, |sum, &c| sum + c));
                 }
-            }
-            let mut columns = [0.0f32; OW];
-            for row in dz {
-                for (c, &g) in columns.iter_mut().zip(row) {
-                    *c += g;
-                }
-            }
-            *b = f(*b, columns.iter().fold(0.0, |sum, &c| sum + c));
-        }
+            },
+        )
     }
 
     /// The gradients of one kernel row's `K` weights: for each, the products

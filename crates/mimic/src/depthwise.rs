@@ -140,32 +140,37 @@ impl<
     /// `W ⋆ x + b` per channel, before the activation.
     #[inline(always)]
     pub fn pre_activation(&self, x: &Image<C, H, W>) -> Image<C, OH, OW> {
-        let shifted = shifted_rows::<C, H, W, OW, K, S, P>(x);
-        let mut z = [[[0.0; OW]; OH]; C];
-        for (((z, shifted), kernel), &b) in z
-            .iter_mut()
-            .zip(&shifted)
-            .zip(&self.weights)
-            .zip(&self.bias)
-        {
-            for (oh, z) in z.iter_mut().enumerate() {
-                let mut sum = [0.0f32; OW];
-                for (kh, kernel_row) in kernel.iter().enumerate() {
-                    let Some(ih) = input_row::<H, S, P>(oh, kh) else {
-                        continue;
-                    };
-                    for (&w, shifted) in kernel_row.iter().zip(shifted) {
-                        for (s, &x) in sum.iter_mut().zip(&shifted[ih]) {
-                            *s += w * x;
+        crate::kernels::apart(
+            #[inline(always)]
+            || {
+                let shifted = shifted_rows::<C, H, W, OW, K, S, P>(x);
+                let mut z = [[[0.0; OW]; OH]; C];
+                for (((z, shifted), kernel), &b) in z
+                    .iter_mut()
+                    .zip(&shifted)
+                    .zip(&self.weights)
+                    .zip(&self.bias)
+                {
+                    for (oh, z) in z.iter_mut().enumerate() {
+                        let mut sum = [0.0f32; OW];
+                        for (kh, kernel_row) in kernel.iter().enumerate() {
+                            let Some(ih) = input_row::<H, S, P>(oh, kh) else {
+                                continue;
+                            };
+                            for (&w, shifted) in kernel_row.iter().zip(shifted) {
+                                for (s, &x) in sum.iter_mut().zip(&shifted[ih]) {
+                                    *s += w * x;
+                                }
+                            }
+                        }
+                        for (z, s) in z.iter_mut().zip(sum) {
+                            *z = s + b;
                         }
                     }
                 }
-                for (z, s) in z.iter_mut().zip(sum) {
-                    *z = s + b;
-                }
-            }
-        }
-        z
+                z
+            },
+        )
     }
 
     /// `dz = f'(y) ⊙ dy`: the gradient at the pre-activation.
@@ -178,23 +183,28 @@ impl<
     /// kernel row, kernel column.
     #[inline(always)]
     fn input_gradient(&self, dz: &Image<C, OH, OW>) -> Image<C, H, W> {
-        let mut dx = [[[0.0; W]; H]; C];
-        for ((dx, dz), kernel) in dx.iter_mut().zip(dz).zip(&self.weights) {
-            for (oh, dz) in dz.iter().enumerate() {
-                for (kh, kernel_row) in kernel.iter().enumerate() {
-                    let Some(ih) = input_row::<H, S, P>(oh, kh) else {
-                        continue;
-                    };
-                    for (kw, &w) in kernel_row.iter().enumerate() {
-                        let (w0, w1) = valid_outputs(kw, W, OW, S, P);
-                        for (ow, &g) in dz.iter().enumerate().take(w1).skip(w0) {
-                            dx[ih][ow * S + kw - P] += w * g;
+        crate::kernels::apart(
+            #[inline(always)]
+            || {
+                let mut dx = [[[0.0; W]; H]; C];
+                for ((dx, dz), kernel) in dx.iter_mut().zip(dz).zip(&self.weights) {
+                    for (oh, dz) in dz.iter().enumerate() {
+                        for (kh, kernel_row) in kernel.iter().enumerate() {
+                            let Some(ih) = input_row::<H, S, P>(oh, kh) else {
+                                continue;
+                            };
+                            for (kw, &w) in kernel_row.iter().enumerate() {
+                                let (w0, w1) = valid_outputs(kw, W, OW, S, P);
+                                for (ow, &g) in dz.iter().enumerate().take(w1).skip(w0) {
+                                    dx[ih][ow * S + kw - P] += w * g;
+                                }
+                            }
                         }
                     }
                 }
-            }
-        }
-        dx
+                dx
+            },
+        )
     }
 
     /// Replaces every parameter `p` by `f(p, g)` for its gradient `g`: each
@@ -207,36 +217,41 @@ impl<
         dz: &Image<C, OH, OW>,
         f: impl Fn(f32, f32) -> f32,
     ) {
-        let shifted = shifted_rows::<C, H, W, OW, K, S, P>(x);
-        for (((kernel, b), dz), shifted) in self
-            .weights
-            .iter_mut()
-            .zip(&mut self.bias)
-            .zip(dz)
-            .zip(&shifted)
-        {
-            for (kh, kernel_row) in kernel.iter_mut().enumerate() {
-                for (w, shifted) in kernel_row.iter_mut().zip(shifted) {
-                    let mut columns = [0.0f32; OW];
-                    for (oh, dz) in dz.iter().enumerate() {
-                        let Some(ih) = input_row::<H, S, P>(oh, kh) else {
-                            continue;
-                        };
-                        for ((c, &g), &x) in columns.iter_mut().zip(dz).zip(&shifted[ih]) {
-                            *c += g * x;
+        crate::kernels::apart(
+            #[inline(always)]
+            || {
+                let shifted = shifted_rows::<C, H, W, OW, K, S, P>(x);
+                for (((kernel, b), dz), shifted) in self
+                    .weights
+                    .iter_mut()
+                    .zip(&mut self.bias)
+                    .zip(dz)
+                    .zip(&shifted)
+                {
+                    for (kh, kernel_row) in kernel.iter_mut().enumerate() {
+                        for (w, shifted) in kernel_row.iter_mut().zip(shifted) {
+                            let mut columns = [0.0f32; OW];
+                            for (oh, dz) in dz.iter().enumerate() {
+                                let Some(ih) = input_row::<H, S, P>(oh, kh) else {
+                                    continue;
+                                };
+                                for ((c, &g), &x) in columns.iter_mut().zip(dz).zip(&shifted[ih]) {
+                                    *c += g * x;
+                                }
+                            }
+                            *w = f(*w, columns.iter().fold(0.0, |sum, &c| sum + c));
                         }
                     }
-                    *w = f(*w, columns.iter().fold(0.0, |sum, &c| sum + c));
+                    let mut columns = [0.0f32; OW];
+                    for row in dz {
+                        for (c, &g) in columns.iter_mut().zip(row) {
+                            *c += g;
+                        }
+                    }
+                    *b = f(*b, columns.iter().fold(0.0, |sum, &c| sum + c));
                 }
-            }
-            let mut columns = [0.0f32; OW];
-            for row in dz {
-                for (c, &g) in columns.iter_mut().zip(row) {
-                    *c += g;
-                }
-            }
-            *b = f(*b, columns.iter().fold(0.0, |sum, &c| sum + c));
-        }
+            },
+        )
     }
 }
 

@@ -169,6 +169,46 @@ pub(crate) fn dispatch<W: Work>(work: W) -> W::Output {
     }
 }
 
+/// Runs `work` in a copy compiled for the CPU's ISA that is never inlined into
+/// its caller: for a layer's passes that are large in code and in work (a
+/// convolution over a whole image), which are then compiled once per ISA and
+/// layer type instead of once per loop that uses the layer and per ISA of
+/// that loop ([`INLINE_UP_TO`] says why that matters). A closure's type
+/// belongs to the function it is written in, so every network with the same
+/// layer shares its copies. Write the closure `#[inline(always)] || …`, so
+/// that its body is compiled inside each copy with that copy's vectors.
+#[inline(always)]
+pub(crate) fn apart<R>(work: impl FnOnce() -> R) -> R {
+    #[inline(never)]
+    fn portable<R>(work: impl FnOnce() -> R) -> R {
+        work()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(never)]
+    #[target_feature(enable = "avx2")]
+    fn avx2<R>(work: impl FnOnce() -> R) -> R {
+        work()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(never)]
+    #[target_feature(enable = "avx512f")]
+    fn avx512<R>(work: impl FnOnce() -> R) -> R {
+        work()
+    }
+
+    match Isa::current() {
+        // SAFETY: `Isa::current` never returns more than the CPU supports.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { avx512(work) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(work) },
+        _ => portable(work),
+    }
+}
+
 /// Layers with at most this many weights (`IN · OUT`) have their kernels
 /// inlined where they are called; larger ones call one copy per ISA and size.
 ///
