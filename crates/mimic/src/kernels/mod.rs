@@ -219,9 +219,9 @@ pub(crate) fn apart<R>(work: impl FnOnce() -> R) -> R {
 /// through memory) and no run-time choice. A large layer's kernel runs long
 /// enough that a call costs nothing; it is never inlined, so its unrolled
 /// loops are compiled once per ISA and size, not once per loop that uses the
-/// layer and per ISA of that loop — nine copies of each kernel, most of them
-/// never run, were most of what the compiler spent its time on. The bits are
-/// the same either way: only where the code lives changes.
+/// layer and per ISA of that loop (nine copies of each kernel per loop, most
+/// of them never run, and most of a build's time). The bits are the same
+/// either way: only where the code lives changes.
 const INLINE_UP_TO: usize = 1024;
 
 /// Defines `pub fn $name`: `$body` inlined for small layers, otherwise a call
