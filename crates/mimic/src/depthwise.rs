@@ -9,7 +9,9 @@ use core::mem::MaybeUninit;
 use rand::Rng;
 
 use crate::activation::{Activation, LeakyReLU};
-use crate::image::{Image, backward_from_gradient, input_row, shifted_rows, valid_outputs};
+use crate::image::{
+    Image, add_window, backward_from_gradient, input_row, shifted_rows, valid_outputs,
+};
 #[cfg(feature = "std")]
 use crate::init::{Initialize, Initializer, Normal};
 use crate::module::{Module, Parameters, Train, Zipped};
@@ -153,16 +155,7 @@ impl<
                 {
                     for (oh, z) in z.iter_mut().enumerate() {
                         let mut sum = [0.0f32; OW];
-                        for (kh, kernel_row) in kernel.iter().enumerate() {
-                            let Some(ih) = input_row::<H, S, P>(oh, kh) else {
-                                continue;
-                            };
-                            for (&w, shifted) in kernel_row.iter().zip(shifted) {
-                                for (s, &x) in sum.iter_mut().zip(&shifted[ih]) {
-                                    *s += w * x;
-                                }
-                            }
-                        }
+                        add_window::<H, OW, K, S, P>(&mut sum, oh, kernel, shifted);
                         for (z, s) in z.iter_mut().zip(sum) {
                             *z = s + b;
                         }

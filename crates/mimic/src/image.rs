@@ -170,6 +170,35 @@ pub(crate) fn input_row<const H: usize, const S: usize, const P: usize>(
     (oh * S + kh).checked_sub(P).filter(|&ih| ih < H)
 }
 
+/// Adds a `K × K` kernel met with one channel's shifted rows ([`shifted_rows`])
+/// to the sums of output row `oh`: `sum[ow] += w · x`, kernel row by kernel
+/// row and, within a row, column by column (the order both convolutions'
+/// forward passes fix).
+#[inline(always)]
+pub(crate) fn add_window<
+    const H: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+>(
+    sum: &mut [f32; OW],
+    oh: usize,
+    kernel: &[[f32; K]; K],
+    shifted: &[[[f32; OW]; H]; K],
+) {
+    for (kh, kernel_row) in kernel.iter().enumerate() {
+        let Some(ih) = input_row::<H, S, P>(oh, kh) else {
+            continue;
+        };
+        for (&w, shifted) in kernel_row.iter().zip(shifted) {
+            for (s, &x) in sum.iter_mut().zip(&shifted[ih]) {
+                *s += w * x;
+            }
+        }
+    }
+}
+
 /// The four backward methods of [`Train`](crate::module::Train) for a layer
 /// over images whose inherent `output_delta` (∂loss/∂pre-activation),
 /// `input_gradient` (∂loss/∂input) and `apply_gradient(x, dz, f)` (each
