@@ -585,7 +585,10 @@ where
     // once, on the heap (network-sized values would otherwise sit in this frame).
     let mut none = Pcg64::seed_from_u64(0); // `Zeros` draws nothing
     let mut zeros = || boxed::<L, _>(Initializer::Zeros, &mut none);
-    let mut part_buffers: Vec<Box<L>> = (0..parts).map(|_| zeros()).collect();
+    // One thread alone needs two part buffers: it adds each part to part 0's
+    // as soon as it is done (`batches.rs`).
+    let buffers = if threads == 1 { parts.min(2) } else { parts };
+    let mut part_buffers: Vec<Box<L>> = (0..buffers).map(|_| zeros()).collect();
     let (mut first, mut second) = (zeros(), zeros());
     let update = update_with(schedule.optimizer);
     let settings = Settings {
