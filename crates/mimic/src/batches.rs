@@ -20,16 +20,18 @@
 //!
 //! A batch is two phases, separated by a [`SpinBarrier`]:
 //! 1. **gradients** — thread `t` computes parts `t, t + T, …`; the network is
-//!    only read. One thread alone adds each part to part 0's buffer as soon as
-//!    it is done — the same additions in the same order — and computes the next
-//!    part in the buffer it just emptied: two buffers instead of one per part,
-//!    so less to keep in cache (a wide network's epoch takes about a tenth
-//!    less time than with four buffers);
+//!    only read. Each part's thread zeroes the part's buffer first (the
+//!    optimizer leaves part 0's zeroed), so the buffer's cache lines stay in
+//!    its core. One thread alone instead adds each
+//!    part to part 0's buffer as soon as it is done — the same additions in the
+//!    same order — and computes the next part in the buffer it just emptied:
+//!    two buffers instead of one per part, so less to keep in cache;
 //! 2. **update** — the parameters are cut into blocks of [`BLOCK`] numbers and
 //!    thread `t` takes blocks `t, t + T, …`: it sums the parts into part 0's
-//!    buffer, applies the optimizer (every update rule works element by
-//!    element), zeroes the buffers for the next batch and checks that the new
-//!    parameters are finite, all in one pass while the block is in cache.
+//!    buffer (reading the others), applies the optimizer (every update rule
+//!    works element by element, and leaves part 0's buffer zeroed for the next
+//!    batch) and checks that the new parameters are finite, all in one pass
+//!    while the block is in cache.
 //!
 //! With gradient clipping, the whole gradient's norm must be known before any
 //! update: the sum is then a phase of its own, and thread 0 computes the
@@ -573,6 +575,8 @@ where
     X: ?Sized,
 {
     for slice in 0..s.slices_per_buffer {
+        // Every buffer has the network's shape: slice `slice` of the network
+        // (buffer 0) has the length of that slice of any part.
         let len = s.slices[slice].len;
         // SAFETY: the caller's guarantee: the whole buffer is this thread's now.
         unsafe { s.block(3 + buffer, slice, 0..len) }.fill(0.0);
