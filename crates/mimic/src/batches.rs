@@ -548,7 +548,7 @@ const GROUP: usize = 8;
 /// and its layers gain nothing from them.
 #[inline(always)]
 const fn grouped<L: Train>() -> bool {
-    core::mem::size_of::<L::Trace>() * GROUP <= 128 * 1024
+    core::mem::size_of::<L::Trace>() * GROUP <= 512 * 1024
 }
 
 /// Every value, if none is missing.

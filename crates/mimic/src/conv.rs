@@ -16,6 +16,8 @@ use crate::init::{Initialize, Initializer, Normal};
 use crate::layer::CacheAligned;
 use crate::module::{Module, Parameters, Train, Zipped};
 
+mod group;
+
 /// A convolution from a `C × H × W` image to a `CO × OH × OW` one: `CO` filters
 /// of `C × K × K` weights, moved in steps of `S` over the input with `P` rows
 /// and columns of zeros around it, each output plus its filter's bias, then the
@@ -439,6 +441,46 @@ conv_impl!(Train => {
     }
 
     backward_from_gradient!(Image<CO, OH, OW>);
+
+    /// The group's samples side by side in the vector lanes (`conv/group.rs`):
+    /// the same bits as one sample after another.
+    #[inline(always)]
+    fn gradient_group<const G: usize>(
+        &self,
+        inputs: [&Image<C, H, W>; G],
+        traces: [&Image<CO, OH, OW>; G],
+        grad_outputs: [&Image<CO, OH, OW>; G],
+        gradients: &mut Self,
+    ) -> [Image<C, H, W>; G] {
+        // Both succeed or neither (a group of other than `LANES` samples adds
+        // nothing and goes one sample at a time).
+        if let Some(dx) = self.input_gradient_group(traces, grad_outputs)
+            && gradients
+                .add_gradient_group(self, inputs, traces, grad_outputs)
+                .is_some()
+        {
+            return dx;
+        }
+        core::array::from_fn(|s| self.gradient(inputs[s], traces[s], grad_outputs[s], gradients))
+    }
+
+    #[inline(always)]
+    fn gradient_group_without_input_gradient<const G: usize>(
+        &self,
+        inputs: [&Image<C, H, W>; G],
+        traces: [&Image<CO, OH, OW>; G],
+        grad_outputs: [&Image<CO, OH, OW>; G],
+        gradients: &mut Self,
+    ) {
+        if gradients
+            .add_gradient_group(self, inputs, traces, grad_outputs)
+            .is_none()
+        {
+            for s in 0..G {
+                self.gradient_without_input_gradient(inputs[s], traces[s], grad_outputs[s], gradients);
+            }
+        }
+    }
 });
 
 conv_impl!(

@@ -17,6 +17,8 @@ use crate::sparse::{CodedEntry, Entries, SparseVector};
 #[macro_use]
 mod tiled;
 
+pub(crate) mod lanes;
+
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 #[cfg(target_arch = "x86_64")]
