@@ -68,6 +68,11 @@ impl<L: Train> Train for Box<L> {
     }
 
     #[inline(always)]
+    fn forward_trace_group<const S: usize>(&self, inputs: [&Self::Input; S]) -> [Self::Trace; S] {
+        (**self).forward_trace_group(inputs)
+    }
+
+    #[inline(always)]
     fn backward(
         &mut self,
         input: &Self::Input,

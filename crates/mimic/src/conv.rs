@@ -13,6 +13,7 @@ use crate::image::{
 };
 #[cfg(feature = "std")]
 use crate::init::{Initialize, Initializer, Normal};
+use crate::kernels::lanes::LANES;
 use crate::layer::CacheAligned;
 use crate::module::{Module, Parameters, Train, Zipped};
 
@@ -440,6 +441,20 @@ conv_impl!(Train => {
         trace
     }
 
+    /// The group side by side in the vector lanes (`conv/group.rs`): the
+    /// same bits as each sample alone.
+    #[inline(always)]
+    fn forward_trace_group<const G: usize>(
+        &self,
+        inputs: [&Image<C, H, W>; G],
+    ) -> [Image<CO, OH, OW>; G] {
+        if G == LANES {
+            self.forward_group(inputs)
+        } else {
+            inputs.map(|x| self.forward(x))
+        }
+    }
+
     backward_from_gradient!(Image<CO, OH, OW>);
 
     /// The group's samples side by side in the vector lanes (`conv/group.rs`):
@@ -452,16 +467,12 @@ conv_impl!(Train => {
         grad_outputs: [&Image<CO, OH, OW>; G],
         gradients: &mut Self,
     ) -> [Image<C, H, W>; G] {
-        // Both succeed or neither (a group of other than `LANES` samples adds
-        // nothing and goes one sample at a time).
-        if let Some(dx) = self.input_gradient_group(traces, grad_outputs)
-            && gradients
-                .add_gradient_group(self, inputs, traces, grad_outputs)
-                .is_some()
-        {
-            return dx;
+        if G == LANES {
+            gradients.add_gradient_group(self, inputs, traces, grad_outputs);
+            self.input_gradient_group(traces, grad_outputs)
+        } else {
+            core::array::from_fn(|s| self.gradient(inputs[s], traces[s], grad_outputs[s], gradients))
         }
-        core::array::from_fn(|s| self.gradient(inputs[s], traces[s], grad_outputs[s], gradients))
     }
 
     #[inline(always)]
@@ -472,10 +483,9 @@ conv_impl!(Train => {
         grad_outputs: [&Image<CO, OH, OW>; G],
         gradients: &mut Self,
     ) {
-        if gradients
-            .add_gradient_group(self, inputs, traces, grad_outputs)
-            .is_none()
-        {
+        if G == LANES {
+            gradients.add_gradient_group(self, inputs, traces, grad_outputs);
+        } else {
             for s in 0..G {
                 self.gradient_without_input_gradient(inputs[s], traces[s], grad_outputs[s], gradients);
             }

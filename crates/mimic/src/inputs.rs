@@ -17,6 +17,12 @@ pub trait Input<L: Train>: Copy {
     fn forward(self, layers: &L) -> L::Output;
     /// `L`'s forward pass, keeping what backward needs.
     fn forward_trace(self, layers: &L) -> L::Trace;
+    /// [`Input::forward_trace`] for a group of inputs at once
+    /// ([`Train::forward_trace_group`]): the same bits as one after another.
+    #[inline(always)]
+    fn forward_trace_group<const S: usize>(inputs: [Self; S], layers: &L) -> [L::Trace; S] {
+        inputs.map(|input| input.forward_trace(layers))
+    }
     /// `L`'s per-sample SGD backward pass from `grad_output` ([`Train::backward`]).
     fn backward(
         self,
@@ -112,6 +118,11 @@ impl<X: Values, L: Train<Input = X>> Input<L> for &X {
     #[inline(always)]
     fn forward_trace(self, layers: &L) -> L::Trace {
         layers.forward_trace(self)
+    }
+
+    #[inline(always)]
+    fn forward_trace_group<const S: usize>(inputs: [Self; S], layers: &L) -> [L::Trace; S] {
+        layers.forward_trace_group(inputs)
     }
 
     #[inline(always)]

@@ -75,6 +75,15 @@ pub trait Train: Module + Parameters + Sized + Send + Sync {
     /// The module's output inside its trace.
     fn traced_output(trace: &Self::Trace) -> &Self::Output;
 
+    /// [`Train::forward_trace`] for a group of `S` inputs at once: the same
+    /// bits as each one alone, which is what this default does. A layer with
+    /// a faster way overrides it (`Conv2d` computes the group side by side in
+    /// the vector lanes); a tuple passes the group from layer to layer.
+    #[inline(always)]
+    fn forward_trace_group<const S: usize>(&self, inputs: [&Self::Input; S]) -> [Self::Trace; S] {
+        inputs.map(|input| self.forward_trace(input))
+    }
+
     /// Per-sample SGD: backpropagates `grad_output` (∂loss/∂output), moves every
     /// parameter by `−learning_rate ·` its gradient as soon as that is known,
     /// and returns ∂loss/∂input (computed before the layer's own update).

@@ -265,7 +265,7 @@ where
         targets: [&F::Target; S],
         gradients: &mut L,
     ) -> Result<[f32; S], (usize, StepError)> {
-        let traces: [L::Trace; S] = core::array::from_fn(|s| inputs[s].forward_trace(&self.layers));
+        let traces: [L::Trace; S] = X::forward_trace_group(inputs, &self.layers);
         let results: [Result<(f32, L::Output), StepError>; S] = core::array::from_fn(|s| {
             checked_loss(&self.loss, L::traced_output(&traces[s]), targets[s])
         });

@@ -26,6 +26,16 @@ use crate::quantized::QuantizedModule;
 use crate::quantized::{Calibrated, Quantize, QuantizeError, QuantizedInput};
 use crate::sparse::SparseVector;
 
+/// The next of an array's `S` values, taken `S` times by
+/// [`Train::forward_trace_group`]'s `from_fn`.
+#[inline(always)]
+fn each<T, const S: usize>(values: &mut core::array::IntoIter<T, S>) -> T {
+    match values.next() {
+        Some(value) => value,
+        None => unreachable!("an array of S values is taken S times"),
+    }
+}
+
 /// Prepares the lists the impls need from `(Type index)` pairs: each layer
 /// after the first paired with the one before it, the same pairs last first
 /// (for the backward pass), every layer but the last (for int8 logits), and
@@ -104,6 +114,18 @@ macro_rules! chain {
             #[inline(always)]
             fn traced_output(trace: &Self::Trace) -> &Self::Output {
                 <$L as Train>::traced_output(&trace.$li)
+            }
+
+            /// Layer by layer, each for the whole group; then each sample's
+            /// traces gathered into its tuple.
+            #[inline(always)]
+            #[allow(non_snake_case)] // each layer's traces are named after its type
+            fn forward_trace_group<const S: usize>(&self, inputs: [&Self::Input; S]) -> [Self::Trace; S] {
+                let $A = self.$ai.forward_trace_group(inputs);
+                $(let $T = self.$i.forward_trace_group($P.each_ref().map(<$P as Train>::traced_output));)+
+                let mut $A = $A.into_iter();
+                $(let mut $T = $T.into_iter();)+
+                core::array::from_fn(|_| (each(&mut $A), $(each(&mut $T)),+))
             }
 
             #[inline(always)]

@@ -26,10 +26,10 @@ use crate::kernels::lanes::{self, LANES, Lane, LaneWork, Lanes};
 /// [`LANES`] images side by side: pixel `(c, h, w)` of sample `s` at `[c][h][w][s]`.
 type Side<const C: usize, const H: usize, const W: usize> = [[[Lane; W]; H]; C];
 
-/// Lays [`LANES`] images out side by side.
+/// Lays `G` (at most [`LANES`]) images out side by side.
 #[inline(always)]
-fn side_by_side<const C: usize, const H: usize, const W: usize>(
-    images: [&Image<C, H, W>; LANES],
+fn side_by_side<const C: usize, const H: usize, const W: usize, const G: usize>(
+    images: [&Image<C, H, W>; G],
 ) -> Side<C, H, W> {
     let mut side = [[[[0.0; LANES]; W]; H]; C];
     for (s, image) in images.iter().enumerate() {
@@ -44,12 +44,12 @@ fn side_by_side<const C: usize, const H: usize, const W: usize>(
     side
 }
 
-/// The [`LANES`] images of a side-by-side layout.
+/// The first `G` images of a side-by-side layout.
 #[inline(always)]
-fn apart<const C: usize, const H: usize, const W: usize>(
+fn apart<const C: usize, const H: usize, const W: usize, const G: usize>(
     side: &Side<C, H, W>,
-) -> [Image<C, H, W>; LANES] {
-    let mut images = [[[[0.0; W]; H]; C]; LANES];
+) -> [Image<C, H, W>; G] {
+    let mut images = [[[[0.0; W]; H]; C]; G];
     for (s, image) in images.iter_mut().enumerate() {
         for (image, side) in image.iter_mut().zip(side) {
             for (row, side) in image.iter_mut().zip(side) {
@@ -65,11 +65,17 @@ fn apart<const C: usize, const H: usize, const W: usize>(
 /// `dz = f'(y) ⊙ dy` of output channel `co` for the group, side by side (the
 /// same product as [`Conv2d::output_delta`] for each sample).
 #[inline(always)]
-fn channel_delta<A: Activation, const CO: usize, const OH: usize, const OW: usize>(
+fn channel_delta<
+    A: Activation,
+    const CO: usize,
+    const OH: usize,
+    const OW: usize,
+    const G: usize,
+>(
     activation: &A,
     co: usize,
-    ys: [&Image<CO, OH, OW>; LANES],
-    dys: [&Image<CO, OH, OW>; LANES],
+    ys: [&Image<CO, OH, OW>; G],
+    dys: [&Image<CO, OH, OW>; G],
 ) -> [[Lane; OW]; OH] {
     let mut dz = [[[0.0; LANES]; OW]; OH];
     for (s, (y, dy)) in ys.iter().zip(dys).enumerate() {
@@ -82,30 +88,40 @@ fn channel_delta<A: Activation, const CO: usize, const OH: usize, const OW: usiz
     dz
 }
 
-/// Adds each lane of `total`, sample 0 first, to `p`.
+/// Adds each of the first `G` lanes of `total`, sample 0 first, to `p`.
 #[inline(always)]
-fn add_samples<L: Lanes>(l: L, p: &mut f32, total: L::V) {
+fn add_samples<L: Lanes, const G: usize>(l: L, p: &mut f32, total: L::V) {
     let mut lanes = [0.0; LANES];
     l.store(&mut lanes, total);
-    for t in lanes {
+    for t in lanes.into_iter().take(G) {
         *p += t;
     }
 }
 
+/// The group's outputs.
+struct Forward<'a, Layer, X, const G: usize> {
+    layer: &'a Layer,
+    xs: [&'a X; G],
+}
+
+/// How many outputs of a row a forward pass keeps in flight: each is a chain
+/// of dependent additions, and enough chains side by side keep the adders busy.
+const OUTPUTS: usize = 8;
+
 /// The group's parameter gradients, added into a gradient buffer.
-struct ParameterGradient<'a, Layer, X, Y> {
+struct ParameterGradient<'a, Layer, X, Y, const G: usize> {
     layer: &'a Layer,
     gradients: &'a mut Layer,
-    xs: [&'a X; LANES],
-    ys: [&'a Y; LANES],
-    dys: [&'a Y; LANES],
+    xs: [&'a X; G],
+    ys: [&'a Y; G],
+    dys: [&'a Y; G],
 }
 
 /// The group's gradients at the layer's input.
-struct InputGradient<'a, Layer, Y> {
+struct InputGradient<'a, Layer, Y, const G: usize> {
     layer: &'a Layer,
-    ys: [&'a Y; LANES],
-    dys: [&'a Y; LANES],
+    ys: [&'a Y; G],
+    dys: [&'a Y; G],
 }
 
 impl<
@@ -119,12 +135,97 @@ impl<
     const S: usize,
     const P: usize,
     A: Activation,
+    const G: usize,
+> LaneWork for Forward<'_, Conv2d<C, H, W, CO, OH, OW, K, S, P, A>, Image<C, H, W>, G>
+{
+    type Output = [Image<CO, OH, OW>; G];
+
+    /// The bits of [`Module::forward`](crate::Module::forward) for each
+    /// sample: each output's sum over input channel, kernel row (those in the
+    /// padding skipped) and kernel column (those in it adding `w · 0`), then
+    /// the bias, then the activation.
+    #[inline(always)]
+    fn run<L: Lanes>(self, l: L) -> [Image<CO, OH, OW>; G] {
+        let layer = self.layer;
+        let x = side_by_side(self.xs);
+        let inside = inside::<W, OW, K, S, P>();
+        let mut z: Side<CO, OH, OW> = [[[[0.0; LANES]; OW]; OH]; CO];
+        for ((z, filter), &b) in z.iter_mut().zip(layer.weights.iter()).zip(&layer.bias) {
+            for (oh, z) in z.iter_mut().enumerate() {
+                for (block, z) in z.chunks_mut(OUTPUTS).enumerate() {
+                    let first = block * OUTPUTS;
+                    let mut sums = [l.zero(); OUTPUTS];
+                    let all_inside =
+                        inside.contains(&first) && inside.contains(&(first + z.len() - 1));
+                    for (x, kernel) in x.iter().zip(filter) {
+                        for (kh, kernel_row) in kernel.iter().enumerate() {
+                            let Some(ih) = input_row::<H, S, P>(oh, kh) else {
+                                continue;
+                            };
+                            let x = &x[ih];
+                            for (kw, &w) in kernel_row.iter().enumerate() {
+                                let w = l.splat(w);
+                                for (j, sum) in sums.iter_mut().enumerate().take(z.len()) {
+                                    let ow = first + j;
+                                    let x = if all_inside {
+                                        l.load(&x[ow * S + kw - P])
+                                    } else {
+                                        match (ow * S + kw).checked_sub(P) {
+                                            Some(iw) if iw < W => l.load(&x[iw]),
+                                            _ => l.zero(),
+                                        }
+                                    };
+                                    *sum = l.mul_add(*sum, w, x);
+                                }
+                            }
+                        }
+                    }
+                    let b = l.splat(b);
+                    for (z, &sum) in z.iter_mut().zip(&sums) {
+                        l.store(z, l.add(sum, b));
+                    }
+                }
+            }
+        }
+        let mut ys = apart(&z);
+        for y in &mut ys {
+            crate::image::activate(&layer.activation, y);
+        }
+        ys
+    }
+}
+
+/// The output columns whose window lies wholly inside the input (all `K`
+/// kernel columns of it).
+#[inline(always)]
+fn inside<const W: usize, const OW: usize, const K: usize, const S: usize, const P: usize>()
+-> core::ops::Range<usize> {
+    P.div_ceil(S)..if W + P >= K {
+        ((W + P - K) / S + 1).min(OW)
+    } else {
+        0
+    }
+}
+
+impl<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const CO: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+    A: Activation,
+    const G: usize,
 > LaneWork
     for ParameterGradient<
         '_,
         Conv2d<C, H, W, CO, OH, OW, K, S, P, A>,
         Image<C, H, W>,
         Image<CO, OH, OW>,
+        G,
     >
 {
     type Output = ();
@@ -134,13 +235,7 @@ impl<
     #[inline(always)]
     fn run<L: Lanes>(self, l: L) {
         let x = side_by_side(self.xs);
-        // The output columns whose window lies inside the input, all `K`
-        // kernel columns of it.
-        let inside = P.div_ceil(S)..if W + P >= K {
-            ((W + P - K) / S + 1).min(OW)
-        } else {
-            0
-        };
+        let inside = inside::<W, OW, K, S, P>();
         let gradients = self.gradients;
         for (co, (filter, b)) in gradients
             .weights
@@ -184,7 +279,7 @@ impl<
                         }
                     }
                     for (w, &total) in kernel_row.iter_mut().zip(&totals) {
-                        add_samples(l, w, total);
+                        add_samples::<L, G>(l, w, total);
                     }
                 }
             }
@@ -196,7 +291,7 @@ impl<
                 }
                 total = l.add(total, column);
             }
-            add_samples(l, b, total);
+            add_samples::<L, G>(l, b, total);
         }
     }
 }
@@ -212,13 +307,14 @@ impl<
     const S: usize,
     const P: usize,
     A: Activation,
-> LaneWork for InputGradient<'_, Conv2d<C, H, W, CO, OH, OW, K, S, P, A>, Image<CO, OH, OW>>
+    const G: usize,
+> LaneWork for InputGradient<'_, Conv2d<C, H, W, CO, OH, OW, K, S, P, A>, Image<CO, OH, OW>, G>
 {
-    type Output = [Image<C, H, W>; LANES];
+    type Output = [Image<C, H, W>; G];
 
     /// The bits of [`Conv2d::input_gradient`] for each sample.
     #[inline(always)]
-    fn run<L: Lanes>(self, l: L) -> [Image<C, H, W>; LANES] {
+    fn run<L: Lanes>(self, l: L) -> [Image<C, H, W>; G] {
         let layer = self.layer;
         let dz: [[[Lane; OW]; OH]; CO] =
             core::array::from_fn(|co| channel_delta(&layer.activation, co, self.ys, self.dys));
@@ -265,9 +361,19 @@ impl<
     A: Activation,
 > Conv2d<C, H, W, CO, OH, OW, K, S, P, A>
 {
+    /// Each sample's output, the bits of [`Module::forward`](crate::Module::forward)
+    /// for each. `G` must be [`LANES`] (at most it, or this panics).
+    #[inline(always)]
+    pub(super) fn forward_group<const G: usize>(
+        &self,
+        xs: [&Image<C, H, W>; G],
+    ) -> [Image<CO, OH, OW>; G] {
+        lanes::run(Forward { layer: self, xs })
+    }
+
     /// Adds a group's parameter gradients into `self` (a gradient buffer),
     /// the bits of one sample after another; `layer` is the network's layer.
-    /// `None` if the group is not [`LANES`] samples (nothing is added).
+    /// `G` must be [`LANES`] (at most it, or this panics).
     #[inline(always)]
     pub(super) fn add_gradient_group<const G: usize>(
         &mut self,
@@ -275,32 +381,29 @@ impl<
         xs: [&Image<C, H, W>; G],
         ys: [&Image<CO, OH, OW>; G],
         dys: [&Image<CO, OH, OW>; G],
-    ) -> Option<()> {
+    ) {
         lanes::run(ParameterGradient {
             layer,
             gradients: self,
-            xs: xs[..].try_into().ok()?,
-            ys: ys[..].try_into().ok()?,
-            dys: dys[..].try_into().ok()?,
-        });
-        Some(())
+            xs,
+            ys,
+            dys,
+        })
     }
 
-    /// Each sample's `dx`, the bits of [`Conv2d::input_gradient`] for each;
-    /// `None` if the group is not [`LANES`] samples.
+    /// Each sample's `dx`, the bits of [`Conv2d::input_gradient`] for each.
+    /// `G` must be [`LANES`] (at most it, or this panics).
     #[inline(always)]
     pub(super) fn input_gradient_group<const G: usize>(
         &self,
         ys: [&Image<CO, OH, OW>; G],
         dys: [&Image<CO, OH, OW>; G],
-    ) -> Option<[Image<C, H, W>; G]> {
-        let dx = lanes::run(InputGradient {
+    ) -> [Image<C, H, W>; G] {
+        lanes::run(InputGradient {
             layer: self,
-            ys: ys[..].try_into().ok()?,
-            dys: dys[..].try_into().ok()?,
-        });
-        // `G` is `LANES` here (the conversions above succeeded).
-        dx[..].try_into().ok()
+            ys,
+            dys,
+        })
     }
 }
 
@@ -314,7 +417,7 @@ mod tests {
     /// Deterministic values in [−1, 1) with some exact zeros.
     fn value(i: usize) -> f32 {
         let v = (i.wrapping_mul(2_654_435_761) >> 7) % 997;
-        if v % 11 == 0 {
+        if v.is_multiple_of(11) {
             0.0
         } else {
             v as f32 / 498.5 - 1.0
@@ -363,6 +466,17 @@ mod tests {
         let xs: [Image<C, H, W>; G] = core::array::from_fn(|s| image(s + 1));
         let ys: [Image<CO, OH, OW>; G] = core::array::from_fn(|s| layer.forward(&xs[s]));
         let dys: [Image<CO, OH, OW>; G] = core::array::from_fn(|s| image(s + 50));
+        let flat = |y: &Image<CO, OH, OW>| -> Vec<u32> {
+            y.as_flattened()
+                .as_flattened()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect()
+        };
+        let traced = layer.forward_trace_group(xs.each_ref());
+        for (a, b) in ys.iter().zip(&traced) {
+            assert_eq!(flat(a), flat(b));
+        }
 
         let mut one_by_one = start.clone();
         let dx_one: Vec<Image<C, H, W>> = (0..G)
@@ -402,6 +516,7 @@ mod tests {
         let xs: [Image<2, 6, 6>; 3] = core::array::from_fn(|s| image(s + 1));
         let ys: [Image<3, 4, 4>; 3] = core::array::from_fn(|s| layer.forward(&xs[s]));
         let dys: [Image<3, 4, 4>; 3] = core::array::from_fn(|s| image(s + 9));
+        assert_eq!(layer.forward_trace_group(xs.each_ref()), ys);
         let mut one_by_one = Layer::zeros();
         let dx_one: Vec<_> = (0..3)
             .map(|s| layer.gradient(&xs[s], &ys[s], &dys[s], &mut one_by_one))

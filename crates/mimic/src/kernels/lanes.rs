@@ -97,40 +97,40 @@ impl Lanes for Avx {
 
     #[inline(always)]
     fn zero(self) -> __m256 {
-        // SAFETY (this and every method below): an `Avx` exists only inside
+        // Every method here rests on one fact: an `Avx` exists only inside
         // `run`'s AVX2 branch, taken when `Isa::current()` — never more than
-        // the CPU has — is AVX2 or AVX-512 (whose CPUs all have AVX2). Loads
-        // and stores go through references to exactly 8 floats.
+        // the CPU has — is AVX2 or AVX-512 (whose CPUs all have AVX2).
+        // SAFETY: as just said, the CPU has AVX2.
         unsafe { _mm256_setzero_ps() }
     }
 
     #[inline(always)]
     fn splat(self, x: f32) -> __m256 {
-        // SAFETY: see `zero`.
+        // SAFETY: the CPU has AVX2 (see `zero`).
         unsafe { _mm256_set1_ps(x) }
     }
 
     #[inline(always)]
     fn load(self, row: &Lane) -> __m256 {
-        // SAFETY: see `zero`.
+        // SAFETY: the CPU has AVX2 (see `zero`); `row` is exactly 8 floats.
         unsafe { _mm256_loadu_ps(row.as_ptr()) }
     }
 
     #[inline(always)]
     fn store(self, row: &mut Lane, v: __m256) {
-        // SAFETY: see `zero`.
+        // SAFETY: the CPU has AVX2 (see `zero`); `row` is exactly 8 floats.
         unsafe { _mm256_storeu_ps(row.as_mut_ptr(), v) }
     }
 
     #[inline(always)]
     fn add(self, a: __m256, b: __m256) -> __m256 {
-        // SAFETY: see `zero`.
+        // SAFETY: the CPU has AVX2 (see `zero`).
         unsafe { _mm256_add_ps(a, b) }
     }
 
     #[inline(always)]
     fn mul(self, a: __m256, b: __m256) -> __m256 {
-        // SAFETY: see `zero`.
+        // SAFETY: the CPU has AVX2 (see `zero`).
         unsafe { _mm256_mul_ps(a, b) }
     }
 }
