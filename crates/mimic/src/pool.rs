@@ -58,24 +58,35 @@ pub struct Max;
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Mean;
 
-/// The window of output `(oh, ow)` in channel `x`: its maximum and where it is
-/// (row, column), the first in reading order; a NaN beats everything.
+/// The windows of output row `oh` in channel `x`: each one's maximum and
+/// where it is (`dh·K + dw` inside the window), the first in reading order; a
+/// NaN beats everything. The row's windows advance together, one position of
+/// the window at a time, with selects rather than branches, so that the loop
+/// over the row vectorises.
 #[inline(always)]
-fn window_max<const H: usize, const W: usize, const K: usize, const S: usize>(
+fn row_max<const H: usize, const W: usize, const OW: usize, const K: usize, const S: usize>(
     x: &[[f32; W]; H],
     oh: usize,
-    ow: usize,
-) -> (f32, usize, usize) {
-    let (h0, w0) = (oh * S, ow * S);
-    let mut best = (x[h0][w0], h0, w0);
-    for (h, row) in (h0..).zip(&x[h0..h0 + K]) {
-        for (w, &v) in (w0..).zip(&row[w0..w0 + K]) {
-            if !best.0.is_nan() && (v > best.0 || v.is_nan()) {
-                best = (v, h, w);
+) -> ([f32; OW], [u32; OW]) {
+    let h0 = oh * S;
+    let mut best: [f32; OW] = core::array::from_fn(|ow| x[h0][ow * S]);
+    let mut at = [0u32; OW];
+    for (dh, row) in x[h0..h0 + K].iter().enumerate() {
+        for dw in 0..K {
+            // The window's first value is where `best` starts.
+            if dh == 0 && dw == 0 {
+                continue;
+            }
+            let here = (dh * K + dw) as u32;
+            for (ow, (best, at)) in best.iter_mut().zip(&mut at).enumerate() {
+                let v = row[ow * S + dw];
+                let take = !best.is_nan() & ((v > *best) | v.is_nan());
+                *best = if take { v } else { *best };
+                *at = if take { here } else { *at };
             }
         }
     }
-    best
+    (best, at)
 }
 
 impl Pooling for Max {
@@ -93,11 +104,7 @@ impl Pooling for Max {
     >(
         x: &Image<C, H, W>,
     ) -> Image<C, OH, OW> {
-        core::array::from_fn(|c| {
-            core::array::from_fn(|oh| {
-                core::array::from_fn(|ow| window_max::<H, W, K, S>(&x[c], oh, ow).0)
-            })
-        })
+        core::array::from_fn(|c| core::array::from_fn(|oh| row_max::<H, W, OW, K, S>(&x[c], oh).0))
     }
 
     #[inline(always)]
@@ -116,9 +123,10 @@ impl Pooling for Max {
         let mut dx = [[[0.0; W]; H]; C];
         for ((dx, x), dy) in dx.iter_mut().zip(x).zip(dy) {
             for (oh, dy) in dy.iter().enumerate() {
-                for (ow, &g) in dy.iter().enumerate() {
-                    let (_, h, w) = window_max::<H, W, K, S>(x, oh, ow);
-                    dx[h][w] += g;
+                let (_, at) = row_max::<H, W, OW, K, S>(x, oh);
+                for (ow, (&g, &at)) in dy.iter().zip(&at).enumerate() {
+                    let (dh, dw) = (at as usize / K, at as usize % K);
+                    dx[oh * S + dh][ow * S + dw] += g;
                 }
             }
         }
@@ -460,6 +468,46 @@ mod tests {
                 [0.0; 4]
             ]]
         );
+    }
+
+    /// Max pooling as first written, one window at a time with branches: the
+    /// maximum and its position, the first in reading order; a NaN wins.
+    fn window_max(x: &[[f32; 7]; 7], h0: usize, w0: usize, k: usize) -> (f32, usize, usize) {
+        let mut best = (x[h0][w0], h0, w0);
+        for (h, row) in x.iter().enumerate().skip(h0).take(k) {
+            for (w, &v) in row.iter().enumerate().skip(w0).take(k) {
+                if !best.0.is_nan() && (v > best.0 || v.is_nan()) {
+                    best = (v, h, w);
+                }
+            }
+        }
+        best
+    }
+
+    /// Ties, NaNs, infinities and overlapping windows: the same maxima, and
+    /// the gradients in the same places in the same order.
+    #[test]
+    fn max_pool_is_the_window_by_window_definition() {
+        let values = [0.5, -1.0, 0.5, f32::NAN, 2.0, f32::INFINITY, -0.0, 0.0, 2.0, -3.5];
+        for seed in 0..40 {
+            let x: Image<1, 7, 7> = [core::array::from_fn(|h| {
+                core::array::from_fn(|w| values[(h * 7 + w) * (seed + 3) % 11 % values.len()])
+            })];
+            let dy: Image<1, 3, 3> =
+                [core::array::from_fn(|h| core::array::from_fn(|w| (h * 3 + w) as f32 - 4.0))];
+            let pool = MaxPool2d::<1, 7, 7, 3, 3, 3, 2>::new();
+            let y = pool.forward(&x);
+            let mut dx_want = [[0.0f32; 7]; 7];
+            for oh in 0..3 {
+                for ow in 0..3 {
+                    let (v, h, w) = window_max(&x[0], oh * 2, ow * 2, 3);
+                    assert_eq!(y[0][oh][ow].to_bits(), v.to_bits(), "seed {seed}");
+                    dx_want[h][w] += dy[0][oh][ow];
+                }
+            }
+            let dx = pool.gradient(&x, &y, &dy, &mut MaxPool2d::new());
+            assert_eq!(dx[0], dx_want, "seed {seed}");
+        }
     }
 
     #[test]
