@@ -10,13 +10,15 @@
 //! which parameters, changes when, not what: the arithmetic is fixed by the
 //! parts alone, so 1, 2, 3 or 4 threads give bit-identical weights.
 //!
-//! Inside a part, samples go through the backward pass in groups of
-//! [`GROUP`] ([`Train::gradient_group`]): each sample's forward pass and loss
-//! in turn, then one backward pass for the group, in which a dense layer reads
-//! each weight row once for the whole group rather than once per sample. The
-//! bits are those of one sample after another (every parameter's gradient
-//! adds the samples in the same order); convolutional networks, whose
-//! activations are large, go one sample at a time ([`grouped`]).
+//! Inside a part, samples go through training in groups of [`GROUP`]: the
+//! group's forward pass layer by layer ([`Train::forward_trace_group`]), each
+//! sample's loss, then one backward pass for the group
+//! ([`Train::gradient_group`]). A dense layer reads each weight row once for
+//! the whole group rather than once per sample; a convolution computes the
+//! group's eight samples side by side in the vector lanes. The bits are those
+//! of one sample after another (every parameter's gradient adds the samples in
+//! the same order); networks whose activations are too large for a group on
+//! the stack go one sample at a time ([`grouped`]).
 //!
 //! A batch is two phases, separated by a [`SpinBarrier`]:
 //! 1. **gradients** — thread `t` computes parts `t, t + T, …`; the network is
@@ -533,22 +535,23 @@ where
     result
 }
 
-/// How many samples of a part go through the backward pass together
-/// ([`Train::gradient_group`]): enough that a dense layer's weight rows, read
-/// once per group, cost little per sample; few enough that the group's
-/// activations and gradients stay small beside a thread's stack.
+/// How many samples of a part go through training together: enough that a
+/// dense layer's weight rows, read once per group, cost little per sample,
+/// and a convolution's fill a vector register (`kernels::lanes`); few enough
+/// that the group's activations and gradients stay small beside a thread's
+/// stack.
 const GROUP: usize = 8;
 
-/// Whether a part's samples go through the backward pass in groups: only when
-/// a group's traces (each layer's activations, for [`GROUP`] samples) stay
-/// small beside L2 and a thread's stack — 16 KB for 784→256→256→10, 66 KB for
-/// 784→1024→1024→10. A convolutional network's activations are large: eight
-/// samples' worth (272 KB for LeNet-5) push each other out of cache between
-/// the forward and the backward pass (its epoch took 27% longer in groups),
-/// and its layers gain nothing from them.
+/// Whether a part's samples go through training in groups: only when a
+/// group's traces (each layer's activations, for [`GROUP`] samples) take at
+/// most 384 KiB — 16 KiB for 784→256→256→10, 64 KiB for 784→1024→1024→10,
+/// 265 KiB for LeNet-5 — since the group's pass also holds, for its largest
+/// layer, the group's outputs and gradients beside them, and a spawned
+/// thread's stack is 2 MiB. Larger networks (the 21,258-parameter CNN teacher
+/// of the study needs 640 KiB) go one sample at a time, with the same bits.
 #[inline(always)]
 const fn grouped<L: Train>() -> bool {
-    core::mem::size_of::<L::Trace>() * GROUP <= 512 * 1024
+    core::mem::size_of::<L::Trace>() * GROUP <= 384 * 1024
 }
 
 /// Every value, if none is missing.

@@ -66,8 +66,9 @@
 //! 784→256→256→10 (1.07 MB) by value (a debug build copies moved values through
 //! the stack, two or three times the network). Beyond about a third of the stack
 //! (or in debug builds) use `Network<Box<L>, F>`: it is
-//! built, trained and loaded directly on the heap, and only one sample's
-//! activations are on the stack.
+//! built, trained and loaded directly on the heap, and only the activations
+//! of one sample — or of a mini-batch's group of eight, when the group's take at
+//! most 384 KiB (LeNet-5's: 265 KiB) — are on the stack.
 //!
 //! # Without `std`
 //! With default features off (`default-features = false`), `mimic` is

@@ -488,13 +488,25 @@ mod tests {
     /// the gradients in the same places in the same order.
     #[test]
     fn max_pool_is_the_window_by_window_definition() {
-        let values = [0.5, -1.0, 0.5, f32::NAN, 2.0, f32::INFINITY, -0.0, 0.0, 2.0, -3.5];
+        let values = [
+            0.5,
+            -1.0,
+            0.5,
+            f32::NAN,
+            2.0,
+            f32::INFINITY,
+            -0.0,
+            0.0,
+            2.0,
+            -3.5,
+        ];
         for seed in 0..40 {
             let x: Image<1, 7, 7> = [core::array::from_fn(|h| {
                 core::array::from_fn(|w| values[(h * 7 + w) * (seed + 3) % 11 % values.len()])
             })];
-            let dy: Image<1, 3, 3> =
-                [core::array::from_fn(|h| core::array::from_fn(|w| (h * 3 + w) as f32 - 4.0))];
+            let dy: Image<1, 3, 3> = [core::array::from_fn(|h| {
+                core::array::from_fn(|w| (h * 3 + w) as f32 - 4.0)
+            })];
             let pool = MaxPool2d::<1, 7, 7, 3, 3, 3, 2>::new();
             let y = pool.forward(&x);
             let mut dx_want = [[0.0f32; 7]; 7];

@@ -149,14 +149,16 @@ impl<
         let layer = self.layer;
         let x = side_by_side(self.xs);
         let inside = inside::<W, OW, K, S, P>();
-        let mut z: Side<CO, OH, OW> = [[[[0.0; LANES]; OW]; OH]; CO];
-        for ((z, filter), &b) in z.iter_mut().zip(layer.weights.iter()).zip(&layer.bias) {
-            for (oh, z) in z.iter_mut().enumerate() {
-                for (block, z) in z.chunks_mut(OUTPUTS).enumerate() {
-                    let first = block * OUTPUTS;
+        // Written straight into each sample's image (no side-by-side copy of
+        // the outputs: a group's are the largest buffer here).
+        let mut ys = [[[[0.0; OW]; OH]; CO]; G];
+        for (co, (filter, &b)) in layer.weights.iter().zip(&layer.bias).enumerate() {
+            for oh in 0..OH {
+                for first in (0..OW).step_by(OUTPUTS) {
+                    let count = OUTPUTS.min(OW - first);
                     let mut sums = [l.zero(); OUTPUTS];
                     let all_inside =
-                        inside.contains(&first) && inside.contains(&(first + z.len() - 1));
+                        inside.contains(&first) && inside.contains(&(first + count - 1));
                     for (x, kernel) in x.iter().zip(filter) {
                         for (kh, kernel_row) in kernel.iter().enumerate() {
                             let Some(ih) = input_row::<H, S, P>(oh, kh) else {
@@ -165,7 +167,7 @@ impl<
                             let x = &x[ih];
                             for (kw, &w) in kernel_row.iter().enumerate() {
                                 let w = l.splat(w);
-                                for (j, sum) in sums.iter_mut().enumerate().take(z.len()) {
+                                for (j, sum) in sums.iter_mut().enumerate().take(count) {
                                     let ow = first + j;
                                     let x = if all_inside {
                                         l.load(&x[ow * S + kw - P])
@@ -181,13 +183,16 @@ impl<
                         }
                     }
                     let b = l.splat(b);
-                    for (z, &sum) in z.iter_mut().zip(&sums) {
-                        l.store(z, l.add(sum, b));
+                    for (j, &sum) in sums.iter().enumerate().take(count) {
+                        let mut z = [0.0; LANES];
+                        l.store(&mut z, l.add(sum, b));
+                        for (y, &z) in ys.iter_mut().zip(&z) {
+                            y[co][oh][first + j] = z;
+                        }
                     }
                 }
             }
         }
-        let mut ys = apart(&z);
         for y in &mut ys {
             crate::image::activate(&layer.activation, y);
         }
