@@ -124,20 +124,28 @@ struct InputGradient<'a, Layer, Y, const G: usize> {
     dys: [&'a Y; G],
 }
 
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const CO: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    const P: usize,
-    A: Activation,
-    const G: usize,
-> LaneWork for Forward<'_, Conv2d<C, H, W, CO, OH, OW, K, S, P, A>, Image<C, H, W>, G>
-{
+/// Writes the impl header of [`LaneWork`] for a kernel over a [`Conv2d`]
+/// (the layer's ten parameters and the group size `G`).
+macro_rules! lane_work {
+    ($work:ident<$($arg:ty),+> => $body:tt) => {
+        impl<
+            const C: usize,
+            const H: usize,
+            const W: usize,
+            const CO: usize,
+            const OH: usize,
+            const OW: usize,
+            const K: usize,
+            const S: usize,
+            const P: usize,
+            A: Activation,
+            const G: usize,
+        > LaneWork for $work<'_, Conv2d<C, H, W, CO, OH, OW, K, S, P, A>, $($arg,)+ G>
+        $body
+    };
+}
+
+lane_work!(Forward<Image<C, H, W>> => {
     type Output = [Image<CO, OH, OW>; G];
 
     /// The bits of [`Module::forward`](crate::Module::forward) for each
@@ -198,7 +206,7 @@ impl<
         }
         ys
     }
-}
+});
 
 /// The output columns whose window lies wholly inside the input (all `K`
 /// kernel columns of it).
@@ -212,27 +220,7 @@ fn inside<const W: usize, const OW: usize, const K: usize, const S: usize, const
     }
 }
 
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const CO: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    const P: usize,
-    A: Activation,
-    const G: usize,
-> LaneWork
-    for ParameterGradient<
-        '_,
-        Conv2d<C, H, W, CO, OH, OW, K, S, P, A>,
-        Image<C, H, W>,
-        Image<CO, OH, OW>,
-        G,
-    >
-{
+lane_work!(ParameterGradient<Image<C, H, W>, Image<CO, OH, OW>> => {
     type Output = ();
 
     /// The bits of [`Conv2d::apply_gradient`] with `f = p + g` for sample 0,
@@ -299,22 +287,9 @@ impl<
             add_samples::<L, G>(l, b, total);
         }
     }
-}
+});
 
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const CO: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    const P: usize,
-    A: Activation,
-    const G: usize,
-> LaneWork for InputGradient<'_, Conv2d<C, H, W, CO, OH, OW, K, S, P, A>, Image<CO, OH, OW>, G>
-{
+lane_work!(InputGradient<Image<CO, OH, OW>> => {
     type Output = [Image<C, H, W>; G];
 
     /// The bits of [`Conv2d::input_gradient`] for each sample.
@@ -351,7 +326,7 @@ impl<
         }
         apart(&dx)
     }
-}
+});
 
 impl<
     const C: usize,
