@@ -468,8 +468,7 @@ conv_impl!(Train => {
         gradients: &mut Self,
     ) -> [Image<C, H, W>; G] {
         if G == LANES {
-            gradients.add_gradient_group(self, inputs, traces, grad_outputs);
-            self.input_gradient_group(traces, grad_outputs)
+            self.gradient_group_lanes(gradients, inputs, traces, grad_outputs)
         } else {
             core::array::from_fn(|s| self.gradient(inputs[s], traces[s], grad_outputs[s], gradients))
         }

@@ -63,29 +63,59 @@ fn apart<const C: usize, const H: usize, const W: usize, const G: usize>(
 }
 
 /// `dz = f'(y) ⊙ dy` of output channel `co` for the group, side by side (the
-/// same product as [`Conv2d::output_delta`] for each sample).
+/// same product as [`Conv2d::output_delta`] for each sample). Each sample's
+/// products are formed along its row, eight at a time, and the eight rows
+/// transposed in registers into eight lane vectors; a row's last `OW mod 8`
+/// values are placed one by one.
 #[inline(always)]
 fn channel_delta<
+    L: Lanes,
     A: Activation,
     const CO: usize,
     const OH: usize,
     const OW: usize,
     const G: usize,
 >(
+    l: L,
     activation: &A,
     co: usize,
     ys: [&Image<CO, OH, OW>; G],
     dys: [&Image<CO, OH, OW>; G],
-) -> [[Lane; OW]; OH] {
-    let mut dz = [[[0.0; LANES]; OW]; OH];
-    for (s, (y, dy)) in ys.iter().zip(dys).enumerate() {
-        for ((dz, y), dy) in dz.iter_mut().zip(&y[co]).zip(&dy[co]) {
-            for ((dz, &y), &g) in dz.iter_mut().zip(y).zip(dy) {
+    dz: &mut [[Lane; OW]; OH],
+) {
+    // Loops rather than closures here and in every lane kernel: a closure
+    // that the compiler does not inline is compiled without AVX2, and the
+    // arithmetic inside it becomes calls.
+    for (oh, dz) in dz.iter_mut().enumerate() {
+        let mut first = 0;
+        if G == LANES {
+            while first + LANES <= OW {
+                let mut rows = [l.zero(); LANES];
+                for (row, (y, dy)) in rows.iter_mut().zip(ys.iter().zip(&dys)) {
+                    let y = &y[co][oh][first..][..LANES];
+                    let dy = &dy[co][oh][first..][..LANES];
+                    let mut products = [0.0; LANES];
+                    for ((p, &y), &g) in products.iter_mut().zip(y).zip(dy) {
+                        *p = activation.derivative_at_output(y) * g;
+                    }
+                    *row = l.load(&products);
+                }
+                for (dz, column) in dz[first..][..LANES].iter_mut().zip(l.transpose(rows)) {
+                    l.store(dz, column);
+                }
+                first += LANES;
+            }
+        }
+        for (s, (y, dy)) in ys.iter().zip(&dys).enumerate() {
+            for ((dz, &y), &g) in dz[first..]
+                .iter_mut()
+                .zip(&y[co][oh][first..])
+                .zip(&dy[co][oh][first..])
+            {
                 dz[s] = activation.derivative_at_output(y) * g;
             }
         }
     }
-    dz
 }
 
 /// Adds each of the first `G` lanes of `total`, sample 0 first, to `p`.
@@ -108,18 +138,31 @@ struct Forward<'a, Layer, X, const G: usize> {
 /// of dependent additions, and enough chains side by side keep the adders busy.
 const OUTPUTS: usize = 8;
 
-/// The group's parameter gradients, added into a gradient buffer.
-struct ParameterGradient<'a, Layer, X, Y, const G: usize> {
+/// The group's parameter gradients, added into a gradient buffer: from
+/// every channel's `dz` side by side (`D`) if given, else from each channel's
+/// computed in turn (a first layer's `dz` is needed only here, and one
+/// channel at a time takes less stack).
+struct ParameterGradient<'a, Layer, X, Y, D, const G: usize> {
     layer: &'a Layer,
     gradients: &'a mut Layer,
     xs: [&'a X; G],
     ys: [&'a Y; G],
     dys: [&'a Y; G],
+    deltas: Option<&'a D>,
 }
 
-/// The group's gradients at the layer's input.
-struct InputGradient<'a, Layer, Y, const G: usize> {
+/// The group's gradients at the layer's input, from every channel's `dz`.
+struct InputGradient<'a, Layer, D, const G: usize> {
     layer: &'a Layer,
+    deltas: &'a D,
+}
+
+/// Both: the parameter gradients added into a gradient buffer, then the
+/// gradients at the input, from one computation of `dz`.
+struct Gradient<'a, Layer, X, Y, const G: usize> {
+    layer: &'a Layer,
+    gradients: &'a mut Layer,
+    xs: [&'a X; G],
     ys: [&'a Y; G],
     dys: [&'a Y; G],
 }
@@ -157,46 +200,67 @@ lane_work!(Forward<Image<C, H, W>> => {
         let layer = self.layer;
         let x = side_by_side(self.xs);
         let inside = inside::<W, OW, K, S, P>();
+        // A row's outputs in blocks of at most `OUTPUTS`: those whose windows
+        // reach into the padding on the left, those inside, those on the
+        // right — so that the inside ones, most of a row, take the path
+        // without a check per load.
+        let left = inside.start.min(OW);
+        let right = inside.end.clamp(left, OW);
+        let blocks = [(0, left), (left, right), (right, OW)]
+            .into_iter()
+            .flat_map(|(start, end)| {
+                (start..end)
+                    .step_by(OUTPUTS)
+                    .map(move |first| (first, OUTPUTS.min(end - first)))
+            });
         // Written straight into each sample's image (no side-by-side copy of
         // the outputs: a group's are the largest buffer here).
         let mut ys = [[[[0.0; OW]; OH]; CO]; G];
         for (co, (filter, &b)) in layer.weights.iter().zip(&layer.bias).enumerate() {
             for oh in 0..OH {
-                for first in (0..OW).step_by(OUTPUTS) {
-                    let count = OUTPUTS.min(OW - first);
-                    let mut sums = [l.zero(); OUTPUTS];
-                    let all_inside =
-                        inside.contains(&first) && inside.contains(&(first + count - 1));
-                    for (x, kernel) in x.iter().zip(filter) {
-                        for (kh, kernel_row) in kernel.iter().enumerate() {
-                            let Some(ih) = input_row::<H, S, P>(oh, kh) else {
-                                continue;
-                            };
-                            let x = &x[ih];
-                            for (kw, &w) in kernel_row.iter().enumerate() {
-                                let w = l.splat(w);
-                                for (j, sum) in sums.iter_mut().enumerate().take(count) {
-                                    let ow = first + j;
-                                    let x = if all_inside {
-                                        l.load(&x[ow * S + kw - P])
-                                    } else {
-                                        match (ow * S + kw).checked_sub(P) {
+                for (first, count) in blocks.clone() {
+                    let b = l.splat(b);
+                    if inside.contains(&first) && inside.contains(&(first + count - 1)) {
+                        // `OUTPUTS`, then 4, 2, 1 at a time: sums in
+                        // registers, a width the compiler knows.
+                        let mut at = first;
+                        while at < first + count {
+                            let left = first + count - at;
+                            if left >= OUTPUTS {
+                                store_outputs(l, &mut ys, co, oh, at, &outputs_inside::<L, C, H, W, K, S, P, OUTPUTS>(l, &x, filter, oh, at), b);
+                                at += OUTPUTS;
+                            } else if left >= 4 {
+                                store_outputs(l, &mut ys, co, oh, at, &outputs_inside::<L, C, H, W, K, S, P, 4>(l, &x, filter, oh, at), b);
+                                at += 4;
+                            } else if left >= 2 {
+                                store_outputs(l, &mut ys, co, oh, at, &outputs_inside::<L, C, H, W, K, S, P, 2>(l, &x, filter, oh, at), b);
+                                at += 2;
+                            } else {
+                                store_outputs(l, &mut ys, co, oh, at, &outputs_inside::<L, C, H, W, K, S, P, 1>(l, &x, filter, oh, at), b);
+                                at += 1;
+                            }
+                        }
+                    } else {
+                        let mut sums = [l.zero(); OUTPUTS];
+                        for (x, kernel) in x.iter().zip(filter) {
+                            for (kh, kernel_row) in kernel.iter().enumerate() {
+                                let Some(ih) = input_row::<H, S, P>(oh, kh) else {
+                                    continue;
+                                };
+                                let x = &x[ih];
+                                for (kw, &w) in kernel_row.iter().enumerate() {
+                                    let w = l.splat(w);
+                                    for (j, sum) in sums.iter_mut().enumerate().take(count) {
+                                        let x = match ((first + j) * S + kw).checked_sub(P) {
                                             Some(iw) if iw < W => l.load(&x[iw]),
                                             _ => l.zero(),
-                                        }
-                                    };
-                                    *sum = l.mul_add(*sum, w, x);
+                                        };
+                                        *sum = l.mul_add(*sum, w, x);
+                                    }
                                 }
                             }
                         }
-                    }
-                    let b = l.splat(b);
-                    for (j, &sum) in sums.iter().enumerate().take(count) {
-                        let mut z = [0.0; LANES];
-                        l.store(&mut z, l.add(sum, b));
-                        for (y, &z) in ys.iter_mut().zip(&z) {
-                            y[co][oh][first + j] = z;
-                        }
+                        store_outputs(l, &mut ys, co, oh, first, &sums[..count], b);
                     }
                 }
             }
@@ -220,7 +284,68 @@ fn inside<const W: usize, const OW: usize, const K: usize, const S: usize, const
     }
 }
 
-lane_work!(ParameterGradient<Image<C, H, W>, Image<CO, OH, OW>> => {
+/// Adds the bias `b` to the sums of outputs `first ..` of row `oh` of channel
+/// `co` and writes each lane into its sample's image.
+#[inline(always)]
+fn store_outputs<L: Lanes, const CO: usize, const OH: usize, const OW: usize, const G: usize>(
+    l: L,
+    ys: &mut [Image<CO, OH, OW>; G],
+    co: usize,
+    oh: usize,
+    first: usize,
+    sums: &[L::V],
+    b: L::V,
+) {
+    // Single stores: transposing eight outputs of eight samples in registers
+    // and storing them as rows measured slower (LeNet-5's first convolution).
+    for (j, &sum) in sums.iter().enumerate() {
+        let mut z = [0.0; LANES];
+        l.store(&mut z, l.add(sum, b));
+        for (y, &z) in ys.iter_mut().zip(&z) {
+            y[co][oh][first + j] = z;
+        }
+    }
+}
+
+/// The sums (before the bias) of outputs `first .. first + N` of row `oh`,
+/// all of whose windows lie inside the input: over input channel, kernel row
+/// (those in the padding skipped) and kernel column, as one image's pass.
+#[inline(always)]
+fn outputs_inside<
+    L: Lanes,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+    const N: usize,
+>(
+    l: L,
+    x: &Side<C, H, W>,
+    filter: &[[[f32; K]; K]; C],
+    oh: usize,
+    first: usize,
+) -> [L::V; N] {
+    let mut sums = [l.zero(); N];
+    for (x, kernel) in x.iter().zip(filter) {
+        for (kh, kernel_row) in kernel.iter().enumerate() {
+            let Some(ih) = input_row::<H, S, P>(oh, kh) else {
+                continue;
+            };
+            for (kw, &w) in kernel_row.iter().enumerate() {
+                let w = l.splat(w);
+                let x = &x[ih][first * S + kw - P..][..(N - 1) * S + 1];
+                for (j, sum) in sums.iter_mut().enumerate() {
+                    *sum = l.mul_add(*sum, w, l.load(&x[j * S]));
+                }
+            }
+        }
+    }
+    sums
+}
+
+lane_work!(ParameterGradient<Image<C, H, W>, Image<CO, OH, OW>, [[[Lane; OW]; OH]; CO]> => {
     type Output = ();
 
     /// The bits of [`Conv2d::apply_gradient`] with `f = p + g` for sample 0,
@@ -236,39 +361,40 @@ lane_work!(ParameterGradient<Image<C, H, W>, Image<CO, OH, OW>> => {
             .zip(&mut gradients.bias)
             .enumerate()
         {
-            let dz = channel_delta(&self.layer.activation, co, self.ys, self.dys);
+            let computed;
+            let dz = match self.deltas {
+                Some(all) => &all[co],
+                None => {
+                    let mut dz = [[[0.0; LANES]; OW]; OH];
+                    channel_delta(l, &self.layer.activation, co, self.ys, self.dys, &mut dz);
+                    computed = dz;
+                    &computed
+                }
+            };
             for (x, kernel) in x.iter().zip(filter.iter_mut()) {
                 for (kh, kernel_row) in kernel.iter_mut().enumerate() {
-                    // Each weight's sum down every output column (the `K`
-                    // kernel columns in flight together), then across the
-                    // columns in order.
+                    // Each weight's sum down every output column (over the
+                    // output rows whose input row is not padding, which the
+                    // one-image pass skips), then across the columns in order;
+                    // two columns in flight where both windows lie inside.
+                    let (first, end) = valid_outputs(kh, H, OH, S, P);
+                    let rows = first..end;
                     let mut totals = [l.zero(); K];
-                    for ow in 0..OW {
-                        let mut columns = [l.zero(); K];
-                        for (oh, dz) in dz.iter().enumerate() {
-                            let Some(ih) = input_row::<H, S, P>(oh, kh) else {
-                                continue;
-                            };
-                            let g = l.load(&dz[ow]);
-                            if inside.contains(&ow) {
-                                let x = &x[ih][ow * S - P..][..K];
-                                for (column, x) in columns.iter_mut().zip(x) {
-                                    *column = l.mul_add(*column, g, l.load(x));
-                                }
-                            } else {
-                                for (kw, column) in columns.iter_mut().enumerate() {
-                                    // A column of the padding meets zeros, as
-                                    // in one image's shifted rows.
-                                    let x = match (ow * S + kw).checked_sub(P) {
-                                        Some(iw) if iw < W => l.load(&x[ih][iw]),
-                                        _ => l.zero(),
-                                    };
-                                    *column = l.mul_add(*column, g, x);
-                                }
+                    let mut ow = 0;
+                    while ow < OW {
+                        if ow + 1 < OW && inside.contains(&ow) && inside.contains(&(ow + 1)) {
+                            let [a, b] =
+                                columns_inside::<L, H, W, OH, OW, K, S, P, 2>(l, x, dz, rows.clone(), kh, ow);
+                            for (total, (&a, &b)) in totals.iter_mut().zip(a.iter().zip(&b)) {
+                                *total = l.add(l.add(*total, a), b);
                             }
-                        }
-                        for (total, &column) in totals.iter_mut().zip(&columns) {
-                            *total = l.add(*total, column);
+                            ow += 2;
+                        } else {
+                            let column = column::<L, H, W, OH, OW, K, S, P>(l, x, dz, rows.clone(), kh, ow);
+                            for (total, &column) in totals.iter_mut().zip(&column) {
+                                *total = l.add(*total, column);
+                            }
+                            ow += 1;
                         }
                     }
                     for (w, &total) in kernel_row.iter_mut().zip(&totals) {
@@ -279,7 +405,7 @@ lane_work!(ParameterGradient<Image<C, H, W>, Image<CO, OH, OW>> => {
             let mut total = l.zero();
             for ow in 0..OW {
                 let mut column = l.zero();
-                for dz in &dz {
+                for dz in dz {
                     column = l.add(column, l.load(&dz[ow]));
                 }
                 total = l.add(total, column);
@@ -289,15 +415,89 @@ lane_work!(ParameterGradient<Image<C, H, W>, Image<CO, OH, OW>> => {
     }
 });
 
-lane_work!(InputGradient<Image<CO, OH, OW>> => {
+/// Output column `ow`'s sums for kernel row `kh`: for each kernel column,
+/// `Σ dz · x` down the output rows `rows`, in order; a kernel column in the
+/// padding meets zeros, as in one image's shifted rows.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)] // the layer's shape, then the data
+fn column<
+    L: Lanes,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+>(
+    l: L,
+    x: &[[Lane; W]; H],
+    dz: &[[Lane; OW]; OH],
+    rows: core::ops::Range<usize>,
+    kh: usize,
+    ow: usize,
+) -> [L::V; K] {
+    let mut columns = [l.zero(); K];
+    for oh in rows {
+        let x = &x[oh * S + kh - P];
+        let g = l.load(&dz[oh][ow]);
+        for (kw, column) in columns.iter_mut().enumerate() {
+            let x = match (ow * S + kw).checked_sub(P) {
+                Some(iw) if iw < W => l.load(&x[iw]),
+                _ => l.zero(),
+            };
+            *column = l.mul_add(*column, g, x);
+        }
+    }
+    columns
+}
+
+/// [`column`] for the `N` output columns from `ow` on, all of whose windows
+/// lie inside the input: `N × K` independent sums in flight, and each input
+/// row's vectors loaded once for the `N` columns where windows overlap.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)] // the layer's shape, then the data
+fn columns_inside<
+    L: Lanes,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+    const N: usize,
+>(
+    l: L,
+    x: &[[Lane; W]; H],
+    dz: &[[Lane; OW]; OH],
+    rows: core::ops::Range<usize>,
+    kh: usize,
+    ow: usize,
+) -> [[L::V; K]; N] {
+    let mut columns = [[l.zero(); K]; N];
+    for oh in rows {
+        let x = &x[oh * S + kh - P];
+        let dz = &dz[oh][ow..][..N];
+        for (n, (columns, dz)) in columns.iter_mut().zip(dz).enumerate() {
+            let g = l.load(dz);
+            let x = &x[(ow + n) * S - P..][..K];
+            for (column, x) in columns.iter_mut().zip(x) {
+                *column = l.mul_add(*column, g, l.load(x));
+            }
+        }
+    }
+    columns
+}
+
+lane_work!(InputGradient<[[[Lane; OW]; OH]; CO]> => {
     type Output = [Image<C, H, W>; G];
 
     /// The bits of [`Conv2d::input_gradient`] for each sample.
     #[inline(always)]
     fn run<L: Lanes>(self, l: L) -> [Image<C, H, W>; G] {
         let layer = self.layer;
-        let dz: [[[Lane; OW]; OH]; CO] =
-            core::array::from_fn(|co| channel_delta(&layer.activation, co, self.ys, self.dys));
+        let dz = self.deltas;
         let mut dx: Side<C, H, W> = [[[[0.0; LANES]; W]; H]; C];
         for (ci, dx) in dx.iter_mut().enumerate() {
             for kw in 0..K {
@@ -325,6 +525,33 @@ lane_work!(InputGradient<Image<CO, OH, OW>> => {
             }
         }
         apart(&dx)
+    }
+});
+
+lane_work!(Gradient<Image<C, H, W>, Image<CO, OH, OW>> => {
+    type Output = [Image<C, H, W>; G];
+
+    #[inline(always)]
+    fn run<L: Lanes>(self, l: L) -> [Image<C, H, W>; G] {
+        let layer = self.layer;
+        let mut deltas = [[[[0.0; LANES]; OW]; OH]; CO];
+        for (co, dz) in deltas.iter_mut().enumerate() {
+            channel_delta(l, &layer.activation, co, self.ys, self.dys, dz);
+        }
+        ParameterGradient {
+            layer,
+            gradients: self.gradients,
+            xs: self.xs,
+            ys: self.ys,
+            dys: self.dys,
+            deltas: Some(&deltas),
+        }
+        .run(l);
+        InputGradient {
+            layer,
+            deltas: &deltas,
+        }
+        .run(l)
     }
 });
 
@@ -368,19 +595,26 @@ impl<
             xs,
             ys,
             dys,
+            deltas: None,
         })
     }
 
-    /// Each sample's `dx`, the bits of [`Conv2d::input_gradient`] for each.
-    /// `G` must be [`LANES`] (at most it, or this panics).
+    /// Adds a group's parameter gradients into `gradients` and returns each
+    /// sample's `dx`: the bits of [`Conv2d::add_gradient_group`] and of
+    /// [`Conv2d::input_gradient`] for each sample. `G` must be [`LANES`] (at
+    /// most it, or this panics).
     #[inline(always)]
-    pub(super) fn input_gradient_group<const G: usize>(
+    pub(super) fn gradient_group_lanes<const G: usize>(
         &self,
+        gradients: &mut Self,
+        xs: [&Image<C, H, W>; G],
         ys: [&Image<CO, OH, OW>; G],
         dys: [&Image<CO, OH, OW>; G],
     ) -> [Image<C, H, W>; G] {
-        lanes::run(InputGradient {
+        lanes::run(Gradient {
             layer: self,
+            gradients,
+            xs,
             ys,
             dys,
         })

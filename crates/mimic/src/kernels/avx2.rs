@@ -57,7 +57,7 @@ fn store(out: &mut [f32; LANES], v: V) {
 /// holds column `4h + c` of rows `4m..4m + 4` in its half `h`), then the halves.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn transpose(r: [V; LANES]) -> [V; LANES] {
+pub(super) fn transpose(r: [V; LANES]) -> [V; LANES] {
     let zero = _mm256_setzero_ps();
     let mut t = [zero; LANES];
     for k in 0..LANES / 2 {

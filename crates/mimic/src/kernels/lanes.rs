@@ -46,6 +46,10 @@ pub(crate) trait Lanes: Copy {
     fn mul_add(self, sum: Self::V, a: Self::V, b: Self::V) -> Self::V {
         self.add(sum, self.mul(a, b))
     }
+    /// The transpose of `LANES` rows: lane `l` of result `o` is lane `o` of
+    /// `rows[l]` (eight samples' rows of eight values become eight lane
+    /// vectors). Moves values only.
+    fn transpose(self, rows: [Self::V; LANES]) -> [Self::V; LANES];
 }
 
 /// Plain arrays, for any CPU.
@@ -83,6 +87,11 @@ impl Lanes for Plain {
     #[inline(always)]
     fn mul(self, a: Lane, b: Lane) -> Lane {
         core::array::from_fn(|l| a[l] * b[l])
+    }
+
+    #[inline(always)]
+    fn transpose(self, rows: [Lane; LANES]) -> [Lane; LANES] {
+        core::array::from_fn(|o| core::array::from_fn(|l| rows[l][o]))
     }
 }
 
@@ -132,6 +141,12 @@ impl Lanes for Avx {
     fn mul(self, a: __m256, b: __m256) -> __m256 {
         // SAFETY: the CPU has AVX2 (see `zero`).
         unsafe { _mm256_mul_ps(a, b) }
+    }
+
+    #[inline(always)]
+    fn transpose(self, rows: [__m256; LANES]) -> [__m256; LANES] {
+        // SAFETY: the CPU has AVX2 (see `zero`).
+        unsafe { super::avx2::transpose(rows) }
     }
 }
 
@@ -186,6 +201,35 @@ mod tests {
             let mut out = [0.0; LANES];
             l.store(&mut out, sum);
             out
+        }
+    }
+
+    struct Transpose([Lane; LANES]);
+
+    impl LaneWork for Transpose {
+        type Output = [Lane; LANES];
+        #[inline(always)]
+        fn run<L: Lanes>(self, l: L) -> [Lane; LANES] {
+            let columns = l.transpose(self.0.each_ref().map(|row| l.load(row)));
+            let mut out = [[0.0; LANES]; LANES];
+            for (out, column) in out.iter_mut().zip(columns) {
+                l.store(out, column);
+            }
+            out
+        }
+    }
+
+    /// Both kinds of lanes swap rows and columns.
+    #[test]
+    fn transpose_swaps_rows_and_columns() {
+        let rows: [Lane; LANES] =
+            core::array::from_fn(|i| core::array::from_fn(|l| (i * 100 + l) as f32));
+        for t in [run(Transpose(rows)), Transpose(rows).run(Plain)] {
+            for i in 0..LANES {
+                for l in 0..LANES {
+                    assert_eq!(t[l][i], rows[i][l], "row {i} lane {l}");
+                }
+            }
         }
     }
 
