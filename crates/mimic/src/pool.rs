@@ -33,7 +33,8 @@ pub trait Pooling: Copy + Default + fmt::Debug + PartialEq + Send + Sync + 'stat
         x: &Image<C, H, W>,
     ) -> Image<C, OH, OW>;
 
-    /// The gradient at the input `x` from the gradient `dy` at the output.
+    /// Adds the gradient at the input `x` from the gradient `dy` at the
+    /// output into `dx` (zeros, for one sample's gradient).
     fn unpool<
         const C: usize,
         const H: usize,
@@ -45,7 +46,8 @@ pub trait Pooling: Copy + Default + fmt::Debug + PartialEq + Send + Sync + 'stat
     >(
         x: &Image<C, H, W>,
         dy: &Image<C, OH, OW>,
-    ) -> Image<C, H, W>;
+        dx: &mut Image<C, H, W>,
+    );
 }
 
 /// Pooling by the largest value of each window. A NaN in a window is its
@@ -119,8 +121,8 @@ impl Pooling for Max {
     >(
         x: &Image<C, H, W>,
         dy: &Image<C, OH, OW>,
-    ) -> Image<C, H, W> {
-        let mut dx = [[[0.0; W]; H]; C];
+        dx: &mut Image<C, H, W>,
+    ) {
         for ((dx, x), dy) in dx.iter_mut().zip(x).zip(dy) {
             for (oh, dy) in dy.iter().enumerate() {
                 let (_, at) = row_max::<H, W, OW, K, S>(x, oh);
@@ -130,7 +132,6 @@ impl Pooling for Max {
                 }
             }
         }
-        dx
     }
 }
 
@@ -178,9 +179,9 @@ impl Pooling for Mean {
     >(
         _: &Image<C, H, W>,
         dy: &Image<C, OH, OW>,
-    ) -> Image<C, H, W> {
+        dx: &mut Image<C, H, W>,
+    ) {
         let n = (K * K) as f32;
-        let mut dx = [[[0.0; W]; H]; C];
         for (dx, dy) in dx.iter_mut().zip(dy) {
             for (oh, dy) in dy.iter().enumerate() {
                 for (ow, &g) in dy.iter().enumerate() {
@@ -194,7 +195,6 @@ impl Pooling for Mean {
                 }
             }
         }
-        dx
     }
 }
 
@@ -396,7 +396,9 @@ pool_impl!(pooling Train => {
         dy: &Image<C, OH, OW>,
         _: f32,
     ) -> Image<C, H, W> {
-        F::unpool::<C, H, W, OH, OW, K, S>(x, dy)
+        let mut dx = [[[0.0; W]; H]; C];
+        F::unpool::<C, H, W, OH, OW, K, S>(x, dy, &mut dx);
+        dx
     }
 
     #[inline(always)]
@@ -417,7 +419,9 @@ pool_impl!(pooling Train => {
         dy: &Image<C, OH, OW>,
         _: &mut Self,
     ) -> Image<C, H, W> {
-        F::unpool::<C, H, W, OH, OW, K, S>(x, dy)
+        let mut dx = [[[0.0; W]; H]; C];
+        F::unpool::<C, H, W, OH, OW, K, S>(x, dy, &mut dx);
+        dx
     }
 
     #[inline(always)]
@@ -428,6 +432,23 @@ pool_impl!(pooling Train => {
         _: &Image<C, OH, OW>,
         _: &mut Self,
     ) {
+    }
+
+    /// Each sample's gradient added straight into its place in the group's
+    /// array, rather than made apart and moved in.
+    #[inline(always)]
+    fn gradient_group<const G: usize>(
+        &self,
+        inputs: [&Image<C, H, W>; G],
+        _: [&Image<C, OH, OW>; G],
+        grad_outputs: [&Image<C, OH, OW>; G],
+        _: &mut Self,
+    ) -> [Image<C, H, W>; G] {
+        let mut dx = [[[[0.0; W]; H]; C]; G];
+        for ((dx, x), dy) in dx.iter_mut().zip(inputs).zip(grad_outputs) {
+            F::unpool::<C, H, W, OH, OW, K, S>(x, dy, dx);
+        }
+        dx
     }
 });
 

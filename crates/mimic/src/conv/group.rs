@@ -48,8 +48,8 @@ fn side_by_side<const C: usize, const H: usize, const W: usize, const G: usize>(
 #[inline(always)]
 fn apart<const C: usize, const H: usize, const W: usize, const G: usize>(
     side: &Side<C, H, W>,
-) -> [Image<C, H, W>; G] {
-    let mut images = [[[[0.0; W]; H]; C]; G];
+    images: &mut [Image<C, H, W>; G],
+) {
     for (s, image) in images.iter_mut().enumerate() {
         for (image, side) in image.iter_mut().zip(side) {
             for (row, side) in image.iter_mut().zip(side) {
@@ -59,7 +59,6 @@ fn apart<const C: usize, const H: usize, const W: usize, const G: usize>(
             }
         }
     }
-    images
 }
 
 /// `dz = f'(y) ⊙ dy` of output channel `co` for the group, side by side (the
@@ -129,9 +128,10 @@ fn add_samples<L: Lanes, const G: usize>(l: L, p: &mut f32, total: L::V) {
 }
 
 /// The group's outputs.
-struct Forward<'a, Layer, X, const G: usize> {
+struct Forward<'a, Layer, X, Y, const G: usize> {
     layer: &'a Layer,
     xs: [&'a X; G],
+    ys: &'a mut [Y; G],
 }
 
 /// How many outputs of a row a forward pass keeps in flight: each is a chain
@@ -152,9 +152,10 @@ struct ParameterGradient<'a, Layer, X, Y, D, const G: usize> {
 }
 
 /// The group's gradients at the layer's input, from every channel's `dz`.
-struct InputGradient<'a, Layer, D, const G: usize> {
+struct InputGradient<'a, Layer, D, X, const G: usize> {
     layer: &'a Layer,
     deltas: &'a D,
+    dxs: &'a mut [X; G],
 }
 
 /// Both: the parameter gradients added into a gradient buffer, then the
@@ -165,6 +166,7 @@ struct Gradient<'a, Layer, X, Y, const G: usize> {
     xs: [&'a X; G],
     ys: [&'a Y; G],
     dys: [&'a Y; G],
+    dxs: &'a mut [X; G],
 }
 
 /// Writes the impl header of [`LaneWork`] for a kernel over a [`Conv2d`]
@@ -188,15 +190,15 @@ macro_rules! lane_work {
     };
 }
 
-lane_work!(Forward<Image<C, H, W>> => {
-    type Output = [Image<CO, OH, OW>; G];
+lane_work!(Forward<Image<C, H, W>, Image<CO, OH, OW>> => {
+    type Output = ();
 
     /// The bits of [`Module::forward`](crate::Module::forward) for each
     /// sample: each output's sum over input channel, kernel row (those in the
     /// padding skipped) and kernel column (those in it adding `w · 0`), then
     /// the bias, then the activation.
     #[inline(always)]
-    fn run<L: Lanes>(self, l: L) -> [Image<CO, OH, OW>; G] {
+    fn run<L: Lanes>(self, l: L) {
         let layer = self.layer;
         let x = side_by_side(self.xs);
         let inside = inside::<W, OW, K, S, P>();
@@ -213,9 +215,10 @@ lane_work!(Forward<Image<C, H, W>> => {
                     .step_by(OUTPUTS)
                     .map(move |first| (first, OUTPUTS.min(end - first)))
             });
-        // Written straight into each sample's image (no side-by-side copy of
-        // the outputs: a group's are the largest buffer here).
-        let mut ys = [[[[0.0; OW]; OH]; CO]; G];
+        // Written straight into each sample's image in the caller's array (no
+        // side-by-side copy of the outputs, nor a copy on return: a group's
+        // are the largest buffer here).
+        let ys = self.ys;
         for (co, (filter, &b)) in layer.weights.iter().zip(&layer.bias).enumerate() {
             for oh in 0..OH {
                 for (first, count) in blocks.clone() {
@@ -227,16 +230,16 @@ lane_work!(Forward<Image<C, H, W>> => {
                         while at < first + count {
                             let left = first + count - at;
                             if left >= OUTPUTS {
-                                store_outputs(l, &mut ys, co, oh, at, &outputs_inside::<L, C, H, W, K, S, P, OUTPUTS>(l, &x, filter, oh, at), b);
+                                store_outputs(l, ys, co, oh, at, &outputs_inside::<L, C, H, W, K, S, P, OUTPUTS>(l, &x, filter, oh, at), b);
                                 at += OUTPUTS;
                             } else if left >= 4 {
-                                store_outputs(l, &mut ys, co, oh, at, &outputs_inside::<L, C, H, W, K, S, P, 4>(l, &x, filter, oh, at), b);
+                                store_outputs(l, ys, co, oh, at, &outputs_inside::<L, C, H, W, K, S, P, 4>(l, &x, filter, oh, at), b);
                                 at += 4;
                             } else if left >= 2 {
-                                store_outputs(l, &mut ys, co, oh, at, &outputs_inside::<L, C, H, W, K, S, P, 2>(l, &x, filter, oh, at), b);
+                                store_outputs(l, ys, co, oh, at, &outputs_inside::<L, C, H, W, K, S, P, 2>(l, &x, filter, oh, at), b);
                                 at += 2;
                             } else {
-                                store_outputs(l, &mut ys, co, oh, at, &outputs_inside::<L, C, H, W, K, S, P, 1>(l, &x, filter, oh, at), b);
+                                store_outputs(l, ys, co, oh, at, &outputs_inside::<L, C, H, W, K, S, P, 1>(l, &x, filter, oh, at), b);
                                 at += 1;
                             }
                         }
@@ -260,15 +263,14 @@ lane_work!(Forward<Image<C, H, W>> => {
                                 }
                             }
                         }
-                        store_outputs(l, &mut ys, co, oh, first, &sums[..count], b);
+                        store_outputs(l, ys, co, oh, first, &sums[..count], b);
                     }
                 }
             }
         }
-        for y in &mut ys {
+        for y in ys.iter_mut() {
             crate::image::activate(&layer.activation, y);
         }
-        ys
     }
 });
 
@@ -490,12 +492,13 @@ fn columns_inside<
     columns
 }
 
-lane_work!(InputGradient<[[[Lane; OW]; OH]; CO]> => {
-    type Output = [Image<C, H, W>; G];
+lane_work!(InputGradient<[[[Lane; OW]; OH]; CO], Image<C, H, W>> => {
+    type Output = ();
 
-    /// The bits of [`Conv2d::input_gradient`] for each sample.
+    /// The bits of [`Conv2d::input_gradient`] for each sample, written into
+    /// the caller's array.
     #[inline(always)]
-    fn run<L: Lanes>(self, l: L) -> [Image<C, H, W>; G] {
+    fn run<L: Lanes>(self, l: L) {
         let layer = self.layer;
         let dz = self.deltas;
         let mut dx: Side<C, H, W> = [[[[0.0; LANES]; W]; H]; C];
@@ -524,15 +527,15 @@ lane_work!(InputGradient<[[[Lane; OW]; OH]; CO]> => {
                 }
             }
         }
-        apart(&dx)
+        apart(&dx, self.dxs);
     }
 });
 
 lane_work!(Gradient<Image<C, H, W>, Image<CO, OH, OW>> => {
-    type Output = [Image<C, H, W>; G];
+    type Output = ();
 
     #[inline(always)]
-    fn run<L: Lanes>(self, l: L) -> [Image<C, H, W>; G] {
+    fn run<L: Lanes>(self, l: L) {
         let layer = self.layer;
         let mut deltas = [[[[0.0; LANES]; OW]; OH]; CO];
         for (co, dz) in deltas.iter_mut().enumerate() {
@@ -550,8 +553,9 @@ lane_work!(Gradient<Image<C, H, W>, Image<CO, OH, OW>> => {
         InputGradient {
             layer,
             deltas: &deltas,
+            dxs: self.dxs,
         }
-        .run(l)
+        .run(l);
     }
 });
 
@@ -575,7 +579,13 @@ impl<
         &self,
         xs: [&Image<C, H, W>; G],
     ) -> [Image<CO, OH, OW>; G] {
-        lanes::run(Forward { layer: self, xs })
+        let mut ys = [[[[0.0; OW]; OH]; CO]; G];
+        lanes::run(Forward {
+            layer: self,
+            xs,
+            ys: &mut ys,
+        });
+        ys
     }
 
     /// Adds a group's parameter gradients into `self` (a gradient buffer),
@@ -611,13 +621,16 @@ impl<
         ys: [&Image<CO, OH, OW>; G],
         dys: [&Image<CO, OH, OW>; G],
     ) -> [Image<C, H, W>; G] {
+        let mut dxs = [[[[0.0; W]; H]; C]; G];
         lanes::run(Gradient {
             layer: self,
             gradients,
             xs,
             ys,
             dys,
-        })
+            dxs: &mut dxs,
+        });
+        dxs
     }
 }
 
