@@ -385,14 +385,29 @@ lane_work!(ParameterGradient<Image<C, H, W>, Image<CO, OH, OW>, [[[Lane; OW]; OH
                     let mut ow = 0;
                     while ow < OW {
                         if ow + 1 < OW && inside.contains(&ow) && inside.contains(&(ow + 1)) {
-                            let [a, b] =
-                                columns_inside::<L, H, W, OH, OW, K, S, P, 2>(l, x, dz, rows.clone(), kh, ow);
+                            let [a, b] = columns::<L, H, W, OH, OW, K, S, P, 2>(
+                                l,
+                                x,
+                                dz,
+                                rows.clone(),
+                                kh,
+                                ow,
+                                true,
+                            );
                             for (total, (&a, &b)) in totals.iter_mut().zip(a.iter().zip(&b)) {
                                 *total = l.add(l.add(*total, a), b);
                             }
                             ow += 2;
                         } else {
-                            let column = column::<L, H, W, OH, OW, K, S, P>(l, x, dz, rows.clone(), kh, ow);
+                            let [column] = columns::<L, H, W, OH, OW, K, S, P, 1>(
+                                l,
+                                x,
+                                dz,
+                                rows.clone(),
+                                kh,
+                                ow,
+                                inside.contains(&ow),
+                            );
                             for (total, &column) in totals.iter_mut().zip(&column) {
                                 *total = l.add(*total, column);
                             }
@@ -417,49 +432,15 @@ lane_work!(ParameterGradient<Image<C, H, W>, Image<CO, OH, OW>, [[[Lane; OW]; OH
     }
 });
 
-/// Output column `ow`'s sums for kernel row `kh`: for each kernel column,
-/// `Σ dz · x` down the output rows `rows`, in order; a kernel column in the
+/// The sums of the `N` output columns from `ow` for kernel row `kh`: for
+/// each column and kernel column, `Σ dz · x` down the output rows `rows`, in
+/// order — `N × K` independent sums in flight. Where `inside`, every window
+/// lies inside the input, and each input row's vectors are loaded once for
+/// the `N` columns where windows overlap; elsewhere a kernel column in the
 /// padding meets zeros, as in one image's shifted rows.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)] // the layer's shape, then the data
-fn column<
-    L: Lanes,
-    const H: usize,
-    const W: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    const P: usize,
->(
-    l: L,
-    x: &[[Lane; W]; H],
-    dz: &[[Lane; OW]; OH],
-    rows: core::ops::Range<usize>,
-    kh: usize,
-    ow: usize,
-) -> [L::V; K] {
-    let mut columns = [l.zero(); K];
-    for oh in rows {
-        let x = &x[oh * S + kh - P];
-        let g = l.load(&dz[oh][ow]);
-        for (kw, column) in columns.iter_mut().enumerate() {
-            let x = match (ow * S + kw).checked_sub(P) {
-                Some(iw) if iw < W => l.load(&x[iw]),
-                _ => l.zero(),
-            };
-            *column = l.mul_add(*column, g, x);
-        }
-    }
-    columns
-}
-
-/// [`column`] for the `N` output columns from `ow` on, all of whose windows
-/// lie inside the input: `N × K` independent sums in flight, and each input
-/// row's vectors loaded once for the `N` columns where windows overlap.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)] // the layer's shape, then the data
-fn columns_inside<
+fn columns<
     L: Lanes,
     const H: usize,
     const W: usize,
@@ -476,6 +457,7 @@ fn columns_inside<
     rows: core::ops::Range<usize>,
     kh: usize,
     ow: usize,
+    inside: bool,
 ) -> [[L::V; K]; N] {
     let mut columns = [[l.zero(); K]; N];
     for oh in rows {
@@ -483,9 +465,20 @@ fn columns_inside<
         let dz = &dz[oh][ow..][..N];
         for (n, (columns, dz)) in columns.iter_mut().zip(dz).enumerate() {
             let g = l.load(dz);
-            let x = &x[(ow + n) * S - P..][..K];
-            for (column, x) in columns.iter_mut().zip(x) {
-                *column = l.mul_add(*column, g, l.load(x));
+            let first = (ow + n) * S;
+            if inside {
+                let x = &x[first - P..][..K];
+                for (column, x) in columns.iter_mut().zip(x) {
+                    *column = l.mul_add(*column, g, l.load(x));
+                }
+            } else {
+                for (kw, column) in columns.iter_mut().enumerate() {
+                    let x = match (first + kw).checked_sub(P) {
+                        Some(iw) if iw < W => l.load(&x[iw]),
+                        _ => l.zero(),
+                    };
+                    *column = l.mul_add(*column, g, x);
+                }
             }
         }
     }
