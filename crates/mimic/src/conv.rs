@@ -13,7 +13,7 @@ use crate::image::{
 };
 #[cfg(feature = "std")]
 use crate::init::{Initialize, Initializer, Normal};
-use crate::kernels::lanes::LANES;
+use crate::kernels::lanes::{self, LANES};
 use crate::layer::CacheAligned;
 use crate::module::{Module, Parameters, Train, Zipped};
 
@@ -449,7 +449,13 @@ conv_impl!(Train => {
         inputs: [&Image<C, H, W>; G],
     ) -> [Image<CO, OH, OW>; G] {
         if G == LANES {
-            self.forward_group(inputs)
+            let mut ys = [[[[0.0; OW]; OH]; CO]; G];
+            lanes::run(group::Forward {
+                layer: self,
+                xs: inputs,
+                ys: &mut ys,
+            });
+            ys
         } else {
             inputs.map(|x| self.forward(x))
         }
@@ -468,7 +474,16 @@ conv_impl!(Train => {
         gradients: &mut Self,
     ) -> [Image<C, H, W>; G] {
         if G == LANES {
-            self.gradient_group_lanes(gradients, inputs, traces, grad_outputs)
+            let mut dxs = [[[[0.0; W]; H]; C]; G];
+            lanes::run(group::Gradient {
+                layer: self,
+                gradients,
+                xs: inputs,
+                ys: traces,
+                dys: grad_outputs,
+                dxs: &mut dxs,
+            });
+            dxs
         } else {
             core::array::from_fn(|s| self.gradient(inputs[s], traces[s], grad_outputs[s], gradients))
         }
@@ -483,7 +498,14 @@ conv_impl!(Train => {
         gradients: &mut Self,
     ) {
         if G == LANES {
-            gradients.add_gradient_group(self, inputs, traces, grad_outputs);
+            lanes::run(group::ParameterGradient {
+                layer: self,
+                gradients,
+                xs: inputs,
+                ys: traces,
+                dys: grad_outputs,
+                deltas: None,
+            });
         } else {
             for s in 0..G {
                 self.gradient_without_input_gradient(inputs[s], traces[s], grad_outputs[s], gradients);

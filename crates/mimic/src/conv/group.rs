@@ -21,7 +21,7 @@
 use super::Conv2d;
 use crate::activation::Activation;
 use crate::image::{Image, input_row, valid_outputs};
-use crate::kernels::lanes::{self, LANES, Lane, LaneWork, Lanes};
+use crate::kernels::lanes::{LANES, Lane, LaneWork, Lanes};
 
 /// [`LANES`] images side by side: pixel `(c, h, w)` of sample `s` at `[c][h][w][s]`.
 type Side<const C: usize, const H: usize, const W: usize> = [[[Lane; W]; H]; C];
@@ -128,10 +128,10 @@ fn add_samples<L: Lanes, const G: usize>(l: L, p: &mut f32, total: L::V) {
 }
 
 /// The group's outputs.
-struct Forward<'a, Layer, X, Y, const G: usize> {
-    layer: &'a Layer,
-    xs: [&'a X; G],
-    ys: &'a mut [Y; G],
+pub(super) struct Forward<'a, Layer, X, Y, const G: usize> {
+    pub(super) layer: &'a Layer,
+    pub(super) xs: [&'a X; G],
+    pub(super) ys: &'a mut [Y; G],
 }
 
 /// How many outputs of a row a forward pass keeps in flight: each is a chain
@@ -142,13 +142,13 @@ const OUTPUTS: usize = 8;
 /// every channel's `dz` side by side (`D`) if given, else from each channel's
 /// computed in turn (a first layer's `dz` is needed only here, and one
 /// channel at a time takes less stack).
-struct ParameterGradient<'a, Layer, X, Y, D, const G: usize> {
-    layer: &'a Layer,
-    gradients: &'a mut Layer,
-    xs: [&'a X; G],
-    ys: [&'a Y; G],
-    dys: [&'a Y; G],
-    deltas: Option<&'a D>,
+pub(super) struct ParameterGradient<'a, Layer, X, Y, D, const G: usize> {
+    pub(super) layer: &'a Layer,
+    pub(super) gradients: &'a mut Layer,
+    pub(super) xs: [&'a X; G],
+    pub(super) ys: [&'a Y; G],
+    pub(super) dys: [&'a Y; G],
+    pub(super) deltas: Option<&'a D>,
 }
 
 /// The group's gradients at the layer's input, from every channel's `dz`.
@@ -160,13 +160,13 @@ struct InputGradient<'a, Layer, D, X, const G: usize> {
 
 /// Both: the parameter gradients added into a gradient buffer, then the
 /// gradients at the input, from one computation of `dz`.
-struct Gradient<'a, Layer, X, Y, const G: usize> {
-    layer: &'a Layer,
-    gradients: &'a mut Layer,
-    xs: [&'a X; G],
-    ys: [&'a Y; G],
-    dys: [&'a Y; G],
-    dxs: &'a mut [X; G],
+pub(super) struct Gradient<'a, Layer, X, Y, const G: usize> {
+    pub(super) layer: &'a Layer,
+    pub(super) gradients: &'a mut Layer,
+    pub(super) xs: [&'a X; G],
+    pub(super) ys: [&'a Y; G],
+    pub(super) dys: [&'a Y; G],
+    pub(super) dxs: &'a mut [X; G],
 }
 
 /// Writes the impl header of [`LaneWork`] for a kernel over a [`Conv2d`]
@@ -551,81 +551,6 @@ lane_work!(Gradient<Image<C, H, W>, Image<CO, OH, OW>> => {
         .run(l);
     }
 });
-
-impl<
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const CO: usize,
-    const OH: usize,
-    const OW: usize,
-    const K: usize,
-    const S: usize,
-    const P: usize,
-    A: Activation,
-> Conv2d<C, H, W, CO, OH, OW, K, S, P, A>
-{
-    /// Each sample's output, the bits of [`Module::forward`](crate::Module::forward)
-    /// for each. `G` must be [`LANES`] (at most it, or this panics).
-    #[inline(always)]
-    pub(super) fn forward_group<const G: usize>(
-        &self,
-        xs: [&Image<C, H, W>; G],
-    ) -> [Image<CO, OH, OW>; G] {
-        let mut ys = [[[[0.0; OW]; OH]; CO]; G];
-        lanes::run(Forward {
-            layer: self,
-            xs,
-            ys: &mut ys,
-        });
-        ys
-    }
-
-    /// Adds a group's parameter gradients into `self` (a gradient buffer),
-    /// the bits of one sample after another; `layer` is the network's layer.
-    /// `G` must be [`LANES`] (at most it, or this panics).
-    #[inline(always)]
-    pub(super) fn add_gradient_group<const G: usize>(
-        &mut self,
-        layer: &Self,
-        xs: [&Image<C, H, W>; G],
-        ys: [&Image<CO, OH, OW>; G],
-        dys: [&Image<CO, OH, OW>; G],
-    ) {
-        lanes::run(ParameterGradient {
-            layer,
-            gradients: self,
-            xs,
-            ys,
-            dys,
-            deltas: None,
-        })
-    }
-
-    /// Adds a group's parameter gradients into `gradients` and returns each
-    /// sample's `dx`: the bits of [`Conv2d::add_gradient_group`] and of
-    /// [`Conv2d::input_gradient`] for each sample. `G` must be [`LANES`] (at
-    /// most it, or this panics).
-    #[inline(always)]
-    pub(super) fn gradient_group_lanes<const G: usize>(
-        &self,
-        gradients: &mut Self,
-        xs: [&Image<C, H, W>; G],
-        ys: [&Image<CO, OH, OW>; G],
-        dys: [&Image<CO, OH, OW>; G],
-    ) -> [Image<C, H, W>; G] {
-        let mut dxs = [[[[0.0; W]; H]; C]; G];
-        lanes::run(Gradient {
-            layer: self,
-            gradients,
-            xs,
-            ys,
-            dys,
-            dxs: &mut dxs,
-        });
-        dxs
-    }
-}
 
 #[cfg(test)]
 mod tests {
