@@ -383,9 +383,7 @@ conv_impl!(Module => {
 
     #[inline(always)]
     fn forward(&self, x: &Image<C, H, W>) -> Image<CO, OH, OW> {
-        let mut z = self.pre_activation(x);
-        crate::image::activate(&self.activation, &mut z);
-        z
+        crate::image::activated(&self.activation, &self.pre_activation(x))
     }
 });
 

@@ -323,9 +323,7 @@ depthwise_impl!(Module => {
 
     #[inline(always)]
     fn forward(&self, x: &Image<C, H, W>) -> Image<C, OH, OW> {
-        let mut z = self.pre_activation(x);
-        crate::image::activate(&self.activation, &mut z);
-        z
+        crate::image::activated(&self.activation, &self.pre_activation(x))
     }
 });
 

@@ -202,74 +202,42 @@ lane_work!(Forward<Image<C, H, W>, Image<CO, OH, OW>> => {
         let layer = self.layer;
         let x = side_by_side(self.xs);
         let inside = inside::<W, OW, K, S, P>();
-        // A row's outputs in blocks of at most `OUTPUTS`: those whose windows
-        // reach into the padding on the left, those inside, those on the
-        // right — so that the inside ones, most of a row, take the path
-        // without a check per load.
+        // A row's outputs in three ranges: those whose windows reach into the
+        // padding on the left, those inside, those on the right — so that the
+        // inside ones, most of a row, load without a check per column.
         let left = inside.start.min(OW);
         let right = inside.end.clamp(left, OW);
-        let blocks = [(0, left), (left, right), (right, OW)]
-            .into_iter()
-            .flat_map(|(start, end)| {
-                (start..end)
-                    .step_by(OUTPUTS)
-                    .map(move |first| (first, OUTPUTS.min(end - first)))
-            });
         // Written straight into each sample's image in the caller's array (no
         // side-by-side copy of the outputs, nor a copy on return: a group's
         // are the largest buffer here).
         let ys = self.ys;
         for (co, (filter, &b)) in layer.weights.iter().zip(&layer.bias).enumerate() {
+            let b = l.splat(b);
             for oh in 0..OH {
-                for (first, count) in blocks.clone() {
-                    let b = l.splat(b);
-                    if inside.contains(&first) && inside.contains(&(first + count - 1)) {
-                        // `OUTPUTS`, then 4, 2, 1 at a time: sums in
-                        // registers, a width the compiler knows.
-                        let mut at = first;
-                        while at < first + count {
-                            let left = first + count - at;
-                            if left >= OUTPUTS {
-                                store_outputs(l, ys, co, oh, at, &outputs_inside::<L, C, H, W, K, S, P, OUTPUTS>(l, &x, filter, oh, at), b);
-                                at += OUTPUTS;
-                            } else if left >= 4 {
-                                store_outputs(l, ys, co, oh, at, &outputs_inside::<L, C, H, W, K, S, P, 4>(l, &x, filter, oh, at), b);
-                                at += 4;
-                            } else if left >= 2 {
-                                store_outputs(l, ys, co, oh, at, &outputs_inside::<L, C, H, W, K, S, P, 2>(l, &x, filter, oh, at), b);
-                                at += 2;
-                            } else {
-                                store_outputs(l, ys, co, oh, at, &outputs_inside::<L, C, H, W, K, S, P, 1>(l, &x, filter, oh, at), b);
-                                at += 1;
-                            }
+                for (start, end) in [(0, left), (left, right), (right, OW)] {
+                    let checked = start != left || end != right;
+                    // `OUTPUTS`, then 4, 2, 1 at a time: sums in registers, a
+                    // width the compiler knows (a run-time count kept the
+                    // sums in memory, and the edges cost as much as the rest).
+                    let mut at = start;
+                    while at < end {
+                        let left = end - at;
+                        if left >= OUTPUTS {
+                            store_outputs(l, &layer.activation, ys, co, oh, at, &outputs::<L, C, H, W, K, S, P, OUTPUTS>(l, &x, filter, oh, at, checked), b);
+                            at += OUTPUTS;
+                        } else if left >= 4 {
+                            store_outputs(l, &layer.activation, ys, co, oh, at, &outputs::<L, C, H, W, K, S, P, 4>(l, &x, filter, oh, at, checked), b);
+                            at += 4;
+                        } else if left >= 2 {
+                            store_outputs(l, &layer.activation, ys, co, oh, at, &outputs::<L, C, H, W, K, S, P, 2>(l, &x, filter, oh, at, checked), b);
+                            at += 2;
+                        } else {
+                            store_outputs(l, &layer.activation, ys, co, oh, at, &outputs::<L, C, H, W, K, S, P, 1>(l, &x, filter, oh, at, checked), b);
+                            at += 1;
                         }
-                    } else {
-                        let mut sums = [l.zero(); OUTPUTS];
-                        for (x, kernel) in x.iter().zip(filter) {
-                            for (kh, kernel_row) in kernel.iter().enumerate() {
-                                let Some(ih) = input_row::<H, S, P>(oh, kh) else {
-                                    continue;
-                                };
-                                let x = &x[ih];
-                                for (kw, &w) in kernel_row.iter().enumerate() {
-                                    let w = l.splat(w);
-                                    for (j, sum) in sums.iter_mut().enumerate().take(count) {
-                                        let x = match ((first + j) * S + kw).checked_sub(P) {
-                                            Some(iw) if iw < W => l.load(&x[iw]),
-                                            _ => l.zero(),
-                                        };
-                                        *sum = l.mul_add(*sum, w, x);
-                                    }
-                                }
-                            }
-                        }
-                        store_outputs(l, ys, co, oh, first, &sums[..count], b);
                     }
                 }
             }
-        }
-        for y in ys.iter_mut() {
-            crate::image::activate(&layer.activation, y);
         }
     }
 });
@@ -287,10 +255,25 @@ fn inside<const W: usize, const OW: usize, const K: usize, const S: usize, const
 }
 
 /// Adds the bias `b` to the sums of outputs `first ..` of row `oh` of channel
-/// `co` and writes each lane into its sample's image.
+/// `co`, applies the activation and writes each lane into its sample's image.
+///
+/// The activation is applied here, on the way out, rather than to the images
+/// in place afterwards: in place, `if z > 0 { z } else { 0 }` leaves only the
+/// zeros to store, which the compiler turned into masked vector stores —
+/// microcoded and slow on AMD's cores (a quarter of the first convolution's
+/// forward pass).
 #[inline(always)]
-fn store_outputs<L: Lanes, const CO: usize, const OH: usize, const OW: usize, const G: usize>(
+#[allow(clippy::too_many_arguments)] // the layer's shape, then the data
+fn store_outputs<
+    L: Lanes,
+    A: Activation,
+    const CO: usize,
+    const OH: usize,
+    const OW: usize,
+    const G: usize,
+>(
     l: L,
+    activation: &A,
     ys: &mut [Image<CO, OH, OW>; G],
     co: usize,
     oh: usize,
@@ -298,22 +281,44 @@ fn store_outputs<L: Lanes, const CO: usize, const OH: usize, const OW: usize, co
     sums: &[L::V],
     b: L::V,
 ) {
-    // Single stores: transposing eight outputs of eight samples in registers
-    // and storing them as rows measured slower (LeNet-5's first convolution).
-    for (j, &sum) in sums.iter().enumerate() {
-        let mut z = [0.0; LANES];
-        l.store(&mut z, l.add(sum, b));
-        for (y, &z) in ys.iter_mut().zip(&z) {
-            y[co][oh][first + j] = z;
+    if let Ok(&sums) = <&[L::V; LANES]>::try_from(sums) {
+        // Eight outputs of eight samples: transposed in registers, so that
+        // each sample's eight are one store into its row.
+        let rows = l.transpose(sums.map(|sum| l.load(&activated(l, activation, sum, b))));
+        for (y, &row) in ys.iter_mut().zip(&rows) {
+            if let Some(y) = y[co][oh][first..].first_chunk_mut::<LANES>() {
+                l.store(y, row);
+            }
+        }
+    } else {
+        for (j, &sum) in sums.iter().enumerate() {
+            for (y, &z) in ys.iter_mut().zip(&activated(l, activation, sum, b)) {
+                y[co][oh][first + j] = z;
+            }
         }
     }
 }
 
-/// The sums (before the bias) of outputs `first .. first + N` of row `oh`,
-/// all of whose windows lie inside the input: over input channel, kernel row
-/// (those in the padding skipped) and kernel column, as one image's pass.
+/// `f(sum + b)` lane by lane (a function, not a closure: the lane kernels'
+/// closures may be compiled without the kernel's instruction set).
 #[inline(always)]
-fn outputs_inside<
+fn activated<L: Lanes, A: Activation>(l: L, activation: &A, sum: L::V, b: L::V) -> Lane {
+    let mut z = [0.0; LANES];
+    l.store(&mut z, l.add(sum, b));
+    for z in &mut z {
+        *z = activation.apply(*z);
+    }
+    z
+}
+
+/// The sums (before the bias) of outputs `first .. first + N` of row `oh`:
+/// over input channel, kernel row (those in the padding skipped) and kernel
+/// column, as one image's pass. Unless `checked`, every window lies inside
+/// the input and loads without a check; where it is, a kernel column in the
+/// padding meets zeros, as in one image's shifted rows.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)] // the layer's shape, then the data
+fn outputs<
     L: Lanes,
     const C: usize,
     const H: usize,
@@ -328,6 +333,7 @@ fn outputs_inside<
     filter: &[[[f32; K]; K]; C],
     oh: usize,
     first: usize,
+    checked: bool,
 ) -> [L::V; N] {
     let mut sums = [l.zero(); N];
     for (x, kernel) in x.iter().zip(filter) {
@@ -335,11 +341,22 @@ fn outputs_inside<
             let Some(ih) = input_row::<H, S, P>(oh, kh) else {
                 continue;
             };
+            let x = &x[ih];
             for (kw, &w) in kernel_row.iter().enumerate() {
                 let w = l.splat(w);
-                let x = &x[ih][first * S + kw - P..][..(N - 1) * S + 1];
-                for (j, sum) in sums.iter_mut().enumerate() {
-                    *sum = l.mul_add(*sum, w, l.load(&x[j * S]));
+                if checked {
+                    for (j, sum) in sums.iter_mut().enumerate() {
+                        let x = match ((first + j) * S + kw).checked_sub(P) {
+                            Some(iw) if iw < W => l.load(&x[iw]),
+                            _ => l.zero(),
+                        };
+                        *sum = l.mul_add(*sum, w, x);
+                    }
+                } else {
+                    let x = &x[first * S + kw - P..][..(N - 1) * S + 1];
+                    for (j, sum) in sums.iter_mut().enumerate() {
+                        *sum = l.mul_add(*sum, w, l.load(&x[j * S]));
+                    }
                 }
             }
         }
