@@ -342,9 +342,9 @@ fn outputs<
                 continue;
             };
             let x = &x[ih];
-            for (kw, &w) in kernel_row.iter().enumerate() {
-                let w = l.splat(w);
-                if checked {
+            if checked {
+                for (kw, &w) in kernel_row.iter().enumerate() {
+                    let w = l.splat(w);
                     for (j, sum) in sums.iter_mut().enumerate() {
                         let x = match ((first + j) * S + kw).checked_sub(P) {
                             Some(iw) if iw < W => l.load(&x[iw]),
@@ -352,10 +352,26 @@ fn outputs<
                         };
                         *sum = l.mul_add(*sum, w, x);
                     }
-                } else {
-                    let x = &x[first * S + kw - P..][..(N - 1) * S + 1];
+                }
+            } else {
+                // The row's `K` weights in registers, and each input vector
+                // loaded once and used for every output whose window holds
+                // it (as kernel column `i − j·S` of output `j`). For each
+                // output the columns still come in order `0, 1, …, K − 1`.
+                // Taken kernel column by kernel column instead, the compiler
+                // kept the overlapping input vectors in registers beside the
+                // sums and spilled.
+                let mut weights = [l.zero(); K];
+                for (w, &k) in weights.iter_mut().zip(kernel_row) {
+                    *w = l.splat(k);
+                }
+                let x = &x[first * S - P..][..(N - 1) * S + K];
+                for (i, x) in x.iter().enumerate() {
+                    let x = l.load(x);
                     for (j, sum) in sums.iter_mut().enumerate() {
-                        *sum = l.mul_add(*sum, w, l.load(&x[j * S]));
+                        if let Some(&w) = i.checked_sub(j * S).and_then(|kw| weights.get(kw)) {
+                            *sum = l.mul_add(*sum, w, x);
+                        }
                     }
                 }
             }
