@@ -23,6 +23,9 @@ use mimic_experiments::models::{LeNet5, StrongTeacher, Student, Teacher, TinyCnn
 use mimic_mnist::{Dataset, Scaling, SparseDataset, Split};
 use rand::{RngExt, SeedableRng};
 
+#[path = "core/peak.rs"]
+mod peak;
+
 fn random_dense<const N: usize>(seed: u64) -> [f32; N] {
     let mut rng = rand_pcg::Pcg64::seed_from_u64(seed);
     core::array::from_fn(|_| rng.random::<f32>())
@@ -245,42 +248,48 @@ impl<L: Train> Work for Backward<'_, L> {
 /// into a gradient buffer as mini-batch training does, each compiled for the
 /// widest instruction set as inside `fit` ([`Isa::dispatch`]). `flop` is the forward
 /// pass's count; the weights' gradient costs as much, the whole backward pass
-/// twice as much.
+/// twice as much. Throughput is in FLOP, so criterion's `elem/s` read as FLOP/s.
 fn layer_passes<L: Train + Clone>(
     group: &mut criterion::BenchmarkGroup<'_, impl Measurement<Value = f64>>,
     name: &str,
     layer: &L,
     x: &L::Input,
     flop: usize,
+    weights: bool,
 ) where
     L::Output: Clone,
 {
     let mut layer = layer.clone();
     let mut gradients = layer.clone();
+    let flop_of = |work: usize| Throughput::Elements(work as u64);
+    group.throughput(flop_of(flop));
     group.bench_function(
         BenchmarkId::new(format!("{name} forward"), format!("{flop} FLOP")),
         |b| b.iter(|| Isa::dispatch(Forward(&layer, x))),
     );
     let trace = layer.forward_trace(x);
     let dy = L::traced_output(&trace).clone();
-    group.bench_function(
-        BenchmarkId::new(
-            format!("{name} backward, weights only"),
-            format!("{flop} FLOP"),
-        ),
-        |b| {
-            b.iter(|| {
-                Isa::dispatch(Backward {
-                    layer: &mut layer,
-                    x,
-                    trace: &trace,
-                    dy: &dy,
-                    gradients: &mut gradients,
-                    input_gradient: false,
+    if weights {
+        group.bench_function(
+            BenchmarkId::new(
+                format!("{name} backward, weights only"),
+                format!("{flop} FLOP"),
+            ),
+            |b| {
+                b.iter(|| {
+                    Isa::dispatch(Backward {
+                        layer: &mut layer,
+                        x,
+                        trace: &trace,
+                        dy: &dy,
+                        gradients: &mut gradients,
+                        input_gradient: false,
+                    })
                 })
-            })
-        },
-    );
+            },
+        );
+    }
+    group.throughput(flop_of(2 * flop));
     group.bench_function(
         BenchmarkId::new(format!("{name} backward"), format!("{} FLOP", 2 * flop)),
         |b| {
@@ -298,38 +307,107 @@ fn layer_passes<L: Train + Clone>(
     );
 }
 
-/// LeNet-5's convolution and pooling layers, one image each. A convolution's
-/// forward pass is 2·CO·OH·OW·C·K² FLOP (padding included); the weights'
-/// gradient as many, the input's gradient as many again.
+/// The same passes for a group of eight images, as a mini-batch in `fit`
+/// computes them (`forward_trace_group`, `gradient_group…`: a convolution's
+/// eight samples side by side in the vector lanes). FLOP as in
+/// [`layer_passes`], eight times.
+fn group_passes<L: Train + Clone>(
+    group: &mut criterion::BenchmarkGroup<'_, impl Measurement<Value = f64>>,
+    name: &str,
+    layer: &L,
+    images: &[L::Input; 8],
+    flop: usize,
+    weights: bool,
+) where
+    L::Output: Clone,
+{
+    let mut gradients = layer.clone();
+    let xs: [&L::Input; 8] = core::array::from_fn(|s| &images[s]);
+    let flop = 8 * flop;
+    group.throughput(Throughput::Elements(flop as u64));
+    group.bench_function(
+        BenchmarkId::new(format!("{name} forward, 8 images"), format!("{flop} FLOP")),
+        |b| b.iter(|| layer.forward_trace_group(xs)),
+    );
+    let traces = layer.forward_trace_group(xs);
+    let dys: Vec<L::Output> = traces.iter().map(|t| L::traced_output(t).clone()).collect();
+    let traces: [&L::Trace; 8] = core::array::from_fn(|s| &traces[s]);
+    let dys: [&L::Output; 8] = core::array::from_fn(|s| &dys[s]);
+    if weights {
+        group.bench_function(
+            BenchmarkId::new(
+                format!("{name} backward, weights only, 8 images"),
+                format!("{flop} FLOP"),
+            ),
+            |b| {
+                b.iter(|| {
+                    layer.gradient_group_without_input_gradient(xs, traces, dys, &mut gradients)
+                })
+            },
+        );
+    }
+    group.throughput(Throughput::Elements(2 * flop as u64));
+    group.bench_function(
+        BenchmarkId::new(
+            format!("{name} backward, 8 images"),
+            format!("{} FLOP", 2 * flop),
+        ),
+        |b| b.iter(|| layer.gradient_group(xs, traces, dys, &mut gradients)),
+    );
+}
+
+/// LeNet-5's convolution and pooling layers, one image each and a group of
+/// eight, beside the core's measured peak (`peak.rs`), all in one group so
+/// that the fractions of the peak come from one run. A convolution's forward
+/// pass is 2·CO·OH·OW·C·K² FLOP (padding included); the weights' gradient as
+/// many, the input's gradient as many again; throughput is in FLOP.
 fn convolutions<M: Measurement<Value = f64>>(c: &mut Criterion<M>) {
     let mut rng = rand_pcg::Pcg64::seed_from_u64(8);
     let mut group = c.benchmark_group("convolution");
-    group.throughput(Throughput::Elements(1));
+    for peak in peak::peaks() {
+        group.throughput(Throughput::Elements(peak.flop));
+        group.bench_function(
+            BenchmarkId::new(peak.name, format!("{} FLOP", peak.flop)),
+            |b| b.iter(peak.run),
+        );
+    }
     let conv1: Conv2d<1, 28, 28, 6, 28, 28, 5, 1, 2, ReLU> =
         mimic::Initialize::initialize(Initializer::He, &mut rng);
-    layer_passes(
+    let name = "conv 1→6 @5×5 pad 2, 28×28";
+    let flop = 2 * 6 * 784 * 25;
+    layer_passes(&mut group, name, &conv1, &random_image(9), flop, true);
+    group_passes(
         &mut group,
-        "conv 1→6 @5×5 pad 2, 28×28",
+        name,
         &conv1,
-        &random_image(9),
-        2 * 6 * 784 * 25,
+        &core::array::from_fn(|s| random_image(20 + s as u64)),
+        flop,
+        true,
     );
     let conv2: Conv2d<6, 14, 14, 16, 10, 10, 5, 1, 0, ReLU> =
         mimic::Initialize::initialize(Initializer::He, &mut rng);
-    layer_passes(
+    let name = "conv 6→16 @5×5, 14×14";
+    let flop = 2 * 16 * 100 * 150;
+    layer_passes(&mut group, name, &conv2, &random_image(10), flop, true);
+    group_passes(
         &mut group,
-        "conv 6→16 @5×5, 14×14",
+        name,
         &conv2,
-        &random_image(10),
-        2 * 16 * 100 * 150,
+        &core::array::from_fn(|s| random_image(30 + s as u64)),
+        flop,
+        true,
     );
+    // Pooling's "FLOP" are its comparisons, one per input value.
     let pool1 = MaxPool2d::<6, 28, 28, 14, 14, 2>::new();
-    layer_passes(
+    let name = "max pool 2, 6×28×28";
+    layer_passes(&mut group, name, &pool1, &random_image(11), 6 * 784, false);
+    group_passes(
         &mut group,
-        "max pool 2, 6×28×28",
+        name,
         &pool1,
-        &random_image(11),
+        &core::array::from_fn(|s| random_image(40 + s as u64)),
         6 * 784,
+        false,
     );
     group.finish();
 }
