@@ -269,30 +269,8 @@ fn layer_passes<L: Train + Clone>(
     );
     let trace = layer.forward_trace(x);
     let dy = L::traced_output(&trace).clone();
-    if weights {
-        group.bench_function(
-            BenchmarkId::new(
-                format!("{name} backward, weights only"),
-                format!("{flop} FLOP"),
-            ),
-            |b| {
-                b.iter(|| {
-                    Isa::dispatch(Backward {
-                        layer: &mut layer,
-                        x,
-                        trace: &trace,
-                        dy: &dy,
-                        gradients: &mut gradients,
-                        input_gradient: false,
-                    })
-                })
-            },
-        );
-    }
-    group.throughput(flop_of(2 * flop));
-    group.bench_function(
-        BenchmarkId::new(format!("{name} backward"), format!("{} FLOP", 2 * flop)),
-        |b| {
+    let mut backward = |group: &mut criterion::BenchmarkGroup<'_, _>, id, input_gradient| {
+        group.bench_function(id, |b| {
             b.iter(|| {
                 Isa::dispatch(Backward {
                     layer: &mut layer,
@@ -300,11 +278,21 @@ fn layer_passes<L: Train + Clone>(
                     trace: &trace,
                     dy: &dy,
                     gradients: &mut gradients,
-                    input_gradient: true,
+                    input_gradient,
                 })
             })
-        },
-    );
+        });
+    };
+    if weights {
+        let id = BenchmarkId::new(
+            format!("{name} backward, weights only"),
+            format!("{flop} FLOP"),
+        );
+        backward(group, id, false);
+    }
+    group.throughput(flop_of(2 * flop));
+    let id = BenchmarkId::new(format!("{name} backward"), format!("{} FLOP", 2 * flop));
+    backward(group, id, true);
 }
 
 /// The same passes for a group of eight images, as a mini-batch in `fit`

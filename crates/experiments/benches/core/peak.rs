@@ -66,20 +66,30 @@ mod x86 {
     use std::arch::x86_64::*;
     use std::hint::black_box;
 
-    /// `acc ← acc · a + b` on every chain, `ROUNDS` times, with `step` one
-    /// vector instruction (or two); the chains' lanes summed so that nothing
-    /// is dead code. `a` and `b` come through `black_box`, so the compiler
-    /// cannot fold the loop; `acc` converges to 1 and stays normal.
+    /// `acc ← acc · a + b` on every chain, `ROUNDS` times, fused (`$fused`
+    /// compiled for `$features_fused`) and as a multiply then an add
+    /// (`$unfused`); the chains' lanes summed so that nothing is dead code.
+    /// `a` and `b` come through `black_box`, so the compiler cannot fold the
+    /// loop; `acc` converges to 1 and stays normal.
     macro_rules! chains {
-        ($name:ident, $features:literal, $v:ty, $set1:ident, $zero:ident, $store:ident, $lanes:literal,
-         |$acc:ident, $a:ident, $b:ident| $step:expr) => {
+        ($fused:ident: $features_fused:literal, $unfused:ident: $features:literal,
+         $v:ty, $lanes:literal, $set1:ident, $zero:ident, $store:ident,
+         $fmadd:ident, $mul:ident, $add:ident) => {
+            chains!(@one $fused, $features_fused, $v, $lanes, $set1, $zero, $store,
+                |acc, a, b| $fmadd(acc, a, b));
+            chains!(@one $unfused, $features, $v, $lanes, $set1, $zero, $store,
+                |acc, a, b| $add($mul(acc, a), b));
+        };
+        (@one $name:ident, $features:literal, $v:ty, $lanes:literal, $set1:ident, $zero:ident,
+         $store:ident, |$acc:ident, $a:ident, $b:ident| $step:expr) => {
             #[target_feature(enable = $features)]
             fn $name() -> f32 {
                 let ($a, $b): ($v, $v) = ($set1(black_box(0.999)), $set1(black_box(0.001)));
                 let mut chains: [$v; CHAINS] = [$zero(); CHAINS];
                 for _ in 0..ROUNDS {
-                    for $acc in &mut chains {
-                        *$acc = $step;
+                    for chain in &mut chains {
+                        let $acc = *chain;
+                        *chain = $step;
                     }
                 }
                 let mut total = 0.0;
@@ -95,46 +105,10 @@ mod x86 {
         };
     }
 
-    chains!(
-        fused_avx2,
-        "avx2,fma",
-        __m256,
-        _mm256_set1_ps,
-        _mm256_setzero_ps,
-        _mm256_storeu_ps,
-        8,
-        |acc, a, b| _mm256_fmadd_ps(*acc, a, b)
-    );
-    chains!(
-        unfused_avx2,
-        "avx2",
-        __m256,
-        _mm256_set1_ps,
-        _mm256_setzero_ps,
-        _mm256_storeu_ps,
-        8,
-        |acc, a, b| _mm256_add_ps(_mm256_mul_ps(*acc, a), b)
-    );
-    chains!(
-        fused_avx512,
-        "avx512f",
-        __m512,
-        _mm512_set1_ps,
-        _mm512_setzero_ps,
-        _mm512_storeu_ps,
-        16,
-        |acc, a, b| _mm512_fmadd_ps(*acc, a, b)
-    );
-    chains!(
-        unfused_avx512,
-        "avx512f",
-        __m512,
-        _mm512_set1_ps,
-        _mm512_setzero_ps,
-        _mm512_storeu_ps,
-        16,
-        |acc, a, b| _mm512_add_ps(_mm512_mul_ps(*acc, a), b)
-    );
+    chains!(fused_avx2: "avx2,fma", unfused_avx2: "avx2", __m256, 8, _mm256_set1_ps,
+        _mm256_setzero_ps, _mm256_storeu_ps, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps);
+    chains!(fused_avx512: "avx512f", unfused_avx512: "avx512f", __m512, 16, _mm512_set1_ps,
+        _mm512_setzero_ps, _mm512_storeu_ps, _mm512_fmadd_ps, _mm512_mul_ps, _mm512_add_ps);
 
     /// A safe entry for each loop: it runs only where the CPU has the
     /// features (`peaks` lists it only there; elsewhere it returns NaN).
