@@ -284,7 +284,11 @@ fn store_outputs<
     if let Ok(&sums) = <&[L::V; LANES]>::try_from(sums) {
         // Eight outputs of eight samples: transposed in registers, so that
         // each sample's eight are one store into its row.
-        let rows = l.transpose(sums.map(|sum| l.load(&activated(l, activation, sum, b))));
+        let mut rows = [l.zero(); LANES];
+        for (row, &sum) in rows.iter_mut().zip(&sums) {
+            *row = l.load(&activated_lanes(l, activation, sum, b));
+        }
+        let rows = l.transpose(rows);
         for (y, &row) in ys.iter_mut().zip(&rows) {
             if let Some(y) = y[co][oh][first..].first_chunk_mut::<LANES>() {
                 l.store(y, row);
@@ -292,7 +296,7 @@ fn store_outputs<
         }
     } else {
         for (j, &sum) in sums.iter().enumerate() {
-            for (y, &z) in ys.iter_mut().zip(&activated(l, activation, sum, b)) {
+            for (y, &z) in ys.iter_mut().zip(&activated_lanes(l, activation, sum, b)) {
                 y[co][oh][first + j] = z;
             }
         }
@@ -302,7 +306,7 @@ fn store_outputs<
 /// `f(sum + b)` lane by lane (a function, not a closure: the lane kernels'
 /// closures may be compiled without the kernel's instruction set).
 #[inline(always)]
-fn activated<L: Lanes, A: Activation>(l: L, activation: &A, sum: L::V, b: L::V) -> Lane {
+fn activated_lanes<L: Lanes, A: Activation>(l: L, activation: &A, sum: L::V, b: L::V) -> Lane {
     let mut z = [0.0; LANES];
     l.store(&mut z, l.add(sum, b));
     for z in &mut z {
@@ -369,7 +373,10 @@ fn outputs<
                 for (i, x) in x.iter().enumerate() {
                     let x = l.load(x);
                     for (j, sum) in sums.iter_mut().enumerate() {
-                        if let Some(&w) = i.checked_sub(j * S).and_then(|kw| weights.get(kw)) {
+                        // Kernel column `i − j·S`, if it is one.
+                        if let Some(kw) = i.checked_sub(j * S)
+                            && let Some(&w) = weights.get(kw)
+                        {
                             *sum = l.mul_add(*sum, w, x);
                         }
                     }
