@@ -54,7 +54,6 @@ use core::ops::Range;
 
 use crate::fit::{Divergence, Rates, TrainError, locate, prefetch_ahead};
 use crate::inputs::InputsOf;
-use crate::kernels::Work;
 use crate::loss::Loss;
 use crate::module::{Train, Zipped};
 use crate::network::{Network, StepError};
@@ -291,9 +290,14 @@ where
     }
 }
 
-/// One thread's share of one epoch, as [`Work`] compiled for the CPU's widest
-/// vectors. Every thread runs the same loop over the batches and takes the same
-/// decisions (from results all of them read after a barrier).
+/// One thread's share of one epoch. Every thread runs the same loop over the
+/// batches and takes the same decisions (from results all of them read after a
+/// barrier). The loop is compiled once, for the build's baseline: what it does
+/// between groups (parts, barriers, sums of parts) is memory-bound or small, and
+/// each group's step and each block's update are calls to copies compiled for
+/// the CPU's widest vectors ([`Network::gradient_group_dispatched`], the
+/// [`UpdateBlock`]). Compiled per ISA, this glue was copied three times for
+/// every network, loss and kind of input a program trains.
 pub(crate) struct ThreadEpoch<'s, 'a, L: Train, F: Loss<L::Output>, X: ?Sized>
 where
     F::Target: Sized,
@@ -303,7 +307,7 @@ where
     pub(crate) threads: usize,
 }
 
-impl<L, F, X> Work for ThreadEpoch<'_, '_, L, F, X>
+impl<L, F, X> ThreadEpoch<'_, '_, L, F, X>
 where
     L: Train,
     L::Output: AsRef<[f32]>,
@@ -311,11 +315,10 @@ where
     F::Target: Sized,
     X: InputsOf<L> + ?Sized,
 {
-    /// The epoch's loss and steps (on every thread), or where it failed.
-    type Output = Result<(f64, usize), TrainError>;
-
-    #[inline(always)]
-    fn run(self) -> Self::Output {
+    /// The epoch's loss and steps (on every thread), or where it failed. Never
+    /// inlined: thread 0 and the workers share one copy.
+    #[inline(never)]
+    pub(crate) fn run(self) -> Result<(f64, usize), TrainError> {
         let ThreadEpoch {
             shared: s,
             thread,
@@ -501,7 +504,7 @@ where
             let rows = every(samples.map(|sample| inputs.input(sample)));
             let labels = every(samples.map(|sample| targets.get(sample)));
             if let (Some(rows), Some(labels)) = (rows, labels) {
-                match network.gradient_group_step(rows, labels, gradients) {
+                match network.gradient_group_dispatched(rows, labels, gradients) {
                     Ok(losses) => {
                         for loss in losses {
                             result.total += f64::from(loss);
@@ -524,7 +527,7 @@ where
         let (Some(input), Some(target)) = (inputs.input(sample), targets.get(sample)) else {
             continue; // an order naming a sample that doesn't exist: skip it
         };
-        match network.gradient_step(input, target, gradients) {
+        match network.gradient_step_dispatched(input, target, gradients) {
             Ok(loss) => {
                 result.total += f64::from(loss);
                 result.steps += 1;

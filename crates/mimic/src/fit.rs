@@ -640,11 +640,13 @@ where
             if shared.barrier.wait().is_err() {
                 break; // a worker panicked; the scope re-raises it
             }
-            let (total, steps) = match dispatch(ThreadEpoch {
+            let (total, steps) = match (ThreadEpoch {
                 shared: &shared,
                 thread: 0,
                 threads: started,
-            }) {
+            })
+            .run()
+            {
                 Ok(done) => done,
                 Err(error) => {
                     result = Err(error);
@@ -688,11 +690,12 @@ where
             return;
         }
         // Every thread reaches the same result; thread 0 reports it.
-        let _ = dispatch(ThreadEpoch {
+        let _ = ThreadEpoch {
             shared,
             thread,
             threads: plan.threads,
-        });
+        }
+        .run();
     }
 }
 

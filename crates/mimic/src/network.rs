@@ -217,6 +217,7 @@ where
             input,
             target,
             gradients,
+            input_checked: false,
         })
     }
 
@@ -292,6 +293,44 @@ where
         Ok(losses)
     }
 
+    /// [`Network::gradient_group_step`] compiled once per ISA: the mini-batch
+    /// epoch's glue between groups (parts, barriers, sums, the update's calls)
+    /// is compiled once and calls this for each group, so that only the layers'
+    /// work is copied per instruction set.
+    #[inline(always)]
+    pub(crate) fn gradient_group_dispatched<X: Input<L>, const S: usize>(
+        &self,
+        inputs: [X; S],
+        targets: [&F::Target; S],
+        gradients: &mut L,
+    ) -> Result<[f32; S], (usize, StepError)> {
+        dispatch(GroupStep {
+            network: self,
+            inputs,
+            targets,
+            gradients,
+        })
+    }
+
+    /// [`Network::gradient_step`] compiled once per ISA, for the samples of a
+    /// mini-batch's part that do not fill a group (see
+    /// [`Network::gradient_group_dispatched`]).
+    #[inline(always)]
+    pub(crate) fn gradient_step_dispatched<X: Input<L>>(
+        &self,
+        input: X,
+        target: &F::Target,
+        gradients: &mut L,
+    ) -> Result<f32, StepError> {
+        dispatch(GradientStep {
+            network: self,
+            input,
+            target,
+            gradients,
+            input_checked: true,
+        })
+    }
+
     /// Whether every weight and bias is finite.
     pub fn is_finite(&self) -> bool {
         self.layers.all_finite()
@@ -354,6 +393,8 @@ where
     input: X,
     target: &'a F::Target,
     gradients: &'a mut L,
+    /// The input is known to be finite (`fit` checks every input once).
+    input_checked: bool,
 }
 
 impl<L, F, X> Work for GradientStep<'_, L, F, X>
@@ -368,11 +409,38 @@ where
     #[inline(always)]
     fn run(self) -> Self::Output {
         // As in `SgdStep`.
-        if !self.input.finite() {
+        if !self.input_checked && !self.input.finite() {
             return Err(StepError::NonFiniteInput);
         }
         self.network
             .gradient_step(self.input, self.target, self.gradients)
+    }
+}
+
+/// One group's gradient as [`Work`] (see [`Network::gradient_group_step`]).
+struct GroupStep<'a, L, F: Loss<L::Output>, X, const S: usize>
+where
+    L: Train,
+{
+    network: &'a Network<L, F>,
+    inputs: [X; S],
+    targets: [&'a F::Target; S],
+    gradients: &'a mut L,
+}
+
+impl<L, F, X, const S: usize> Work for GroupStep<'_, L, F, X, S>
+where
+    L: Train,
+    L::Output: AsRef<[f32]>,
+    F: Loss<L::Output>,
+    X: Input<L>,
+{
+    type Output = Result<[f32; S], (usize, StepError)>;
+
+    #[inline(always)]
+    fn run(self) -> Self::Output {
+        self.network
+            .gradient_group_step(self.inputs, self.targets, self.gradients)
     }
 }
 

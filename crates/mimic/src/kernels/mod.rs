@@ -160,6 +160,14 @@ pub(crate) fn dispatch<W: Work>(work: W) -> W::Output {
         work.run()
     }
 
+    // A function of its own on x86-64, like the others: inlined, the portable
+    // copy's frame (a group's traces: up to a few hundred KB) would be added to
+    // the caller's, on top of the frame of the copy that runs.
+    #[cfg_attr(target_arch = "x86_64", inline(never))]
+    fn portable<W: Work>(work: W) -> W::Output {
+        work.run()
+    }
+
     match Isa::current() {
         // SAFETY: `Isa::current` never returns more than the CPU supports.
         #[cfg(target_arch = "x86_64")]
@@ -167,7 +175,7 @@ pub(crate) fn dispatch<W: Work>(work: W) -> W::Output {
         // SAFETY: as above.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { avx2(work) },
-        _ => work.run(),
+        _ => portable(work),
     }
 }
 
@@ -214,8 +222,9 @@ pub(crate) fn apart<R>(work: impl FnOnce() -> R) -> R {
 /// Layers with at most this many weights (`IN · OUT`) have their kernels
 /// inlined where they are called; larger ones call one copy per ISA and size.
 ///
-/// Every network calls its kernels from inside a loop that [`dispatch`]
-/// compiled once per ISA (an epoch, a batch's forward passes, one step). A
+/// Every network calls its kernels from inside code that [`dispatch`]
+/// compiled once per ISA (an epoch of per-sample steps, one group of a
+/// mini-batch, a batch's forward passes, one step). A
 /// small layer's kernel is a few dozen instructions: it is inlined there and
 /// compiled with that loop's vectors, with no call (arguments and result
 /// through memory) and no run-time choice. A large layer's kernel runs long
