@@ -527,7 +527,7 @@ where
         let (Some(input), Some(target)) = (inputs.input(sample), targets.get(sample)) else {
             continue; // an order naming a sample that doesn't exist: skip it
         };
-        match network.gradient_step_dispatched(input, target, gradients) {
+        match network.gradient_step_dispatched(input, target, gradients, true) {
             Ok(loss) => {
                 result.total += f64::from(loss);
                 result.steps += 1;

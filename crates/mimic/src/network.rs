@@ -212,13 +212,7 @@ where
         target: &F::Target,
         gradients: &mut L,
     ) -> Result<f32, StepError> {
-        dispatch(GradientStep {
-            network: self,
-            input,
-            target,
-            gradients,
-            input_checked: false,
-        })
+        self.gradient_step_dispatched(input, target, gradients, false)
     }
 
     /// Forward, loss, and per-sample SGD backward, for any kind of input. A
@@ -312,22 +306,24 @@ where
         })
     }
 
-    /// [`Network::gradient_step`] compiled once per ISA, for the samples of a
-    /// mini-batch's part that do not fill a group (see
-    /// [`Network::gradient_group_dispatched`]).
+    /// [`Network::gradient_step`] compiled once per ISA: for
+    /// [`Network::accumulate_gradient`], and for the samples of a mini-batch's
+    /// part that do not fill a group (see [`Network::gradient_group_dispatched`]),
+    /// whose inputs `fit` has checked (`input_checked`). Both share one copy.
     #[inline(always)]
     pub(crate) fn gradient_step_dispatched<X: Input<L>>(
         &self,
         input: X,
         target: &F::Target,
         gradients: &mut L,
+        input_checked: bool,
     ) -> Result<f32, StepError> {
         dispatch(GradientStep {
             network: self,
             input,
             target,
             gradients,
-            input_checked: true,
+            input_checked,
         })
     }
 
